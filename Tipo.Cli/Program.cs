@@ -1,0 +1,17 @@
+using System.CommandLine;
+using Tipo.Cli;
+using Tipo.Cli.Commands;
+
+var root = new RootCommand("tipo: TIPO prompt expansion and LLaMA inference on any Vulkan GPU.");
+// One line per command; each command lives in Commands/<Name>Command.cs.
+root.Subcommands.Add(DevicesCommand.Create());
+
+try
+{
+    return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+}
+catch (Exception e) when (e is not OutOfMemoryException)
+{
+    await Console.Error.WriteLineAsync($"tipo: error: {e.Message}").ConfigureAwait(false);
+    return ExitCodes.For(e);
+}
