@@ -32,13 +32,15 @@ public sealed class LlamaTokenizer
         Validate(vocab);
         _vocab = vocab;
 
-        // Microsoft.ML.Tokenizers needs unique piece strings; llama.cpp maps a duplicated text to its last id,
-        // SentencePiece forbids duplicates. Keep the first and hide later ones (they can still be decoded).
+        // The model handed to Microsoft.ML.Tokenizers has every piece but the byte pieces reversed (see EncodeFragment).
+        // It also needs unique piece strings; llama.cpp maps a duplicated text to its last id, SentencePiece forbids
+        // duplicates. Keep the first and hide later ones (they can still be decoded).
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        string[] protoTokens = (string[])vocab.Tokens.Clone();
+        string[] protoTokens = new string[vocab.Tokens.Length];
         int[] protoTypes = (int[])vocab.TokenTypes.Clone();
         for (int i = 0; i < protoTokens.Length; i++)
         {
+            protoTokens[i] = protoTypes[i] == TokenType.Byte ? vocab.Tokens[i] : ReverseRunes(vocab.Tokens[i]);
             if (!seen.Add(protoTokens[i]))
             {
                 protoTokens[i] = $"\u0001<duplicate {i}>";
@@ -140,8 +142,7 @@ public sealed class LlamaTokenizer
             if (_vocab.AddSpacePrefix && prevSpecial)
                 raw.Append(SpaceMark);
             raw.Append(text, f.Start, f.Length).Replace(' ', SpaceMark);
-            output.AddRange(_sp.EncodeToIds(raw.ToString(), addBeginningOfSentence: false, addEndOfSentence: false,
-                considerPreTokenization: false, considerNormalization: false));
+            EncodeFragment(raw.ToString(), output);
             prevSpecial = false;
         }
         return output;
@@ -247,6 +248,48 @@ public sealed class LlamaTokenizer
             }
         }
         return fragments;
+    }
+
+    /// <summary>
+    /// SentencePiece BPE on one escaped raw-text fragment, as llama.cpp's <c>llm_tokenizer_spm_session</c> does it.
+    /// </summary>
+    /// <remarks>
+    /// Microsoft.ML.Tokenizers 2.0.1 runs the same bigram algorithm as SentencePiece and llama.cpp except for one thing:
+    /// when two candidate merges have the same score it takes the rightmost (its <c>SymbolPair.CompareTo</c> orders by
+    /// <c>other.Left.CompareTo(Left)</c>), where SentencePiece and llama.cpp take the leftmost. That changes runs such as
+    /// <c>"!!!!!!"</c> (llama.cpp: <c>▁! !! !!!</c>; ML: <c>▁! !!! !!</c>). Mirroring the problem fixes it: the model given to
+    /// ML has every piece reversed, the fragment is fed reversed (by code point), so ML's rightmost is llama.cpp's
+    /// leftmost and each merge is the mirror image of llama.cpp's; the tokens are then put back in order. The byte
+    /// pieces of one unknown character share one offset and keep their order.
+    /// <c>MlTokenizers_BreaksTiesRightmost</c> in the tests pins this behaviour of the library.
+    /// </remarks>
+    private void EncodeFragment(string escaped, List<int> output)
+    {
+        string reversed = ReverseRunes(escaped);
+        IReadOnlyList<EncodedToken> tokens = _sp.EncodeToTokens(reversed, out _, addBeginningOfSentence: false, addEndOfSentence: false,
+            considerPreTokenization: false, considerNormalization: false);
+        int end = tokens.Count;
+        while (end > 0)
+        {
+            int start = end - 1;
+            int offset = tokens[start].Offset.Start.Value;
+            while (start > 0 && tokens[start - 1].Offset.Start.Value == offset)
+                start--;
+            for (int k = start; k < end; k++)
+                output.Add(tokens[k].Id);
+            end = start;
+        }
+    }
+
+    private static string ReverseRunes(string s)
+    {
+        if (s.Length < 2)
+            return s;
+        var sb = new StringBuilder(s.Length);
+        var runes = s.EnumerateRunes().ToArray();
+        for (int i = runes.Length - 1; i >= 0; i--)
+            sb.Append(runes[i].ToString());
+        return sb.ToString();
     }
 
     private static bool TryParseByte(string piece, out byte value)

@@ -246,3 +246,40 @@ public class LlamaTokenizerTests
         Assert.That(e.FilePath, Is.EqualTo("x.gguf"));
     }
 }
+
+[TestFixture]
+public class MlTokenizersBehaviourTests
+{
+    /// <summary>
+    /// LlamaTokenizer mirrors its input because Microsoft.ML.Tokenizers 2.0.1 breaks equal-score merges toward the
+    /// right. If this starts failing after a package update, the library changed: drop the mirroring in
+    /// LlamaTokenizer.EncodeFragment (the vector tests will tell).
+    /// </summary>
+    [Test]
+    public void MlTokenizers_BreaksTiesRightmost()
+    {
+        var vocab = GgufVocabReader.Read(TestData.Shared("tokenizer/ggml-vocab-llama-spm.gguf"));
+        using var stream = new MemoryStream(SentencePieceModelProto.Write(vocab));
+        var ml = Microsoft.ML.Tokenizers.SentencePieceTokenizer.Create(stream, false, false);
+        var ids = ml.EncodeToIds("\u2581!!!!!!", false, false, considerPreTokenization: false, considerNormalization: false);
+        Assert.That(ids, Is.EqualTo(new[] { 1738, 21004, 6824 })); // llama.cpp: 1738 6824 21004
+        var ours = LlamaTokenizer.FromVocabulary(vocab).Encode("!!!!!!", addBos: false);
+        Assert.That(ours, Is.EqualTo(new[] { 1738, 6824, 21004 }));
+    }
+
+    [Test]
+    public void ModelProto_RoundTripsThroughReader()
+    {
+        var vocab = GgufVocabReader.Read(TestData.Shared("models/stories260K.gguf"));
+        var model = SentencePieceModelProto.Read(SentencePieceModelProto.Write(vocab), "mem");
+        Assert.Multiple(() =>
+        {
+            Assert.That(model.Pieces, Is.EqualTo(vocab.Tokens));
+            Assert.That(model.Scores, Is.EqualTo(vocab.Scores));
+            Assert.That(model.Types, Is.EqualTo(vocab.TokenTypes));
+            Assert.That(model.ModelType, Is.EqualTo(2));
+            Assert.That(model.ByteFallback, Is.True);
+            Assert.That((model.UnkId, model.BosId, model.EosId), Is.EqualTo((0, 1, 2)));
+        });
+    }
+}
