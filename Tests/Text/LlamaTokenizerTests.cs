@@ -283,3 +283,45 @@ public class MlTokenizersBehaviourTests
         });
     }
 }
+
+[TestFixture]
+public class TokenizerLoaderTests
+{
+    [TestCase("models/tipo-tiny-f16.gguf")]
+    [TestCase("models/tipo-tiny-q8_0.gguf")]
+    [TestCase("models/tipo-tiny")]
+    public void Load_MatchesTheTipoReference(string relative)
+    {
+        var tok = TokenizerLoader.Load(TestData.Shared(relative));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(TestData.Shared("reference/tipo-tokenize.json")));
+        foreach (JsonElement e in doc.RootElement.EnumerateArray())
+        {
+            string text = e.GetProperty("text").GetString()!;
+            int[] ids = e.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray();
+            Assert.That(tok.Encode(text), Is.EqualTo(ids), text);
+        }
+    }
+
+    [Test]
+    public void GgufFileVocabulary_EqualsTheTestReader()
+    {
+        string path = TestData.Shared("models/stories260K.gguf");
+        using var gguf = Tipo.Models.GgufFile.Open(path);
+        var a = TokenizerLoader.ReadVocabulary(gguf);
+        var b = GgufVocabReader.Read(path);
+        Assert.Multiple(() =>
+        {
+            Assert.That(a.Tokens, Is.EqualTo(b.Tokens));
+            Assert.That(a.Scores, Is.EqualTo(b.Scores));
+            Assert.That(a.TokenTypes, Is.EqualTo(b.TokenTypes));
+            Assert.That((a.BosId, a.EosId, a.UnknownId, a.AddBos, a.AddSpacePrefix), Is.EqualTo((b.BosId, b.EosId, b.UnknownId, b.AddBos, b.AddSpacePrefix)));
+        });
+    }
+
+    [Test]
+    public void Load_MissingPath_Throws()
+    {
+        var e = Assert.Throws<ModelFormatException>(() => TokenizerLoader.Load("/nonexistent/model.gguf"))!;
+        Assert.That(e.FilePath, Is.EqualTo("/nonexistent/model.gguf"));
+    }
+}
