@@ -175,7 +175,7 @@ public sealed unsafe class ComputeKernel : IDisposable
         {
             for (int i = 0; i < buffers.Length; i++)
             {
-                pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)buffers[i].Size };
+                pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)DescriptorRange(buffers[i]) };
                 pw[i] = new WriteDescriptorSet
                 {
                     SType = StructureType.WriteDescriptorSet,
@@ -190,6 +190,13 @@ public sealed unsafe class ComputeKernel : IDisposable
                 vk.UpdateDescriptorSets(_device.Device, (uint)buffers.Length, pw, 0, null);
         }
         return new KernelBinding(this, set, buffers);
+    }
+
+    /// <summary>The range rounded up to whole 32-bit words where the buffer (and the device limit) allows.</summary>
+    private long DescriptorRange(BufferRange b)
+    {
+        long rounded = (b.Size + 3) & ~3L;
+        return rounded <= b.Buffer.AllocatedBytes - b.Offset && (ulong)rounded <= _device.Info.MaxStorageBufferRange ? rounded : b.Size;
     }
 
     private DescriptorSet AllocateSet()

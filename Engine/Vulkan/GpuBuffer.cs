@@ -24,6 +24,12 @@ public sealed unsafe class GpuBuffer : IDisposable
     /// <summary>Size in bytes.</summary>
     public long SizeBytes { get; }
 
+    /// <summary>Bytes of the VkBuffer: <see cref="SizeBytes"/> rounded up to 16, so shaders may read whole 32-bit words
+    /// (packed f16 pairs) at the end of an odd-sized buffer.</summary>
+    internal long AllocatedBytes => AllocatedBytesFor(SizeBytes);
+
+    private static long AllocatedBytesFor(long size) => (size + 15) & ~15L;
+
     /// <summary>Name used in error messages.</summary>
     public string DebugName { get; }
 
@@ -48,7 +54,7 @@ public sealed unsafe class GpuBuffer : IDisposable
         var ci = new BufferCreateInfo
         {
             SType = StructureType.BufferCreateInfo,
-            Size = (ulong)sizeBytes,
+            Size = (ulong)AllocatedBytesFor(sizeBytes),
             Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
             SharingMode = SharingMode.Exclusive,
         };

@@ -1,3 +1,5 @@
+// Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
+#pragma warning disable CS1573
 using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
