@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Tipo.Models;
 
 namespace Tipo.Cli.Commands;
