@@ -6,6 +6,7 @@ var root = new RootCommand("tipo: TIPO prompt expansion and LLaMA inference on a
 // One line per command; each command lives in Commands/<Name>Command.cs.
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ExpandCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
 
 try
 {
