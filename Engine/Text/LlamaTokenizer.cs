@@ -281,15 +281,28 @@ public sealed class LlamaTokenizer
         }
     }
 
+    /// <summary>Reverses a string by code point (a surrogate pair stays in order).</summary>
     private static string ReverseRunes(string s)
     {
         if (s.Length < 2)
             return s;
-        var sb = new StringBuilder(s.Length);
-        var runes = s.EnumerateRunes().ToArray();
-        for (int i = runes.Length - 1; i >= 0; i--)
-            sb.Append(runes[i].ToString());
-        return sb.ToString();
+        return string.Create(s.Length, s, static (dst, src) =>
+        {
+            int j = dst.Length;
+            for (int i = 0; i < src.Length; i++)
+            {
+                if (char.IsHighSurrogate(src[i]) && i + 1 < src.Length && char.IsLowSurrogate(src[i + 1]))
+                {
+                    j -= 2;
+                    dst[j] = src[i];
+                    dst[j + 1] = src[++i];
+                }
+                else
+                {
+                    dst[--j] = src[i];
+                }
+            }
+        });
     }
 
     private static bool TryParseByte(string piece, out byte value)
