@@ -127,6 +127,7 @@ public sealed class LlamaTokenizer
             output.Add(_vocab.BosId);
         if (text.Length == 0)
             return output;
+        text = ReplaceLoneSurrogates(text);
 
         bool prevSpecial = true; // the first fragment gets the prefix too
         var raw = new StringBuilder();
@@ -279,6 +280,38 @@ public sealed class LlamaTokenizer
                 output.Add(tokens[k].Id);
             end = start;
         }
+    }
+
+    /// <summary>
+    /// llama.cpp tokenizes UTF-8, where an unpaired UTF-16 surrogate cannot exist: encoding it gives U+FFFD.
+    /// Do the same up front so that merges see U+FFFD (LLaMA even has a piece for two of them).
+    /// </summary>
+    private static string ReplaceLoneSurrogates(string s)
+    {
+        int i = 0;
+        for (; i < s.Length; i++)
+        {
+            if (char.IsSurrogate(s[i]) && !(char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])))
+                break;
+            if (char.IsHighSurrogate(s[i]))
+                i++;
+        }
+        if (i == s.Length)
+            return s;
+        var sb = new StringBuilder(s.Length);
+        for (i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+            {
+                sb.Append(c).Append(s[++i]);
+            }
+            else
+            {
+                sb.Append(char.IsSurrogate(c) ? '\uFFFD' : c);
+            }
+        }
+        return sb.ToString();
     }
 
     /// <summary>Reverses a string by code point (a surrogate pair stays in order).</summary>
