@@ -74,6 +74,7 @@ public sealed class LlamaTokenizer
             {
                 TokenType.Byte when TryParseByte(text, out byte b) => [b],
                 TokenType.Control or TokenType.Unknown or TokenType.UserDefined => Encoding.UTF8.GetBytes(text),
+                TokenType.Unused => [], // llama.cpp's token_to_piece prints nothing for unused pieces
                 _ => Encoding.UTF8.GetBytes(text.Replace(SpaceMark, ' ')),
             };
         }
