@@ -7,6 +7,7 @@ var root = new RootCommand("tipo: TIPO prompt expansion and LLaMA inference on a
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ExpandCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 
 try
 {
