@@ -70,8 +70,8 @@ internal sealed class Transfer : IDisposable
     }
 
     /// <summary>
-    /// Sends a request, following redirects by hand (relative ones only when <paramref name="followAbsolute"/> is false,
-    /// as <c>huggingface_hub</c> does for HEAD), so the token never leaves the hub's host. Error statuses throw
+    /// Sends a request, following redirects by hand (only relative ones when <paramref name="followAbsolute"/> is false,
+    /// as <c>huggingface_hub</c> does for HEAD: the LFS redirect to the CDN carries the metadata), so the token never leaves the hub's host. Error statuses throw
     /// <see cref="HttpStatusError"/>; failures to connect throw <see cref="HostUnreachableError"/>.
     /// </summary>
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, bool followAbsolute, Action<HttpRequestMessage>? configure, CancellationToken ct)
@@ -100,7 +100,7 @@ internal sealed class Transfer : IDisposable
             int code = (int)response.StatusCode;
             if (code is >= 300 and < 400 && response.Headers.Location is { } location && hop < 10)
             {
-                if (location.IsAbsoluteUri && !followAbsolute && !SameServer(location, url))
+                if (location.IsAbsoluteUri && !followAbsolute)
                     return response;
                 response.Dispose();
                 url = location.IsAbsoluteUri ? location : new Uri(url, location);
@@ -116,9 +116,6 @@ internal sealed class Transfer : IDisposable
             return response;
         }
     }
-
-    private static bool SameServer(Uri a, Uri b) =>
-        Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
     public static string? Header(HttpResponseMessage response, string name)
     {
