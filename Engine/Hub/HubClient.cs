@@ -264,7 +264,7 @@ public sealed class HubClient : IDisposable
         {
             throw new DownloadException(
                 $"HF_HUB_OFFLINE is set and {What(repoId, file, revision)} is not in the Hugging Face cache ({Cache.Root}); " +
-                $"{Instead}, or unset HF_HUB_OFFLINE to download it from {Host}")
+                $"pass --model PATH to a local GGUF file or Hugging Face model folder, or unset HF_HUB_OFFLINE to download it from {Host}")
             { Repo = repoId, FileName = file, Revision = revision };
         }
     }
