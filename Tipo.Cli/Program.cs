@@ -8,6 +8,8 @@ root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ExpandCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(DownloadCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 
 try
 {
