@@ -101,7 +101,7 @@ internal static class DownloadDisplay
     public static int Fail(Exception e)
     {
         Console.Error.WriteLine($"tipo: error: {e.Message}");
-        return e is DownloadException ? ExitCodes.Download : ExitCodes.For(e);
+        return ExitCodes.For(e);
     }
 
     internal static string Size(long bytes) => bytes switch
