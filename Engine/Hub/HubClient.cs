@@ -172,7 +172,8 @@ public sealed class HubClient : IDisposable
             if (!File.Exists(blob) || (meta.Size is { } sz && new FileInfo(blob).Length != sz))
             {
                 await _transfer.DownloadAsync(meta.DownloadUrl, blob + ".incomplete", blob, meta.Size,
-                    meta.IsLfs ? meta.ETag : null, name, progress, ct).ConfigureAwait(false);
+                    meta.IsLfs ? meta.ETag : null, name, progress, ct,
+                    expectedGitSha1: !meta.IsLfs && meta.ETag.Length == 40 && meta.ETag.All(char.IsAsciiHexDigit) ? meta.ETag : null).ConfigureAwait(false);
             }
             else
             {

@@ -190,6 +190,16 @@ public class HubDownloadTests
     }
 
     [Test]
+    public void WrongContentOfASmallFileIsCaughtByItsGitBlobId()
+    {
+        _hub.Corrupt.Add("config.json");
+        using var client = Client();
+        var e = Assert.ThrowsAsync<DownloadException>(() => client.DownloadFileAsync(RepoId, "config.json"));
+        Assert.That(e!.Message, Does.Contain("checksum mismatch").And.Contain("config.json").And.Contain(FakeHub.GitBlobSha1(_repo.Files["config.json"])));
+        AssertNoPartialModel("config.json");
+    }
+
+    [Test]
     public async Task TokenIsSentAndRequired()
     {
         _hub.RequiredToken = "hf_secret";
