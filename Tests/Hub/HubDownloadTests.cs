@@ -104,6 +104,8 @@ public class HubDownloadTests
             Assert.That(File.Exists(Path.Combine(RepoDir, "blobs", FakeHub.Sha256(_repo.Files["tipo-tiny-F16.gguf"]))));
         }
         int requests = _hub.Log.Count;
+        Assert.That(ModelResolver.TryResolveWithoutNetwork($"{RepoId}:tipo-tiny-F16.gguf", new HuggingFaceCache(_cacheDir)), Does.EndWith("tipo-tiny-F16.gguf"));
+        Assert.That(ModelResolver.TryResolveWithoutNetwork(RepoId, new HuggingFaceCache(_cacheDir)), Is.Null, "HF files not fetched yet");
 
         // The resolver looks in the cache first: no request at all.
         using (var client = Client())
