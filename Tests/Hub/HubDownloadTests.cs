@@ -237,6 +237,16 @@ public class HubDownloadTests
     }
 
     [Test]
+    public void UnreachableCdnIsADownloadError()
+    {
+        _hub.CdnBase = $"http://127.0.0.1:{ClosedPort()}";
+        using var client = Client();
+        var e = Assert.ThrowsAsync<DownloadException>(() => client.DownloadFileAsync(RepoId, "tipo-tiny-F16.gguf"));
+        Assert.That(e!.Message, Does.Contain("could not reach 127.0.0.1:").And.Contain("where 127.0.0.1:" + _hub.Port + " sends the file"));
+        AssertNoPartialModel("tipo-tiny-F16.gguf");
+    }
+
+    [Test]
     public async Task ExistingPathsAreTakenAsIs()
     {
         string dir = TestData.Shared("models/tipo-tiny");
