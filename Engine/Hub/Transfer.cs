@@ -150,7 +150,10 @@ internal sealed class Transfer : IDisposable
                 have = 0;
             }
             if (expectedSize is { } w && have == w && have > 0)
+            {
+                last = null;
                 break; // everything is already here; verify below
+            }
             progress?.Report(new DownloadProgress(name, have, expectedSize, DownloadStage.Starting));
             try
             {
@@ -211,11 +214,13 @@ internal sealed class Transfer : IDisposable
                 progress?.Report(new DownloadProgress(name, done, total, DownloadStage.Downloading));
                 if (total is { } expected && done < expected)
                 {
-                    last = new IOException($"connection closed after {done} of {expected} bytes");
-                    continue; // resume
+                    last = new IOException($"connection closed after {done} of {expected} bytes"); // resume after the pause below
                 }
-                last = null;
-                break;
+                else
+                {
+                    last = null;
+                    break;
+                }
             }
             catch (HostUnreachableError e) when (connectedOnce && attempt < _maxAttempts)
             {
