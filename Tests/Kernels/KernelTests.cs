@@ -86,17 +86,26 @@ public class KernelTests : GpuTest
         const int rows = 32013, cols = 1100; // 140.9 MB of F32 > 128 MiB
         long bytes = (long)rows * cols * 4;
         Assume.That((ulong)bytes, Is.GreaterThan(Device.Info.MaxStorageBufferRange).Or.LessThan(1UL << 40));
-        float[] w = Reference.Random(rows * cols, 15);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        float[] w = Reference.RandomRows(rows, cols, 15);
         float[] x = Reference.Random(cols, 16);
-        using GpuBuffer wb = Upload(w, "w-large");
+        long tRand = sw.ElapsedMilliseconds;
+        using var wb = new GpuBuffer(Device, bytes, "w-large");
+        long tAlloc = sw.ElapsedMilliseconds;
+        wb.Upload<float>(w);
+        TestContext.Out.WriteLine($"random {tRand} ms, alloc {tAlloc - tRand} ms, upload {sw.ElapsedMilliseconds - tAlloc} ms");
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, rows * 4L, "y");
         using var k = new MatvecKernel(Device, MatrixType.F32);
         MatvecPlan plan = k.Plan(wb, 0, xb, yb, rows, cols);
         if ((ulong)bytes > Device.Info.MaxStorageBufferRange)
             Assert.That(plan.Chunks, Has.Count.GreaterThan(1));
+        long tSetup = sw.ElapsedMilliseconds;
         Run(s => k.Record(s, plan));
-        Reference.AssertNmse(Read(yb, rows), Reference.MatVec(w, x, rows, cols), ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
+        long tGpu = sw.ElapsedMilliseconds - tSetup;
+        float[] expected = Reference.MatVec(w, x, rows, cols);
+        TestContext.Out.WriteLine($"setup {tSetup} ms, gpu {tGpu} ms, reference {sw.ElapsedMilliseconds - tSetup - tGpu} ms");
+        Reference.AssertNmse(Read(yb, rows), expected, ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
     }
 
     [Test]
