@@ -2,7 +2,7 @@
 // Define before including: W_F16 (0: f32 weights, 1: f16 weights read as packed uint words), USE_SUBGROUP (0/1).
 // bindings: 0 = W [rows, cols] (this chunk of rows), 1 = x [nTokens, xStride] f32, 2 = y [nTokens, yStride] f32
 // push: { uint rows, cols, rowOffset, accumulate, xStride, yStride; }
-// spec: 0 = WG (workgroup size, power of two), 1 = ROWS (rows per workgroup)
+// spec: 0 = WG (workgroup size, power of two), 1 = ROWS (rows per workgroup), 2 = WIDE (16-byte loads)
 // grid: x*y = ceil(rows / ROWS) workgroups (linear), z = token.
 #include "common.glsl"
 #if USE_SUBGROUP
@@ -12,6 +12,8 @@
 
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const uint ROWS = 2;
+// 1: 16-byte loads per invocation (GPUs); 0: 4-byte loads, consecutive invocations on consecutive words (may suit CPU drivers)
+layout(constant_id = 2) const uint WIDE = 1;
 layout(local_size_x_id = 0) in;
 
 #if W_F16
@@ -52,7 +54,14 @@ void main() {
     }
 
 #if W_F16
-    if ((cols & 7u) == 0u && (xb & 3u) == 0u) {
+    if (WIDE == 0u && (cols & 1u) == 0u && (xb & 1u) == 0u) {
+        const uint c2 = cols >> 1;
+        for (uint i = tid; i < c2; i += WG) {
+            const vec2 xv = vec2(x1[xb + 2u * i], x1[xb + 2u * i + 1u]);
+            for (uint r = 0; r < ROWS; r++)
+                acc[r] += dot(unpackHalf2x16(w1[rowIdx[r] * c2 + i]), xv);
+        }
+    } else if ((cols & 7u) == 0u && (xb & 3u) == 0u) {
         const uint c8 = cols >> 3;
         const uint xb4 = xb >> 2;
         for (uint i = tid; i < c8; i += WG) {
@@ -72,7 +81,7 @@ void main() {
         }
     }
 #else
-    if ((cols & 3u) == 0u && (xb & 3u) == 0u) {
+    if (WIDE != 0u && (cols & 3u) == 0u && (xb & 3u) == 0u) {
         const uint c4 = cols >> 2;
         const uint xb4 = xb >> 2;
         for (uint i = tid; i < c4; i += WG) {

@@ -36,11 +36,14 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F32, false, 77, 131, 1)]
     [TestCase(MatrixType.F32, false, 301, 512, 3)]
     [TestCase(MatrixType.F32, true, 301, 516, 2)]
+    [TestCase(MatrixType.F32, false, 1000, 64, 1)]
     [TestCase(MatrixType.F16, false, 77, 131, 1)]
     [TestCase(MatrixType.F16, false, 301, 520, 3)]
     [TestCase(MatrixType.F16, true, 33, 1000, 2)]
     [TestCase(MatrixType.F16, true, 5, 7, 1)]
-    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens)
+    [TestCase(MatrixType.F16, false, 67, 262, 2, false)]
+    [TestCase(MatrixType.F16, true, 67, 263, 1, false)]
+    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens, bool wide = true)
     {
         float[] w = Reference.Random(rows * cols, 10);
         float[] x = Reference.Random(nTokens * cols, 11);
@@ -48,14 +51,14 @@ public class KernelTests : GpuTest
         using GpuBuffer wb = type == MatrixType.F16 ? Upload(Reference.ToHalf(w), "w") : Upload(w, "w");
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, (long)nTokens * rows * 4, "y");
-        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction);
+        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction, wideLoads: wide);
         KernelBinding b = k.Bind(wb, xb, yb);
         Run(s => k.Record(s, b, rows, cols, nTokens: nTokens));
         float[] got = Read(yb, nTokens * rows);
         var expected = new float[nTokens * rows];
         for (int t = 0; t < nTokens; t++)
             Reference.MatVec(wRef, x[(t * cols)..((t + 1) * cols)], rows, cols).CopyTo(expected, t * rows);
-        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups}");
+        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups} wide={wide}");
     }
 
     [Test]

@@ -13,7 +13,7 @@ public enum MatrixType { F32, F16 }
 /// Shaders <c>matvec_f32</c>/<c>matvec_f16</c> (subgroupAdd reduction) or <c>matvec_f32_nosg</c>/<c>matvec_f16_nosg</c>
 /// (shared-memory reduction, used when the device lacks subgroup arithmetic).
 /// Bindings: 0 = W chunk, 1 = x [nTokens, xStride] f32, 2 = y [nTokens, yStride] f32.
-/// Push: { uint rows, cols, rowOffset, accumulate, xStride, yStride }. Spec: 0 = workgroup size, 1 = rows per workgroup.
+/// Push: { uint rows, cols, rowOffset, accumulate, xStride, yStride }. Spec: 0 = workgroup size, 1 = rows per workgroup, 2 = wide loads.
 /// Several tokens (prefill) are handled as grid z; each token re-reads W.
 /// </summary>
 public sealed class MatvecKernel : IDisposable
@@ -34,20 +34,24 @@ public sealed class MatvecKernel : IDisposable
     /// <param name="workgroupSize">power of two; 0 picks a default</param>
     /// <param name="rowsPerWorkgroup">rows per workgroup (1..8); 0 picks a default</param>
     /// <param name="forceSharedReduction">use the shared-memory reduction even when subgroup arithmetic is available</param>
-    public MatvecKernel(VulkanDevice device, MatrixType type, uint workgroupSize = 0, uint rowsPerWorkgroup = 0, bool forceSharedReduction = false)
+    /// <param name="wideLoads">16-byte weight loads when cols allow (default); false: 4-byte loads (F16 only)</param>
+    public MatvecKernel(VulkanDevice device, MatrixType type, uint workgroupSize = 0, uint rowsPerWorkgroup = 0, bool forceSharedReduction = false, bool? wideLoads = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         _device = device;
         Type = type;
-        WorkgroupSize = workgroupSize == 0 ? 64u : workgroupSize;
-        RowsPerWorkgroup = rowsPerWorkgroup == 0 ? 2u : rowsPerWorkgroup;
+        // Defaults: GPUs 64 invocations x 2 rows; CPU drivers (lavapipe) do better with small groups and more rows
+        // (fewer barriers per byte). Measured on lavapipe only; tune on real GPUs.
+        bool cpu = device.Info.Kind == DeviceKind.Cpu;
+        WorkgroupSize = workgroupSize == 0 ? (cpu ? 16u : 64u) : workgroupSize;
+        RowsPerWorkgroup = rowsPerWorkgroup == 0 ? (cpu ? 8u : 2u) : rowsPerWorkgroup;
         if (!BitOperations.IsPow2(WorkgroupSize) || WorkgroupSize > device.Info.MaxComputeWorkGroupInvocations)
             throw new ArgumentOutOfRangeException(nameof(workgroupSize), "workgroup size must be a power of two within the device limit");
         if (RowsPerWorkgroup is < 1 or > 8)
             throw new ArgumentOutOfRangeException(nameof(rowsPerWorkgroup), "rows per workgroup must be 1..8");
         UsesSubgroups = device.Info.SubgroupArithmetic && !forceSharedReduction;
         string name = (type == MatrixType.F16 ? "matvec_f16" : "matvec_f32") + (UsesSubgroups ? "" : "_nosg");
-        _kernel = new ComputeKernel(device, name, bindingCount: 3, pushConstantBytes: 24, [WorkgroupSize, RowsPerWorkgroup]);
+        _kernel = new ComputeKernel(device, name, bindingCount: 3, pushConstantBytes: 24, [WorkgroupSize, RowsPerWorkgroup, (wideLoads ?? true) ? 1u : 0u]);
     }
 
     /// <summary>Bytes per matrix element.</summary>
