@@ -45,10 +45,9 @@ public class DevicesCommandTests
     }
 
     [Test]
-    public void EnumerateDevices_NoDriver_ThrowsVulkanUnavailable_InChildProcess()
+    public void Open_UnknownIndex_ThrowsDeviceNotFound()
     {
-        // The loader reads VK_ICD_FILENAMES once per process, so this is checked through the CLI process above;
-        // here only the in-process exception type of a bad selector is checked.
+        // (The loader reads VK_ICD_FILENAMES once per process, so "no driver" is checked through the CLI child process above.)
         Assert.Throws<DeviceNotFoundException>(() => VulkanDevice.Open("999"));
     }
 }
