@@ -43,6 +43,10 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F16, true, 5, 7, 1)]
     [TestCase(MatrixType.F16, false, 67, 262, 2, false)]
     [TestCase(MatrixType.F16, true, 67, 263, 1, false)]
+    [TestCase(MatrixType.F16, false, 67, 262, 11, false)]
+    [TestCase(MatrixType.F16, false, 130, 1024, 17)]
+    [TestCase(MatrixType.F32, true, 130, 1024, 9)]
+    [TestCase(MatrixType.F32, false, 31, 99, 8)]
     public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens, bool wide = true)
     {
         float[] w = Reference.Random(rows * cols, 10);

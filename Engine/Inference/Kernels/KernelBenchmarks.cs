@@ -30,25 +30,28 @@ public static class KernelBenchmarks
         {
             MatvecF16(device, 3840, 1280, repeats),
             MatvecF16(device, 32013, 1280, repeats),
+            MatvecF16(device, 3840, 1280, repeats, nTokens: 64),
             ReadBandwidth(device, readBytes, repeats),
         };
         return results;
     }
 
-    /// <summary>GB/s of weight read by the F16 matvec kernel for a rows x cols matrix.</summary>
-    public static BandwidthResult MatvecF16(VulkanDevice device, int rows, int cols, int repeats = 5)
+    /// <summary>GB/s of weight read by the F16 matvec kernel for a rows x cols matrix. With <paramref name="nTokens"/> &gt; 1
+    /// (prefill) the GB/s counts the weight bytes once per token, i.e. "effective" bandwidth.</summary>
+    public static BandwidthResult MatvecF16(VulkanDevice device, int rows, int cols, int repeats = 5, int nTokens = 1)
     {
         ArgumentNullException.ThrowIfNull(device);
         long wBytes = (long)rows * cols * 2;
         using var w = new GpuBuffer(device, wBytes, $"bench-w-{rows}x{cols}");
-        using var x = new GpuBuffer(device, cols * 4L, "bench-x");
-        using var y = new GpuBuffer(device, rows * 4L, "bench-y");
+        using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
+        using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
         w.Clear();
         x.Clear();
         using var k = new MatvecKernel(device, MatrixType.F16);
         MatvecPlan plan = k.Plan(w, 0, x, y, rows, cols);
-        double ms = Time(device, seq => k.Record(seq, plan), repeats);
-        return new BandwidthResult($"matvec F16 {rows}x{cols}", wBytes, ms);
+        double ms = Time(device, seq => k.Record(seq, plan, nTokens: nTokens), repeats);
+        string name = nTokens == 1 ? $"matvec F16 {rows}x{cols}" : $"matvec F16 {rows}x{cols} x {nTokens} tokens (effective)";
+        return new BandwidthResult(name, wBytes * nTokens, ms);
     }
 
     /// <summary>GB/s of a read-only kernel that sums <paramref name="bytes"/> bytes.</summary>
