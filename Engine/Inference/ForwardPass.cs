@@ -35,6 +35,7 @@ public sealed class ForwardPass : IDisposable
     private readonly AttentionKernel _attention;
     private readonly SwiGluKernel _swiGlu;
     private readonly KvStoreKernel _kvStore;
+    private readonly VulkanDevice _device;
     private readonly Dictionary<GgmlType, MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
     private readonly Dictionary<GgmlType, MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
@@ -43,7 +44,7 @@ public sealed class ForwardPass : IDisposable
     private readonly MatrixBindings _output;
 
     /// <summary>One weight matrix bound to its input and output, for each of the two kernels.</summary>
-    private sealed record MatrixBindings(GpuMatrix Matrix, KernelBinding[] Decode, KernelBinding[] Prefill);
+    private sealed record MatrixBindings(GpuMatrix Matrix, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
 
     private sealed record LayerBindings(
         KernelBinding AttnNorm, MatrixBindings Q, MatrixBindings K, MatrixBindings V,
@@ -53,6 +54,7 @@ public sealed class ForwardPass : IDisposable
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations)
     {
+        _device = device;
         _c = config; _ropeLayout = ropeLayout; _w = weights; _cache = cache; _a = activations;
         if (config.RopeDimensionCount != 0 && config.RopeDimensionCount != config.HeadDim)
             throw new Errors.UnsupportedFeatureException($"partial rotary embeddings (rope dimension {config.RopeDimensionCount} of head_dim {config.HeadDim}) are not supported");
@@ -62,11 +64,6 @@ public sealed class ForwardPass : IDisposable
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32);
         _swiGlu = new SwiGluKernel(device);
         _kvStore = new KvStoreKernel(device, f16Cache);
-        foreach (var type in weights.Layers.SelectMany(l => l.Matrices).Append(weights.Output).Select(m => m.Type).Distinct())
-        {
-            _matvec[type] = new MatmulKernel(device, type, 1);
-            _matmul[type] = new MatmulKernel(device, type, PrefillTokensPerWorkgroup);
-        }
 
         var a = activations;
         _layers = new LayerBindings[config.LayerCount];
@@ -89,9 +86,18 @@ public sealed class ForwardPass : IDisposable
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits);
     }
 
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y) => new(m,
-        m.Chunks.Select(ch => _matvec[m.Type].Bind(ch.Buffer, x, y)).ToArray(),
-        m.Chunks.Select(ch => _matmul[m.Type].Bind(ch.Buffer, x, y)).ToArray());
+    /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y)
+    {
+        if (!_matvec.TryGetValue(m.Type, out var decode))
+        {
+            _matvec[m.Type] = decode = new MatmulKernel(_device, m.Type, 1);
+            _matmul[m.Type] = new MatmulKernel(_device, m.Type, PrefillTokensPerWorkgroup);
+        }
+        var prefill = _matmul[m.Type];
+        return new(m, decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, x, y)).ToArray(),
+            prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
+    }
 
     /// <summary>
     /// Records the forward pass of <paramref name="n"/> tokens whose embeddings are already in X, at cache
@@ -148,7 +154,7 @@ public sealed class ForwardPass : IDisposable
     private void Project(CommandSequence seq, MatrixBindings mb, int n, bool accumulate, int firstToken = 0)
     {
         var m = mb.Matrix;
-        var kernel = n == 1 ? _matvec[m.Type] : _matmul[m.Type];
+        var kernel = n == 1 ? mb.DecodeKernel : mb.PrefillKernel;
         var bindings = n == 1 ? mb.Decode : mb.Prefill;
         for (int i = 0; i < m.Chunks.Count; i++)
         {

@@ -95,3 +95,40 @@ public class MatmulKernelTests : GpuTest
         }
     }
 }
+
+/// <summary>Napkin math for the matmul kernels: GB/s of weight read, by timestamps (run explicitly; not a timed test).</summary>
+[Explicit("benchmark")]
+public class MatmulKernelBandwidth : GpuTest
+{
+    [TestCase(GgmlType.F32, 32013, 128)]
+    [TestCase(GgmlType.F16, 3840, 1280)]
+    [TestCase(GgmlType.F16, 32013, 1280)]
+    [TestCase(GgmlType.Q8_0, 3840, 1280)]
+    public unsafe void Decode(GgmlType type, int rows, int cols)
+    {
+        long rowBytes = GpuMatrix.GpuRowBytes(type, cols);
+        byte[] w = new byte[type == GgmlType.Q8_0 ? rows * cols / 32 * 34 : rowBytes * rows];
+        GpuMatrix matrix;
+        fixed (byte* p = w) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
+        using var _ = matrix;
+        using var x = new GpuBuffer(Device, 4L * cols, "x");
+        using var y = new GpuBuffer(Device, 4L * rows, "y");
+        using var kernel = new MatmulKernel(Device, type, 1);
+        var bindings = matrix.Chunks.Select(c => kernel.Bind(c.Buffer, x, y)).ToArray();
+        using var ts = new TimestampQueries(Device, 2);
+        using var seq = new CommandSequence(Device);
+        double best = double.MaxValue;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            seq.Begin();
+            seq.WriteTimestamp(ts, 0);
+            for (int i = 0; i < bindings.Length; i++)
+                kernel.Record(seq, bindings[i], matrix.Chunks[i].RowCount, cols, 1, 0, 0, rows, matrix.Chunks[i].RowStart, false);
+            seq.WriteTimestamp(ts, 1);
+            seq.End();
+            seq.Submit();
+            best = Math.Min(best, ts.ElapsedMilliseconds(0, 1));
+        }
+        TestContext.Out.WriteLine($"{type} {rows}x{cols}: {best:F2} ms, {matrix.SizeBytes / best / 1e6:F2} GB/s");
+    }
+}

@@ -27,7 +27,9 @@ public sealed class MatmulKernel : IDisposable
 
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup)
     {
+        ArgumentNullException.ThrowIfNull(device);
         WeightType = weightType;
+        TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
             GgmlType.F32 => "matmul_f32",
@@ -35,11 +37,10 @@ public sealed class MatmulKernel : IDisposable
             GgmlType.Q8_0 => "matmul_q8_0",
             _ => throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "no matmul kernel for this weight type"),
         };
-        // One subgroup per workgroup where the device reports one that fits, so the reduction is a single subgroupAdd.
-        uint subgroup = Math.Max(1u, device.Info.SubgroupSize);
-        WorkgroupSize = Math.Clamp(subgroup, 8u, 64u);
-        RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 2u : 4u;
-        TokensPerWorkgroup = tokensPerWorkgroup;
+        // One subgroup per workgroup where the device reports one that fits, so the reduction is a single
+        // subgroupAdd. Decode takes 8 rows per workgroup: on lavapipe (8 lanes) that measured 1.3x faster than 2.
+        WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
+        RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 8u : 4u;
         uint useSubgroupAdd = device.Info.SubgroupArithmetic ? 1u : 0u;
         _kernel = new ComputeKernel(device, shader, bindingCount: 3, pushConstantBytes: Marshal.SizeOf<Push>(),
             [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd]);
