@@ -5,6 +5,7 @@ using Tipo.Cli.Commands;
 var root = new RootCommand("tipo: TIPO prompt expansion and LLaMA inference on any Vulkan GPU.");
 // One line per command; each command lives in Commands/<Name>Command.cs.
 root.Subcommands.Add(DevicesCommand.Create());
+root.Subcommands.Add(ExpandCommand.Create());
 
 try
 {
