@@ -6,6 +6,10 @@ var root = new RootCommand("tipo: TIPO prompt expansion and LLaMA inference on a
 // One line per command; each command lives in Commands/<Name>Command.cs.
 root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(ExpandCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(DownloadCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 
 try
 {

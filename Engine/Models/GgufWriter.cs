@@ -41,6 +41,19 @@ public sealed class GgufWriter
         return this;
     }
 
+    /// <summary>Adds or replaces a metadata value (keeps its position when replacing).</summary>
+    public GgufWriter Set(string key, GgufValue value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        int i = _metadata.FindIndex(m => m.Key == key);
+        if (i >= 0)
+            _metadata[i] = (key, value);
+        else
+            _metadata.Add((key, value));
+        return this;
+    }
+
     public GgufWriter Add(string key, string value) => Add(key, GgufValue.Of(value));
     public GgufWriter Add(string key, uint value) => Add(key, GgufValue.Of(value));
     public GgufWriter Add(string key, float value) => Add(key, GgufValue.Of(value));

@@ -74,6 +74,7 @@ public sealed class LlamaTokenizer
             {
                 TokenType.Byte when TryParseByte(text, out byte b) => [b],
                 TokenType.Control or TokenType.Unknown or TokenType.UserDefined => Encoding.UTF8.GetBytes(text),
+                TokenType.Unused => [], // llama.cpp's token_to_piece prints nothing for unused pieces
                 _ => Encoding.UTF8.GetBytes(text.Replace(SpaceMark, ' ')),
             };
         }
@@ -127,6 +128,7 @@ public sealed class LlamaTokenizer
             output.Add(_vocab.BosId);
         if (text.Length == 0)
             return output;
+        text = ReplaceLoneSurrogates(text);
 
         bool prevSpecial = true; // the first fragment gets the prefix too
         var raw = new StringBuilder();
@@ -281,15 +283,60 @@ public sealed class LlamaTokenizer
         }
     }
 
+    /// <summary>
+    /// llama.cpp tokenizes UTF-8, where an unpaired UTF-16 surrogate cannot exist: encoding it gives U+FFFD.
+    /// Do the same up front so that merges see U+FFFD (LLaMA even has a piece for two of them).
+    /// </summary>
+    private static string ReplaceLoneSurrogates(string s)
+    {
+        int i = 0;
+        for (; i < s.Length; i++)
+        {
+            if (char.IsSurrogate(s[i]) && !(char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])))
+                break;
+            if (char.IsHighSurrogate(s[i]))
+                i++;
+        }
+        if (i == s.Length)
+            return s;
+        var sb = new StringBuilder(s.Length);
+        for (i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+            {
+                sb.Append(c).Append(s[++i]);
+            }
+            else
+            {
+                sb.Append(char.IsSurrogate(c) ? '\uFFFD' : c);
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Reverses a string by code point (a surrogate pair stays in order).</summary>
     private static string ReverseRunes(string s)
     {
         if (s.Length < 2)
             return s;
-        var sb = new StringBuilder(s.Length);
-        var runes = s.EnumerateRunes().ToArray();
-        for (int i = runes.Length - 1; i >= 0; i--)
-            sb.Append(runes[i].ToString());
-        return sb.ToString();
+        return string.Create(s.Length, s, static (dst, src) =>
+        {
+            int j = dst.Length;
+            for (int i = 0; i < src.Length; i++)
+            {
+                if (char.IsHighSurrogate(src[i]) && i + 1 < src.Length && char.IsLowSurrogate(src[i + 1]))
+                {
+                    j -= 2;
+                    dst[j] = src[i];
+                    dst[j + 1] = src[++i];
+                }
+                else
+                {
+                    dst[--j] = src[i];
+                }
+            }
+        });
     }
 
     private static bool TryParseByte(string piece, out byte value)

@@ -48,7 +48,10 @@ public sealed class WeightedPrompt
             if (span.IsBreak)
             {
                 if (tags.Count > 0)
+                {
                     breakAfter.Add(tags[^1]);
+                    breakAfter.Add(tags[^1].Replace('_', ' '));
+                }
                 plain.Append(", ");
                 continue;
             }
@@ -58,7 +61,10 @@ public sealed class WeightedPrompt
             if (span.Weight != 1.0)
             {
                 foreach (string tag in partTags)
+                {
                     tagWeights[tag] = span.Weight;
+                    tagWeights.TryAdd(tag.Replace('_', ' '), span.Weight); // the form the tag lists and the model use
+                }
                 if (span.Text.Trim().Length > 0)
                     weighted.Add((span.Text.Trim(), span.Weight));
             }

@@ -26,6 +26,19 @@ internal static class ExpansionTestData
         string shared = Path.Combine(TestData.SharedDir, "tipo", "tag-list");
         string dir = Path.Combine(Path.GetTempPath(), "tipo-tests-taglist-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        };
         foreach (string name in new[] { "characters.txt", "copyrights.txt", "meta.txt" })
         {
             string target = Path.Combine(dir, name);

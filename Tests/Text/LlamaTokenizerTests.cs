@@ -263,6 +263,7 @@ public class MlTokenizersBehaviourTests
         var ml = Microsoft.ML.Tokenizers.SentencePieceTokenizer.Create(stream, false, false);
         var ids = ml.EncodeToIds("\u2581!!!!!!", false, false, considerPreTokenization: false, considerNormalization: false);
         Assert.That(ids, Is.EqualTo(new[] { 1738, 21004, 6824 })); // llama.cpp: 1738 6824 21004
+        Assert.That(new ReferenceSpm(vocab).Tokenize("\u2581!!!!!!"), Is.EqualTo(new[] { 1738, 6824, 21004 }));
         var ours = LlamaTokenizer.FromVocabulary(vocab).Encode("!!!!!!", addBos: false);
         Assert.That(ours, Is.EqualTo(new[] { 1738, 6824, 21004 }));
     }
@@ -323,5 +324,46 @@ public class TokenizerLoaderTests
     {
         var e = Assert.Throws<ModelFormatException>(() => TokenizerLoader.Load("/nonexistent/model.gguf"))!;
         Assert.That(e.FilePath, Is.EqualTo("/nonexistent/model.gguf"));
+    }
+}
+
+[TestFixture]
+public class TokenizerFuzzTests
+{
+    private static readonly string[] s_alphabet =
+    [
+        " ", "  ", "!", "!!", "3", "33", ".", "a", "e", "i", "o", "t", "h", "th", "the", "in", "ing", "er", "1girl", "long", "hair",
+        ",", ":", "_", "(", ")", "\\", "\n", "\t", "'", "\"", "-", "=", "~", "ö", "é", "ß", "ñ", "初", "音", "ミ", "ク", "我", "工作",
+        "н", "е", "щ", "о", "ក", "ា", "ន", "់", "🦙", "🚀", "😶‍🌫️", "✅", "\u00A0", "\u200D", "\uFE0F", "<", ">", "|", "s", "/",
+    ];
+
+    [TestCase("tokenizer/ggml-vocab-llama-spm.gguf", 1)]
+    [TestCase("models/tipo-tiny-f16.gguf", 2)]
+    [TestCase("models/stories260K.gguf", 3)]
+    public void MirroredMlTokenizers_AgreesWithAPortOfLlamaCpp(string gguf, int seed)
+    {
+        var vocab = GgufVocabReader.Read(TestData.Shared(gguf));
+        var tok = LlamaTokenizer.FromVocabulary(vocab);
+        var reference = new ReferenceSpm(vocab);
+        var rng = new Random(seed);
+        int mismatches = 0;
+        var first = new List<string>();
+        for (int n = 0; n < 3000; n++)
+        {
+            var sb = new StringBuilder();
+            int parts = rng.Next(1, 24);
+            for (int k = 0; k < parts; k++)
+                sb.Append(rng.Next(4) == 0 ? new string(s_alphabet[rng.Next(s_alphabet.Length)][0], rng.Next(2, 9)) : s_alphabet[rng.Next(s_alphabet.Length)]);
+            string text = sb.ToString();
+            var got = tok.Encode(text, addBos: false, parseSpecial: false);
+            var want = reference.Tokenize("\u2581" + text.Replace(' ', '\u2581'));
+            if (!got.SequenceEqual(want))
+            {
+                mismatches++;
+                if (first.Count < 5)
+                    first.Add($"{System.Text.Json.JsonSerializer.Serialize(text)}\n  want {string.Join(' ', want)}\n  got  {string.Join(' ', got)}");
+            }
+        }
+        Assert.That(mismatches, Is.Zero, string.Join("\n", first));
     }
 }

@@ -74,7 +74,16 @@ internal static class ExpandCommand
                 return ExitCodes.Usage;
             }
 
-            TagLists lists = TagLists.Resolve(parseResult.GetValue(tagLists));
+            TagLists lists;
+            try
+            {
+                lists = TagLists.Resolve(parseResult.GetValue(tagLists));
+            }
+            catch (DirectoryNotFoundException e)
+            {
+                Console.Error.WriteLine($"tipo expand: {e.Message}");
+                return ExitCodes.Usage;
+            }
             if (lists.Directory is null)
                 Console.Error.WriteLine($"tipo expand: warning: no tag lists (--tag-lists DIR or ${TagLists.EnvironmentVariable}); artists, characters, copyrights and meta tags count as general");
 
@@ -90,8 +99,17 @@ internal static class ExpandCommand
                 Console.Error.WriteLine($"tipo expand: {TipoModelLoader.ModelNeededMessage}");
                 return ExitCodes.Usage;
             }
-            using ITipoLanguageModel languageModel = TipoModelLoader.Load(modelPath, parseResult.GetValue(device));
-            TipoResult result = new TipoPipeline(languageModel, lists).Run(request);
+            TipoResult result;
+            try
+            {
+                using ITipoLanguageModel languageModel = TipoModelLoader.Load(modelPath, parseResult.GetValue(device));
+                result = new TipoPipeline(languageModel, lists).Run(request);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.Error.WriteLine($"tipo: error: {e.Message}");
+                return ExitCodes.For(e);
+            }
             if (parseResult.GetValue(json))
             {
                 Console.WriteLine(TipoJson.Result(result));

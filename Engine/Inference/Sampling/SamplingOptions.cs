@@ -17,7 +17,7 @@ public sealed record SamplingOptions
     public float MinP { get; init; } = 0.05f;
     /// <summary>Repetition penalty (llama.cpp's: logits &gt; 0 divided, &lt; 0 multiplied); 1 disables.</summary>
     public float RepeatPenalty { get; init; } = 1.0f;
-    /// <summary>How many of the most recent tokens the repetition penalty looks at.</summary>
+    /// <summary>How many of the most recent tokens the repetition penalty looks at; 0 disables, -1 means the whole history.</summary>
     public int RepeatLastN { get; init; } = 64;
 
     /// <summary>Greedy decoding: always the most likely token.</summary>
@@ -25,4 +25,24 @@ public sealed record SamplingOptions
 
     /// <summary>True when sampling reduces to argmax.</summary>
     public bool IsGreedy => Temperature <= 0f;
+
+    /// <summary>
+    /// Checks every parameter and throws an <see cref="ArgumentException"/> naming the first invalid one:
+    /// <see cref="Temperature"/> finite; <see cref="TopP"/> and <see cref="MinP"/> in [0, 1];
+    /// <see cref="RepeatPenalty"/> finite and &gt; 0; <see cref="RepeatLastN"/> &gt;= -1. <see cref="TopK"/> accepts any value.
+    /// </summary>
+    /// <exception cref="ArgumentException">A parameter is out of range or NaN.</exception>
+    public void Validate()
+    {
+        if (!float.IsFinite(Temperature))
+            throw new ArgumentException($"Temperature must be a finite number (<= 0 means greedy); got {Temperature}.", nameof(Temperature));
+        if (!(TopP >= 0f && TopP <= 1f))
+            throw new ArgumentException($"TopP must be in [0, 1] (1 disables); got {TopP}.", nameof(TopP));
+        if (!(MinP >= 0f && MinP <= 1f))
+            throw new ArgumentException($"MinP must be in [0, 1] (0 disables); got {MinP}.", nameof(MinP));
+        if (!(float.IsFinite(RepeatPenalty) && RepeatPenalty > 0f))
+            throw new ArgumentException($"RepeatPenalty must be a finite number > 0 (1 disables); got {RepeatPenalty}.", nameof(RepeatPenalty));
+        if (RepeatLastN < -1)
+            throw new ArgumentException($"RepeatLastN must be >= -1 (0 disables, -1 = whole history); got {RepeatLastN}.", nameof(RepeatLastN));
+    }
 }

@@ -1,0 +1,41 @@
+// Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
+#pragma warning disable CS1573
+using Tipo.Vulkan;
+
+namespace Tipo.Inference.Kernels;
+
+/// <summary>Pair layout of rotary embeddings.</summary>
+public enum RopeLayout
+{
+    /// <summary>GGUF / llama.cpp "normal": pairs (2i, 2i+1).</summary>
+    Interleaved = 0,
+    /// <summary>Hugging Face rotate-half (NeoX): pairs (i, i + headDim/2).</summary>
+    RotateHalf = 1,
+}
+
+/// <summary>RoPE in place on [nTokens, nHeads, headDim] f32; token t has position pos0 + t,
+/// theta_i = pos * base^(-2i/headDim). Shader <c>rope</c>.</summary>
+public sealed class RopeKernel : IDisposable
+{
+    private const uint WorkgroupSize = 64;
+    private readonly ComputeKernel _kernel;
+
+    private readonly record struct Push(uint NTokens, uint NHeads, uint HeadDim, uint Pos0, float FreqBase, uint Neox);
+
+    public RopeKernel(VulkanDevice device) =>
+        _kernel = new ComputeKernel(device, "rope", bindingCount: 1, pushConstantBytes: 24, [WorkgroupSize]);
+
+    /// <param name="x">[nTokens, nHeads, headDim] f32, rotated in place</param>
+    public KernelBinding Bind(BufferRange x) => _kernel.Bind(x);
+
+    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int nHeads, int headDim, int pos0, float freqBase, RopeLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(seq);
+        if (headDim <= 0 || headDim % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even");
+        (uint gx, uint gy) = KernelMath.Groups1D((long)nTokens * nHeads * headDim / 2, WorkgroupSize);
+        seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)headDim, (uint)pos0, freqBase, (uint)layout), gx, gy);
+    }
+
+    public void Dispose() => _kernel.Dispose();
+}

@@ -1,0 +1,299 @@
+using Silk.NET.Vulkan;
+using Tipo.Errors;
+
+namespace Tipo.Vulkan;
+
+/// <summary>
+/// One compute pipeline built from the embedded SPIR-V module <c>Tipo.Shaders.&lt;shaderName&gt;.spv</c>:
+/// <c>bindingCount</c> storage buffers in set 0 (bindings 0..n-1), an optional push-constant block and
+/// specialization constants with ids 0..n-1 (each 32 bits; pass floats as their bits).
+/// Owns its descriptor pools: every <see cref="KernelBinding"/> made by <see cref="Bind"/> lives until the kernel is disposed.
+/// </summary>
+public sealed unsafe class ComputeKernel : IDisposable
+{
+    private const uint SetsPerPool = 64;
+    private readonly VulkanDevice _device;
+    private readonly List<DescriptorPool> _pools = [];
+    private readonly object _lock = new();
+    private bool _disposed;
+
+    internal DescriptorSetLayout SetLayout { get; private set; }
+    internal PipelineLayout Layout { get; private set; }
+    internal Pipeline Pipeline { get; private set; }
+    internal VulkanDevice Device => _device;
+
+    public string ShaderName { get; }
+    public int BindingCount { get; }
+    public int PushConstantBytes { get; }
+
+    public ComputeKernel(VulkanDevice device, string shaderName, int bindingCount, int pushConstantBytes, ReadOnlySpan<uint> specializationConstants)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        device.ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(bindingCount);
+        if (pushConstantBytes < 0 || pushConstantBytes % 4 != 0 || pushConstantBytes > 128)
+            throw new ArgumentOutOfRangeException(nameof(pushConstantBytes), "push constants must be a multiple of 4 bytes, at most 128");
+        _device = device;
+        ShaderName = shaderName;
+        BindingCount = bindingCount;
+        PushConstantBytes = pushConstantBytes;
+        byte[] code = LoadSpirv(shaderName);
+        Vk vk = device.Vk;
+        try
+        {
+            var bindings = new DescriptorSetLayoutBinding[Math.Max(1, bindingCount)];
+            for (int i = 0; i < bindingCount; i++)
+            {
+                bindings[i] = new DescriptorSetLayoutBinding
+                {
+                    Binding = (uint)i,
+                    DescriptorType = DescriptorType.StorageBuffer,
+                    DescriptorCount = 1,
+                    StageFlags = ShaderStageFlags.ComputeBit,
+                };
+            }
+            fixed (DescriptorSetLayoutBinding* pb = bindings)
+            {
+                var dslInfo = new DescriptorSetLayoutCreateInfo
+                {
+                    SType = StructureType.DescriptorSetLayoutCreateInfo,
+                    BindingCount = (uint)bindingCount,
+                    PBindings = pb,
+                };
+                VkUtil.Check(vk.CreateDescriptorSetLayout(device.Device, &dslInfo, null, out DescriptorSetLayout dsl), "vkCreateDescriptorSetLayout");
+                SetLayout = dsl;
+                VkUtil.Created();
+            }
+
+            var range = new PushConstantRange { StageFlags = ShaderStageFlags.ComputeBit, Offset = 0, Size = (uint)pushConstantBytes };
+            DescriptorSetLayout setLayout = SetLayout;
+            var plInfo = new PipelineLayoutCreateInfo
+            {
+                SType = StructureType.PipelineLayoutCreateInfo,
+                SetLayoutCount = 1,
+                PSetLayouts = &setLayout,
+                PushConstantRangeCount = pushConstantBytes > 0 ? 1u : 0u,
+                PPushConstantRanges = pushConstantBytes > 0 ? &range : null,
+            };
+            VkUtil.Check(vk.CreatePipelineLayout(device.Device, &plInfo, null, out PipelineLayout layout), "vkCreatePipelineLayout");
+            Layout = layout;
+            VkUtil.Created();
+
+            ShaderModule module;
+            fixed (byte* pc = code)
+            {
+                var smInfo = new ShaderModuleCreateInfo { SType = StructureType.ShaderModuleCreateInfo, CodeSize = (nuint)code.Length, PCode = (uint*)pc };
+                VkUtil.Check(vk.CreateShaderModule(device.Device, &smInfo, null, out module), $"vkCreateShaderModule ({shaderName})");
+            }
+            try
+            {
+                int n = specializationConstants.Length;
+                var entries = new SpecializationMapEntry[Math.Max(1, n)];
+                for (int i = 0; i < n; i++)
+                    entries[i] = new SpecializationMapEntry { ConstantID = (uint)i, Offset = (uint)(i * 4), Size = 4 };
+                uint[] values = specializationConstants.ToArray();
+                byte* entryName = stackalloc byte[] { (byte)'m', (byte)'a', (byte)'i', (byte)'n', 0 };
+                fixed (SpecializationMapEntry* pe = entries)
+                fixed (uint* pv = values)
+                {
+                    var spec = new SpecializationInfo { MapEntryCount = (uint)n, PMapEntries = pe, DataSize = (nuint)(n * 4), PData = pv };
+                    var ci = new ComputePipelineCreateInfo
+                    {
+                        SType = StructureType.ComputePipelineCreateInfo,
+                        Stage = new PipelineShaderStageCreateInfo
+                        {
+                            SType = StructureType.PipelineShaderStageCreateInfo,
+                            Stage = ShaderStageFlags.ComputeBit,
+                            Module = module,
+                            PName = entryName,
+                            PSpecializationInfo = n > 0 ? &spec : null,
+                        },
+                        Layout = Layout,
+                    };
+                    Pipeline pipeline;
+                    VkUtil.Check(vk.CreateComputePipelines(device.Device, default, 1, &ci, null, &pipeline), $"vkCreateComputePipelines ({shaderName})");
+                    Pipeline = pipeline;
+                    VkUtil.Created();
+                }
+            }
+            finally
+            {
+                vk.DestroyShaderModule(device.Device, module, null);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    internal static byte[] LoadSpirv(string shaderName)
+    {
+        string resource = $"Tipo.Shaders.{shaderName}.spv";
+        using Stream? s = typeof(ComputeKernel).Assembly.GetManifestResourceStream(resource);
+        if (s == null)
+            throw new TipoException($"shader '{shaderName}' is not embedded (resource {resource}); is Shaders/{shaderName}.comp missing?");
+        var bytes = new byte[s.Length];
+        s.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>Creates a descriptor set holding <paramref name="buffers"/> at bindings 0..n-1. Written once, reusable in any
+    /// number of recordings; freed with the kernel.</summary>
+    public KernelBinding Bind(params BufferRange[] buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (buffers.Length != BindingCount)
+            throw new ArgumentException($"kernel '{ShaderName}' has {BindingCount} bindings, got {buffers.Length} buffers", nameof(buffers));
+        DeviceInfo info = _device.Info;
+        for (int i = 0; i < buffers.Length; i++)
+        {
+            BufferRange b = buffers[i];
+            if (b.Buffer == null)
+                throw new ArgumentException($"kernel '{ShaderName}' binding {i}: buffer is null", nameof(buffers));
+            if (b.Buffer.Device != _device)
+                throw new ArgumentException($"kernel '{ShaderName}' binding {i}: buffer '{b.Buffer.DebugName}' belongs to another device", nameof(buffers));
+            if (b.Offset < 0 || b.Size <= 0 || b.Offset + b.Size > b.Buffer.SizeBytes)
+                throw new ArgumentOutOfRangeException(nameof(buffers),
+                    $"kernel '{ShaderName}' binding {i}: range [{b.Offset}, {b.Offset + b.Size}) is outside buffer '{b.Buffer.DebugName}' of {b.Buffer.SizeBytes} bytes");
+            if ((ulong)b.Size > info.MaxStorageBufferRange)
+                throw new ArgumentOutOfRangeException(nameof(buffers),
+                    $"kernel '{ShaderName}' binding {i}: {b.Size} bytes of buffer '{b.Buffer.DebugName}' exceed the device's maxStorageBufferRange ({info.MaxStorageBufferRange} bytes); split it into several ranges (see MatrixSplit)");
+            if ((ulong)b.Offset % info.MinStorageBufferOffsetAlignment != 0)
+                throw new ArgumentOutOfRangeException(nameof(buffers),
+                    $"kernel '{ShaderName}' binding {i}: offset {b.Offset} is not a multiple of minStorageBufferOffsetAlignment ({info.MinStorageBufferOffsetAlignment})");
+        }
+
+        DescriptorSet set = AllocateSet();
+        Vk vk = _device.Vk;
+        var infos = new DescriptorBufferInfo[Math.Max(1, buffers.Length)];
+        var writes = new WriteDescriptorSet[Math.Max(1, buffers.Length)];
+        fixed (DescriptorBufferInfo* pi = infos)
+        fixed (WriteDescriptorSet* pw = writes)
+        {
+            for (int i = 0; i < buffers.Length; i++)
+            {
+                pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)DescriptorRange(buffers[i]) };
+                pw[i] = new WriteDescriptorSet
+                {
+                    SType = StructureType.WriteDescriptorSet,
+                    DstSet = set,
+                    DstBinding = (uint)i,
+                    DescriptorCount = 1,
+                    DescriptorType = DescriptorType.StorageBuffer,
+                    PBufferInfo = pi + i,
+                };
+            }
+            if (buffers.Length > 0)
+                vk.UpdateDescriptorSets(_device.Device, (uint)buffers.Length, pw, 0, null);
+        }
+        return new KernelBinding(this, set, buffers);
+    }
+
+    /// <summary>The range rounded up to whole 32-bit words where the buffer (and the device limit) allows.</summary>
+    private long DescriptorRange(BufferRange b)
+    {
+        long rounded = (b.Size + 3) & ~3L;
+        return rounded <= b.Buffer.AllocatedBytes - b.Offset && (ulong)rounded <= _device.Info.MaxStorageBufferRange ? rounded : b.Size;
+    }
+
+    private DescriptorSet AllocateSet()
+    {
+        lock (_lock)
+        {
+            Vk vk = _device.Vk;
+            DescriptorSetLayout layout = SetLayout;
+            if (_pools.Count > 0)
+            {
+                var ai = new DescriptorSetAllocateInfo
+                {
+                    SType = StructureType.DescriptorSetAllocateInfo,
+                    DescriptorPool = _pools[^1],
+                    DescriptorSetCount = 1,
+                    PSetLayouts = &layout,
+                };
+                DescriptorSet set;
+                Result r = vk.AllocateDescriptorSets(_device.Device, &ai, &set);
+                if (r == Result.Success)
+                    return set;
+                if (r is not (Result.ErrorOutOfPoolMemory or Result.ErrorFragmentedPool))
+                    VkUtil.Check(r, "vkAllocateDescriptorSets");
+            }
+            var size = new DescriptorPoolSize { Type = DescriptorType.StorageBuffer, DescriptorCount = SetsPerPool * (uint)Math.Max(1, BindingCount) };
+            var pci = new DescriptorPoolCreateInfo
+            {
+                SType = StructureType.DescriptorPoolCreateInfo,
+                MaxSets = SetsPerPool,
+                PoolSizeCount = 1,
+                PPoolSizes = &size,
+            };
+            VkUtil.Check(vk.CreateDescriptorPool(_device.Device, &pci, null, out DescriptorPool pool), "vkCreateDescriptorPool");
+            _pools.Add(pool);
+            VkUtil.Created();
+            var ai2 = new DescriptorSetAllocateInfo
+            {
+                SType = StructureType.DescriptorSetAllocateInfo,
+                DescriptorPool = pool,
+                DescriptorSetCount = 1,
+                PSetLayouts = &layout,
+            };
+            DescriptorSet set2;
+            VkUtil.Check(vk.AllocateDescriptorSets(_device.Device, &ai2, &set2), "vkAllocateDescriptorSets");
+            return set2;
+        }
+    }
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        Vk vk = _device.Vk;
+        foreach (DescriptorPool pool in _pools)
+        {
+            vk.DestroyDescriptorPool(_device.Device, pool, null);
+            VkUtil.Destroyed();
+        }
+        _pools.Clear();
+        if (Pipeline.Handle != 0)
+        {
+            vk.DestroyPipeline(_device.Device, Pipeline, null);
+            VkUtil.Destroyed();
+            Pipeline = default;
+        }
+        if (Layout.Handle != 0)
+        {
+            vk.DestroyPipelineLayout(_device.Device, Layout, null);
+            VkUtil.Destroyed();
+            Layout = default;
+        }
+        if (SetLayout.Handle != 0)
+        {
+            vk.DestroyDescriptorSetLayout(_device.Device, SetLayout, null);
+            VkUtil.Destroyed();
+            SetLayout = default;
+        }
+    }
+
+    public override string ToString() => $"ComputeKernel '{ShaderName}'";
+}
+
+/// <summary>A descriptor set of one kernel with fixed buffers. Lives as long as its kernel.</summary>
+public sealed class KernelBinding
+{
+    internal KernelBinding(ComputeKernel kernel, DescriptorSet set, BufferRange[] buffers)
+    {
+        Kernel = kernel;
+        Set = set;
+        Buffers = buffers;
+    }
+
+    public ComputeKernel Kernel { get; }
+    internal DescriptorSet Set { get; }
+    /// <summary>The bound ranges, by binding index.</summary>
+    public IReadOnlyList<BufferRange> Buffers { get; }
+}

@@ -1,0 +1,55 @@
+namespace Tipo.Vulkan;
+
+/// <summary>The kind of a Vulkan physical device.</summary>
+public enum DeviceKind { Other, IntegratedGpu, DiscreteGpu, VirtualGpu, Cpu }
+
+/// <summary>One memory heap of a device.</summary>
+public readonly record struct MemoryHeapInfo(ulong Size, bool DeviceLocal);
+
+/// <summary>What Tipo knows about one Vulkan physical device.</summary>
+/// <remarks>
+/// Index: Position in the loader's device list (the index a selector may name).<br/>
+/// ApiVersion: Vulkan version the device supports, e.g. "1.3.255".<br/>
+/// SubgroupSize: Default subgroup size (never assume it in shaders).<br/>
+/// SubgroupArithmetic: subgroupAdd and friends are supported in compute shaders.<br/>
+/// UnifiedMemory: A device-local and host-visible (coherent) memory type exists on the largest
+/// device-local heap, so buffers are mapped directly instead of going through staging copies.<br/>
+/// TimestampPeriodNs: Nanoseconds per timestamp tick.<br/>
+/// </remarks>
+public sealed record DeviceInfo(
+    int Index,
+    string Name,
+    DeviceKind Kind,
+    string DriverName,
+    string DriverInfo,
+    string ApiVersion,
+    uint SubgroupSize,
+    bool SubgroupArithmetic,
+    ulong MaxStorageBufferRange,
+    uint MaxComputeSharedMemorySize,
+    uint[] MaxComputeWorkGroupCount,
+    uint MaxComputeWorkGroupInvocations,
+    ulong MinStorageBufferOffsetAlignment,
+    bool Storage16Bit,
+    bool ShaderFloat16,
+    bool Storage8Bit,
+    bool ShaderInt8,
+    bool SubgroupSizeControl,
+    bool UnifiedMemory,
+    IReadOnlyList<MemoryHeapInfo> MemoryHeaps,
+    double TimestampPeriodNs,
+    bool TimestampsSupported)
+{
+    /// <summary>True when Tipo can run on it (Vulkan 1.2 or newer with a compute queue).</summary>
+    public bool Usable { get; init; } = true;
+
+    /// <summary>Human-readable type, e.g. "discrete GPU".</summary>
+    public string KindText => Kind switch
+    {
+        DeviceKind.DiscreteGpu => "discrete GPU",
+        DeviceKind.IntegratedGpu => "integrated GPU",
+        DeviceKind.VirtualGpu => "virtual GPU",
+        DeviceKind.Cpu => "CPU",
+        _ => "other",
+    };
+}

@@ -1,0 +1,669 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Silk.NET.Core.Native;
+using Silk.NET.Vulkan;
+using Tipo.Errors;
+using VkBuffer = Silk.NET.Vulkan.Buffer;
+
+namespace Tipo.Vulkan;
+
+/// <summary>
+/// One Vulkan logical device with a single compute queue. Owns its own VkInstance (and, with
+/// <c>TIPO_VALIDATION=1</c>, the Khronos validation layer and a debug messenger).
+/// Children (buffers, kernels, sequences, queries) must be disposed before the device.
+/// </summary>
+public sealed unsafe class VulkanDevice : IDisposable
+{
+    private const string ValidationLayer = "VK_LAYER_KHRONOS_validation";
+    private static readonly Lazy<Vk> s_api = new(LoadApi, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly ConcurrentQueue<string> s_messages = new();
+    private static readonly DebugUtilsMessengerCallbackFunctionEXT s_callback = OnDebugMessage;
+
+    private readonly Instance _instance;
+    private readonly DebugUtils? _debugUtils;
+    private readonly DebugUtilsMessengerEXT _messenger;
+    private readonly object _queueLock = new();
+    private readonly object _transferLock = new();
+    private CommandPool _transferPool;
+    private CommandBuffer _transferCmd;
+    private Fence _transferFence;
+    private GpuBuffer? _staging;
+    private bool _disposed;
+
+    internal Vk Vk { get; }
+    internal Device Device { get; }
+    internal PhysicalDevice PhysicalDevice { get; }
+    internal Queue Queue { get; private set; }
+    internal uint QueueFamily { get; }
+    internal PhysicalDeviceMemoryProperties MemoryProperties { get; }
+    internal bool ValidationEnabled { get; }
+    /// <summary>Set when the timestamp counter has fewer than 64 valid bits.</summary>
+    internal uint TimestampValidBits { get; }
+
+    /// <summary>The device's properties and limits.</summary>
+    public DeviceInfo Info { get; }
+
+    private VulkanDevice(Vk vk, Instance instance, DebugUtils? debugUtils, DebugUtilsMessengerEXT messenger,
+        bool validation, PhysicalDeviceEntry entry)
+    {
+        Vk = vk;
+        _instance = instance;
+        _debugUtils = debugUtils;
+        _messenger = messenger;
+        ValidationEnabled = validation;
+        PhysicalDevice = entry.Handle;
+        Info = entry.Info;
+        QueueFamily = entry.QueueFamily;
+        TimestampValidBits = entry.TimestampValidBits;
+        vk.GetPhysicalDeviceMemoryProperties(entry.Handle, out PhysicalDeviceMemoryProperties memProps);
+        MemoryProperties = memProps;
+        try
+        {
+            Device = CreateLogicalDevice(vk, entry);
+        }
+        catch
+        {
+            DestroyInstance();
+            throw;
+        }
+        vk.GetDeviceQueue(Device, QueueFamily, 0, out Queue queue);
+        Queue = queue;
+    }
+
+    // ---------------------------------------------------------------- public API
+
+    /// <summary>Lists every Vulkan physical device. Throws <see cref="VulkanUnavailableException"/> when there is no
+    /// loader, no driver or no device.</summary>
+    public static IReadOnlyList<DeviceInfo> EnumerateDevices()
+    {
+        Vk vk = Api;
+        Instance instance = CreateInstance(vk, validation: false, out _, out _);
+        try
+        {
+            return QueryDevices(vk, instance).Select(e => e.Info).ToList();
+        }
+        finally
+        {
+            vk.DestroyInstance(instance, null);
+            VkUtil.Destroyed();
+        }
+    }
+
+    /// <summary>
+    /// Opens a device. <paramref name="selector"/> is a device index or a case-insensitive substring of the name;
+    /// null uses the environment variable <c>TIPO_DEVICE</c>, and when that is unset too the preference
+    /// discrete GPU &gt; integrated GPU &gt; virtual GPU &gt; CPU.
+    /// </summary>
+    public static VulkanDevice Open(string? selector = null)
+    {
+        Vk vk = Api;
+        selector ??= Environment.GetEnvironmentVariable("TIPO_DEVICE");
+        if (string.IsNullOrWhiteSpace(selector))
+            selector = null;
+        bool validation = Environment.GetEnvironmentVariable("TIPO_VALIDATION") == "1";
+        Instance instance = CreateInstance(vk, validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger);
+        try
+        {
+            List<PhysicalDeviceEntry> devices = QueryDevices(vk, instance);
+            PhysicalDeviceEntry chosen = Select(devices, selector);
+            return new VulkanDevice(vk, instance, debugUtils, messenger, validation, chosen);
+        }
+        catch
+        {
+            if (debugUtils != null && messenger.Handle != 0)
+            {
+                debugUtils.DestroyDebugUtilsMessenger(instance, messenger, null);
+                VkUtil.Destroyed();
+            }
+            vk.DestroyInstance(instance, null);
+            VkUtil.Destroyed();
+            throw;
+        }
+    }
+
+    /// <summary>Returns and clears every validation error/warning recorded so far (process-wide, thread-safe).</summary>
+    public static IReadOnlyList<string> TakeValidationMessages()
+    {
+        var list = new List<string>();
+        while (s_messages.TryDequeue(out string? m))
+            list.Add(m);
+        return list;
+    }
+
+    /// <summary>Number of Vulkan objects created by Tipo and not destroyed yet (process-wide; for leak tests).</summary>
+    internal static long LiveObjectCount => VkUtil.LiveObjects;
+
+    /// <summary>Waits until the device is idle.</summary>
+    public void WaitIdle()
+    {
+        lock (_queueLock)
+            VkUtil.Check(Vk.DeviceWaitIdle(Device), "vkDeviceWaitIdle");
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        Vk.DeviceWaitIdle(Device);
+        _staging?.Dispose();
+        _staging = null;
+        if (_transferFence.Handle != 0)
+        {
+            Vk.DestroyFence(Device, _transferFence, null);
+            Vk.DestroyCommandPool(Device, _transferPool, null);
+            VkUtil.Destroyed(2);
+        }
+        Vk.DestroyDevice(Device, null);
+        VkUtil.Destroyed();
+        DestroyInstance();
+    }
+
+    public override string ToString() => $"{Info.Name} ({Info.KindText}, {Info.DriverName})";
+
+    // ---------------------------------------------------------------- internals used by other classes
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Submits one command buffer and waits for it on <paramref name="fence"/> (which is reset first).</summary>
+    internal void SubmitAndWait(CommandBuffer cmd, Fence fence)
+    {
+        ThrowIfDisposed();
+        Fence f = fence;
+        VkUtil.Check(Vk.ResetFences(Device, 1, &f), "vkResetFences");
+        var submit = new SubmitInfo { SType = StructureType.SubmitInfo, CommandBufferCount = 1, PCommandBuffers = &cmd };
+        lock (_queueLock)
+            VkUtil.Check(Vk.QueueSubmit(Queue, 1, &submit, fence), "vkQueueSubmit");
+        VkUtil.Check(Vk.WaitForFences(Device, 1, &f, true, ulong.MaxValue), "vkWaitForFences");
+    }
+
+    /// <summary>Finds a memory type allowed by <paramref name="typeBits"/> with all <paramref name="required"/> flags;
+    /// -1 when none.</summary>
+    internal int FindMemoryType(uint typeBits, MemoryPropertyFlags required)
+    {
+        PhysicalDeviceMemoryProperties mp = MemoryProperties;
+        for (int i = 0; i < mp.MemoryTypeCount; i++)
+        {
+            if ((typeBits & (1u << i)) != 0 && (mp.MemoryTypes[i].PropertyFlags & required) == required)
+                return i;
+        }
+        return -1;
+    }
+
+    /// <summary>Runs <paramref name="record"/> in a one-time command buffer and waits for it (serialized).</summary>
+    internal void RunOneTime(Action<CommandBuffer> record)
+    {
+        lock (_transferLock)
+        {
+            ThrowIfDisposed();
+            EnsureTransferObjects();
+            VkUtil.Check(Vk.ResetCommandBuffer(_transferCmd, 0), "vkResetCommandBuffer");
+            var begin = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo, Flags = CommandBufferUsageFlags.OneTimeSubmitBit };
+            VkUtil.Check(Vk.BeginCommandBuffer(_transferCmd, &begin), "vkBeginCommandBuffer");
+            record(_transferCmd);
+            CommandSequence.HostBarrier(Vk, _transferCmd);
+            VkUtil.Check(Vk.EndCommandBuffer(_transferCmd), "vkEndCommandBuffer");
+            SubmitAndWait(_transferCmd, _transferFence);
+        }
+    }
+
+    /// <summary>Size of the staging buffer used for uploads/downloads on devices without unified memory.</summary>
+    internal const long StagingSize = 32L << 20;
+
+    /// <summary>Lock that serializes host transfers (staging buffer and one-time command buffer).</summary>
+    internal object TransferLock => _transferLock;
+
+    /// <summary>The staging buffer (host-visible); only use it while holding <see cref="TransferLock"/>.</summary>
+    internal GpuBuffer Staging
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _staging ??= new GpuBuffer(this, StagingSize, "staging", GpuBuffer.Placement.HostStaging);
+        }
+    }
+
+    // ---------------------------------------------------------------- instance / device creation
+
+    private static Vk Api => s_api.Value;
+
+    private static Vk LoadApi()
+    {
+        try
+        {
+            Vk vk = Vk.GetApi();
+            uint version = 0;
+            vk.EnumerateInstanceVersion(ref version); // forces the loader to be resolved
+            return vk;
+        }
+        catch (Exception e) when (e is not TipoException)
+        {
+            throw new VulkanUnavailableException(
+                "the Vulkan loader (libvulkan.so.1 / vulkan-1.dll) could not be loaded: install it (Debian: libvulkan1) " +
+                "and a Vulkan driver (Debian: mesa-vulkan-drivers, or your GPU vendor's driver). " + e.Message, e);
+        }
+    }
+
+    private static Instance CreateInstance(Vk vk, bool validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger)
+    {
+        debugUtils = null;
+        messenger = default;
+        uint loaderVersion = Vk.MakeVersion(1, 1, 0);
+        vk.EnumerateInstanceVersion(ref loaderVersion);
+        uint apiVersion = loaderVersion >= Vk.MakeVersion(1, 3, 0) ? Vk.MakeVersion(1, 3, 0) : Vk.MakeVersion(1, 2, 0);
+
+        var layers = new List<string>();
+        var extensions = new List<string>();
+        if (validation)
+        {
+            if (!InstanceLayers(vk).Contains(ValidationLayer))
+                throw new TipoException(
+                    $"TIPO_VALIDATION=1 needs the Vulkan layer {ValidationLayer}, which is not installed: install the Debian package vulkan-validationlayers (or the Vulkan SDK), or unset TIPO_VALIDATION.");
+            layers.Add(ValidationLayer);
+            extensions.Add("VK_EXT_debug_utils");
+        }
+        HashSet<string> available = InstanceExtensions(vk);
+        bool portability = available.Contains("VK_KHR_portability_enumeration");
+        if (portability)
+            extensions.Add("VK_KHR_portability_enumeration");
+
+        byte* appName = (byte*)SilkMarshal.StringToPtr("tipo");
+        byte** layerNames = VkUtil.ToUtf8Array(layers);
+        byte** extNames = VkUtil.ToUtf8Array(extensions);
+        try
+        {
+            var app = new ApplicationInfo
+            {
+                SType = StructureType.ApplicationInfo,
+                PApplicationName = appName,
+                ApplicationVersion = 1,
+                PEngineName = appName,
+                EngineVersion = 1,
+                ApiVersion = apiVersion,
+            };
+            DebugUtilsMessengerCreateInfoEXT messengerInfo = MessengerCreateInfo();
+            var ci = new InstanceCreateInfo
+            {
+                SType = StructureType.InstanceCreateInfo,
+                PApplicationInfo = &app,
+                EnabledLayerCount = (uint)layers.Count,
+                PpEnabledLayerNames = layerNames,
+                EnabledExtensionCount = (uint)extensions.Count,
+                PpEnabledExtensionNames = extNames,
+                Flags = portability ? InstanceCreateFlags.EnumeratePortabilityBitKhr : 0,
+                PNext = validation ? &messengerInfo : null,
+            };
+            Result r = vk.CreateInstance(&ci, null, out Instance instance);
+            if (r == Result.ErrorIncompatibleDriver)
+                throw new VulkanUnavailableException(
+                    "no Vulkan driver was found (vkCreateInstance: ErrorIncompatibleDriver). Install a GPU driver or Mesa (Debian: mesa-vulkan-drivers); check VK_ICD_FILENAMES / VK_DRIVER_FILES if set.");
+            VkUtil.Check(r, "vkCreateInstance");
+            VkUtil.Created();
+            if (validation)
+            {
+                DebugUtils? ext = DebugUtils.Load(vk, instance);
+                if (ext == null)
+                {
+                    vk.DestroyInstance(instance, null);
+                    VkUtil.Destroyed();
+                    throw new TipoException("VK_EXT_debug_utils is not available although validation was requested.");
+                }
+                debugUtils = ext;
+                VkUtil.Check(ext.CreateDebugUtilsMessenger(instance, &messengerInfo, null, out messenger), "vkCreateDebugUtilsMessengerEXT");
+                VkUtil.Created();
+            }
+            return instance;
+        }
+        finally
+        {
+            SilkMarshal.Free((nint)appName);
+            VkUtil.FreeStrings(layerNames, layers.Count);
+            VkUtil.FreeStrings(extNames, extensions.Count);
+        }
+    }
+
+    private static DebugUtilsMessengerCreateInfoEXT MessengerCreateInfo() => new()
+    {
+        SType = StructureType.DebugUtilsMessengerCreateInfoExt,
+        MessageSeverity = DebugUtilsMessageSeverityFlagsEXT.WarningBitExt | DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt,
+        MessageType = DebugUtilsMessageTypeFlagsEXT.GeneralBitExt | DebugUtilsMessageTypeFlagsEXT.ValidationBitExt |
+                      DebugUtilsMessageTypeFlagsEXT.PerformanceBitExt,
+        PfnUserCallback = new PfnDebugUtilsMessengerCallbackEXT(s_callback),
+    };
+
+    private static uint OnDebugMessage(DebugUtilsMessageSeverityFlagsEXT severity, DebugUtilsMessageTypeFlagsEXT types,
+        DebugUtilsMessengerCallbackDataEXT* data, void* user)
+    {
+        string text = data == null ? "(no data)" : VkUtil.FromUtf8(data->PMessage);
+        string level = (severity & DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt) != 0 ? "error" : "warning";
+        s_messages.Enqueue($"[vulkan {level}] {text}");
+        return Vk.False;
+    }
+
+    private static HashSet<string> InstanceLayers(Vk vk)
+    {
+        uint count = 0;
+        vk.EnumerateInstanceLayerProperties(&count, null);
+        var props = new LayerProperties[count];
+        fixed (LayerProperties* p = props)
+            vk.EnumerateInstanceLayerProperties(&count, p);
+        var set = new HashSet<string>();
+        foreach (LayerProperties lp in props)
+            set.Add(VkUtil.FromUtf8(lp.LayerName));
+        return set;
+    }
+
+    private static HashSet<string> InstanceExtensions(Vk vk)
+    {
+        uint count = 0;
+        vk.EnumerateInstanceExtensionProperties((byte*)null, &count, null);
+        var props = new ExtensionProperties[count];
+        fixed (ExtensionProperties* p = props)
+            vk.EnumerateInstanceExtensionProperties((byte*)null, &count, p);
+        var set = new HashSet<string>();
+        foreach (ExtensionProperties ep in props)
+            set.Add(VkUtil.FromUtf8(ep.ExtensionName));
+        return set;
+    }
+
+    private static HashSet<string> DeviceExtensions(Vk vk, PhysicalDevice pd)
+    {
+        uint count = 0;
+        vk.EnumerateDeviceExtensionProperties(pd, (byte*)null, &count, null);
+        var props = new ExtensionProperties[count];
+        fixed (ExtensionProperties* p = props)
+            vk.EnumerateDeviceExtensionProperties(pd, (byte*)null, &count, p);
+        var set = new HashSet<string>();
+        foreach (ExtensionProperties ep in props)
+            set.Add(VkUtil.FromUtf8(ep.ExtensionName));
+        return set;
+    }
+
+    private sealed record PhysicalDeviceEntry(PhysicalDevice Handle, DeviceInfo Info, uint QueueFamily, uint TimestampValidBits,
+        uint RawApiVersion, bool PortabilitySubset);
+
+    private static List<PhysicalDeviceEntry> QueryDevices(Vk vk, Instance instance)
+    {
+        uint count = 0;
+        VkUtil.Check(vk.EnumeratePhysicalDevices(instance, &count, null), "vkEnumeratePhysicalDevices");
+        if (count == 0)
+            throw new VulkanUnavailableException(
+                "the Vulkan loader found no device. Install a GPU driver or Mesa (Debian: mesa-vulkan-drivers); check VK_ICD_FILENAMES / VK_DRIVER_FILES if set.");
+        var handles = new PhysicalDevice[count];
+        fixed (PhysicalDevice* p = handles)
+            VkUtil.Check(vk.EnumeratePhysicalDevices(instance, &count, p), "vkEnumeratePhysicalDevices");
+        var list = new List<PhysicalDeviceEntry>();
+        for (int i = 0; i < handles.Length; i++)
+            list.Add(Describe(vk, handles[i], i));
+        return list;
+    }
+
+    private static PhysicalDeviceEntry Describe(Vk vk, PhysicalDevice pd, int index)
+    {
+        vk.GetPhysicalDeviceProperties(pd, out PhysicalDeviceProperties props);
+        bool v12 = props.ApiVersion >= Vk.MakeVersion(1, 2, 0);
+        bool v13 = props.ApiVersion >= Vk.MakeVersion(1, 3, 0);
+
+        var subgroup = new PhysicalDeviceSubgroupProperties { SType = StructureType.PhysicalDeviceSubgroupProperties };
+        var driver = new PhysicalDeviceDriverProperties { SType = StructureType.PhysicalDeviceDriverProperties };
+        if (v12)
+            subgroup.PNext = &driver;
+        var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &subgroup };
+        vk.GetPhysicalDeviceProperties2(pd, &props2);
+
+        var f11 = new PhysicalDeviceVulkan11Features { SType = StructureType.PhysicalDeviceVulkan11Features };
+        var f12 = new PhysicalDeviceVulkan12Features { SType = StructureType.PhysicalDeviceVulkan12Features };
+        var f13 = new PhysicalDeviceVulkan13Features { SType = StructureType.PhysicalDeviceVulkan13Features };
+        if (v12)
+        {
+            f11.PNext = &f12;
+            if (v13)
+                f12.PNext = &f13;
+        }
+        var features2 = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = v12 ? &f11 : null };
+        vk.GetPhysicalDeviceFeatures2(pd, &features2);
+
+        uint qCount = 0;
+        vk.GetPhysicalDeviceQueueFamilyProperties(pd, &qCount, null);
+        var families = new QueueFamilyProperties[qCount];
+        fixed (QueueFamilyProperties* p = families)
+            vk.GetPhysicalDeviceQueueFamilyProperties(pd, &qCount, p);
+        // Prefer a compute queue family that also has graphics (the "universal" one): it has timestamps everywhere.
+        int family = -1;
+        for (int i = 0; i < families.Length; i++)
+        {
+            if ((families[i].QueueFlags & QueueFlags.ComputeBit) == 0)
+                continue;
+            if (family < 0 || ((families[i].QueueFlags & QueueFlags.GraphicsBit) != 0 && (families[family].QueueFlags & QueueFlags.GraphicsBit) == 0))
+                family = i;
+        }
+        uint tsBits = family >= 0 ? families[family].TimestampValidBits : 0;
+
+        vk.GetPhysicalDeviceMemoryProperties(pd, out PhysicalDeviceMemoryProperties mp);
+        var heaps = new List<MemoryHeapInfo>();
+        int largestLocal = -1;
+        for (int i = 0; i < mp.MemoryHeapCount; i++)
+        {
+            bool local = (mp.MemoryHeaps[i].Flags & MemoryHeapFlags.DeviceLocalBit) != 0;
+            heaps.Add(new MemoryHeapInfo(mp.MemoryHeaps[i].Size, local));
+            if (local && (largestLocal < 0 || mp.MemoryHeaps[i].Size > mp.MemoryHeaps[largestLocal].Size))
+                largestLocal = i;
+        }
+        bool unified = false;
+        const MemoryPropertyFlags unifiedFlags = MemoryPropertyFlags.DeviceLocalBit | MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit;
+        for (int i = 0; i < mp.MemoryTypeCount; i++)
+        {
+            if ((mp.MemoryTypes[i].PropertyFlags & unifiedFlags) == unifiedFlags && mp.MemoryTypes[i].HeapIndex == largestLocal)
+                unified = true;
+        }
+
+        PhysicalDeviceLimits limits = props.Limits;
+        var kind = props.DeviceType switch
+        {
+            PhysicalDeviceType.DiscreteGpu => DeviceKind.DiscreteGpu,
+            PhysicalDeviceType.IntegratedGpu => DeviceKind.IntegratedGpu,
+            PhysicalDeviceType.VirtualGpu => DeviceKind.VirtualGpu,
+            PhysicalDeviceType.Cpu => DeviceKind.Cpu,
+            _ => DeviceKind.Other,
+        };
+        bool arithmetic = (subgroup.SupportedOperations & SubgroupFeatureFlags.ArithmeticBit) != 0 &&
+                          (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0;
+        var info = new DeviceInfo(
+            Index: index,
+            Name: VkUtil.FromUtf8(props.DeviceName),
+            Kind: kind,
+            DriverName: v12 ? VkUtil.FromUtf8(driver.DriverName) : "",
+            DriverInfo: v12 ? VkUtil.FromUtf8(driver.DriverInfo) : "",
+            ApiVersion: VkUtil.Version(props.ApiVersion),
+            SubgroupSize: subgroup.SubgroupSize,
+            SubgroupArithmetic: arithmetic,
+            MaxStorageBufferRange: limits.MaxStorageBufferRange,
+            MaxComputeSharedMemorySize: limits.MaxComputeSharedMemorySize,
+            MaxComputeWorkGroupCount: [limits.MaxComputeWorkGroupCount[0], limits.MaxComputeWorkGroupCount[1], limits.MaxComputeWorkGroupCount[2]],
+            MaxComputeWorkGroupInvocations: limits.MaxComputeWorkGroupInvocations,
+            MinStorageBufferOffsetAlignment: limits.MinStorageBufferOffsetAlignment,
+            Storage16Bit: f11.StorageBuffer16BitAccess,
+            ShaderFloat16: f12.ShaderFloat16,
+            Storage8Bit: f12.StorageBuffer8BitAccess,
+            ShaderInt8: f12.ShaderInt8,
+            SubgroupSizeControl: f13.SubgroupSizeControl,
+            UnifiedMemory: unified,
+            MemoryHeaps: heaps,
+            TimestampPeriodNs: limits.TimestampPeriod,
+            TimestampsSupported: tsBits > 0 && limits.TimestampPeriod > 0)
+        {
+            Usable = v12 && family >= 0,
+        };
+        bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
+        return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);
+    }
+
+    private static PhysicalDeviceEntry Select(List<PhysicalDeviceEntry> devices, string? selector)
+    {
+        string Listing() => string.Join("; ", devices.Select(d => $"{d.Info.Index}: {d.Info.Name} ({d.Info.KindText})"));
+        if (selector != null)
+        {
+            PhysicalDeviceEntry? match = null;
+            if (int.TryParse(selector, NumberStyles.Integer, CultureInfo.InvariantCulture, out int idx))
+                match = devices.FirstOrDefault(d => d.Info.Index == idx);
+            match ??= devices.FirstOrDefault(d => d.Info.Name.Contains(selector, StringComparison.OrdinalIgnoreCase));
+            if (match == null)
+                throw new DeviceNotFoundException($"no Vulkan device matches '{selector}' (from the device option or TIPO_DEVICE). Devices: {Listing()}");
+            if (!match.Info.Usable)
+                throw new DeviceNotFoundException($"Vulkan device '{match.Info.Name}' supports only Vulkan {match.Info.ApiVersion}; Tipo needs Vulkan 1.2 with a compute queue. Devices: {Listing()}");
+            return match;
+        }
+        DeviceKind[] order = [DeviceKind.DiscreteGpu, DeviceKind.IntegratedGpu, DeviceKind.VirtualGpu, DeviceKind.Cpu, DeviceKind.Other];
+        foreach (DeviceKind kind in order)
+        {
+            PhysicalDeviceEntry? d = devices.FirstOrDefault(x => x.Info.Usable && x.Info.Kind == kind);
+            if (d != null)
+                return d;
+        }
+        throw new DeviceNotFoundException($"no Vulkan device supports Vulkan 1.2 with a compute queue. Devices: {Listing()}");
+    }
+
+    private static Device CreateLogicalDevice(Vk vk, PhysicalDeviceEntry entry)
+    {
+        DeviceInfo info = entry.Info;
+        bool v13 = entry.RawApiVersion >= Vk.MakeVersion(1, 3, 0);
+        // Enable only what the device has; chain ONLY the Vulkan 1.1/1.2/1.3 feature structs.
+        var f11 = new PhysicalDeviceVulkan11Features
+        {
+            SType = StructureType.PhysicalDeviceVulkan11Features,
+            StorageBuffer16BitAccess = info.Storage16Bit,
+        };
+        var f12 = new PhysicalDeviceVulkan12Features
+        {
+            SType = StructureType.PhysicalDeviceVulkan12Features,
+            ShaderFloat16 = info.ShaderFloat16,
+            ShaderInt8 = info.ShaderInt8,
+            StorageBuffer8BitAccess = info.Storage8Bit,
+        };
+        var f13 = new PhysicalDeviceVulkan13Features
+        {
+            SType = StructureType.PhysicalDeviceVulkan13Features,
+            SubgroupSizeControl = info.SubgroupSizeControl,
+        };
+        f11.PNext = &f12;
+        if (v13)
+            f12.PNext = &f13;
+        var features2 = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = &f11 };
+
+        float priority = 1f;
+        var queueInfo = new DeviceQueueCreateInfo
+        {
+            SType = StructureType.DeviceQueueCreateInfo,
+            QueueFamilyIndex = entry.QueueFamily,
+            QueueCount = 1,
+            PQueuePriorities = &priority,
+        };
+        var extensions = new List<string>();
+        if (entry.PortabilitySubset)
+            extensions.Add("VK_KHR_portability_subset");
+        byte** extNames = VkUtil.ToUtf8Array(extensions);
+        try
+        {
+            var ci = new DeviceCreateInfo
+            {
+                SType = StructureType.DeviceCreateInfo,
+                PNext = &features2,
+                QueueCreateInfoCount = 1,
+                PQueueCreateInfos = &queueInfo,
+                EnabledExtensionCount = (uint)extensions.Count,
+                PpEnabledExtensionNames = extNames,
+            };
+            VkUtil.Check(vk.CreateDevice(entry.Handle, &ci, null, out Device device), $"vkCreateDevice ({info.Name})");
+            VkUtil.Created();
+            return device;
+        }
+        finally
+        {
+            VkUtil.FreeStrings(extNames, extensions.Count);
+        }
+    }
+
+    private void EnsureTransferObjects()
+    {
+        if (_transferFence.Handle != 0)
+            return;
+        var poolInfo = new CommandPoolCreateInfo
+        {
+            SType = StructureType.CommandPoolCreateInfo,
+            QueueFamilyIndex = QueueFamily,
+            Flags = CommandPoolCreateFlags.ResetCommandBufferBit | CommandPoolCreateFlags.TransientBit,
+        };
+        VkUtil.Check(Vk.CreateCommandPool(Device, &poolInfo, null, out CommandPool pool), "vkCreateCommandPool");
+        var alloc = new CommandBufferAllocateInfo
+        {
+            SType = StructureType.CommandBufferAllocateInfo,
+            CommandPool = pool,
+            Level = CommandBufferLevel.Primary,
+            CommandBufferCount = 1,
+        };
+        CommandBuffer cmd;
+        VkUtil.Check(Vk.AllocateCommandBuffers(Device, &alloc, &cmd), "vkAllocateCommandBuffers");
+        var fenceInfo = new FenceCreateInfo { SType = StructureType.FenceCreateInfo };
+        VkUtil.Check(Vk.CreateFence(Device, &fenceInfo, null, out Fence fence), "vkCreateFence");
+        _transferPool = pool;
+        _transferCmd = cmd;
+        _transferFence = fence;
+        VkUtil.Created(2);
+    }
+
+    private void DestroyInstance()
+    {
+        if (_debugUtils != null && _messenger.Handle != 0)
+        {
+            _debugUtils.DestroyDebugUtilsMessenger(_instance, _messenger, null);
+            VkUtil.Destroyed();
+        }
+        Vk.DestroyInstance(_instance, null);
+        VkUtil.Destroyed();
+    }
+
+    internal static void CopyCommand(Vk vk, CommandBuffer cmd, VkBuffer src, long srcOffset, VkBuffer dst, long dstOffset, long bytes)
+    {
+        var region = new BufferCopy { SrcOffset = (ulong)srcOffset, DstOffset = (ulong)dstOffset, Size = (ulong)bytes };
+        vk.CmdCopyBuffer(cmd, src, dst, 1, &region);
+    }
+
+    static VulkanDevice() => GC.KeepAlive(s_callback);
+
+    internal static string DescribeMemory(long bytes) => bytes >= 1 << 20
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.0} MiB")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes");
+
+}
+
+/// <summary>The two VK_EXT_debug_utils entry points Tipo needs, loaded through vkGetInstanceProcAddr.</summary>
+internal sealed unsafe class DebugUtils
+{
+    private readonly delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result> _create;
+    private readonly delegate* unmanaged<Instance, DebugUtilsMessengerEXT, AllocationCallbacks*, void> _destroy;
+
+    private DebugUtils(nint create, nint destroy)
+    {
+        _create = (delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result>)create;
+        _destroy = (delegate* unmanaged<Instance, DebugUtilsMessengerEXT, AllocationCallbacks*, void>)destroy;
+    }
+
+    internal static DebugUtils? Load(Vk vk, Instance instance)
+    {
+        nint create = (nint)vk.GetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT").Handle;
+        nint destroy = (nint)vk.GetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT").Handle;
+        return create == 0 || destroy == 0 ? null : new DebugUtils(create, destroy);
+    }
+
+    internal Result CreateDebugUtilsMessenger(Instance instance, DebugUtilsMessengerCreateInfoEXT* info, AllocationCallbacks* alloc, out DebugUtilsMessengerEXT messenger)
+    {
+        DebugUtilsMessengerEXT m;
+        Result r = _create(instance, info, alloc, &m);
+        messenger = m;
+        return r;
+    }
+
+    internal void DestroyDebugUtilsMessenger(Instance instance, DebugUtilsMessengerEXT messenger, AllocationCallbacks* alloc) =>
+        _destroy(instance, messenger, alloc);
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Tipo.Tests.Expansion;
+
+/// <summary><c>tipo expand</c> run as a process: <c>--dry-run</c> on KGen's reference requests, and the no-model message.</summary>
+public class ExpandCommandTests
+{
+    private static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment.Remove("TIPO_TAG_LISTS");
+        using var process = Process.Start(psi)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        Assert.That(process.WaitForExit(60_000), Is.True, "tipo expand timed out");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Test]
+    public void DryRun_ReproducesAllEightReferenceRequests()
+    {
+        string path = TestData.Shared("reference/tipo-prompts.json");
+        string lists = ExpansionTestData.TagListDirectory;
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        foreach (JsonElement c in doc.RootElement.EnumerateArray())
+        {
+            var (code, stdout, stderr) = RunCli("expand", c.GetProperty("tags").GetString()!, "--nl", c.GetProperty("nl").GetString()!,
+                "--width", c.GetProperty("width").GetInt32().ToString(), "--height", c.GetProperty("height").GetInt32().ToString(),
+                "--tag-length", c.GetProperty("tag_length").GetString()!, "--nl-length", c.GetProperty("nl_length").GetString()!,
+                "--format", c.GetProperty("format").GetString()!, "--tag-lists", lists, "--dry-run");
+            Assert.That(code, Is.EqualTo(0), stderr);
+            using var actual = JsonDocument.Parse(stdout);
+            foreach (string key in new[] { "categories", "operations", "first_prompt" })
+            {
+                Assert.That(Canonical(actual.RootElement.GetProperty(key)), Is.EqualTo(Canonical(c.GetProperty(key))),
+                    $"{key} of request '{c.GetProperty("tags").GetString()}' / '{c.GetProperty("nl").GetString()}'");
+            }
+        }
+    }
+
+    [Test]
+    public void WithoutModel_SaysWhichModelIsNeeded()
+    {
+        var (code, _, stderr) = RunCli("expand", "1girl, solo", "--tag-lists", ExpansionTestData.TagListDirectory);
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("--model").And.Contain("TIPO").And.Contain("huggingface.co/KBlueLeaf"));
+    }
+
+    [Test]
+    public void BadArgumentsAreUsageErrors()
+    {
+        Assert.That(RunCli("expand", "1girl", "--tag-length", "medium", "--dry-run").ExitCode, Is.EqualTo(2));
+        Assert.That(RunCli("expand", "1girl", "--ban-category", "hair", "--dry-run").ExitCode, Is.EqualTo(2));
+        Assert.That(RunCli("expand", "1girl", "--format", "nope", "--dry-run").ExitCode, Is.EqualTo(2));
+    }
+
+    private static string Canonical(JsonElement e) => JsonSerializer.Serialize(e);
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tipo.Tests.Hub;
+
+/// <summary>Runs the built <c>tipo</c> CLI against the local fake hub.</summary>
+public class CliDownloadTests
+{
+    private string _cacheDir = "";
+    private FakeHub _hub = null!;
+    private FakeHub.Repo _repo = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _cacheDir = Path.Combine(Path.GetTempPath(), "tipo-cli-test-" + Guid.NewGuid().ToString("N"));
+        _hub = FakeHub.WithTinyRepo(out _repo);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _hub.Dispose();
+        if (Directory.Exists(_cacheDir))
+            Directory.Delete(_cacheDir, recursive: true);
+    }
+
+    private (int Code, string Out, string Err) Tipo(string endpoint, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["HF_ENDPOINT"] = endpoint;
+        psi.Environment["HF_HUB_CACHE"] = Path.Combine(_cacheDir, "hub");
+        psi.Environment["TIPO_CACHE"] = Path.Combine(_cacheDir, "tipo");
+        psi.Environment.Remove("HF_HUB_OFFLINE");
+        psi.Environment.Remove("HF_TOKEN");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.That(p.WaitForExit(60_000), "tipo exited");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Test]
+    public void DownloadsAFileAndListsIt()
+    {
+        var (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny", "--file", "tipo-tiny-F16.gguf");
+        string expected = Path.Combine(_cacheDir, "hub", "models--test--tipo-tiny", "snapshots", _repo.Commit, "tipo-tiny-F16.gguf");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output.Trim(), Is.EqualTo(expected));
+        Assert.That(err, Does.Contain("downloading test/tipo-tiny/tipo-tiny-F16.gguf").And.Contain("done"));
+        HubDownloadTests.AssertSameBytes(expected, _repo.Files["tipo-tiny-F16.gguf"]);
+
+        (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output.Trim(), Is.EqualTo(Path.GetDirectoryName(expected)));
+
+        (code, output, err) = Tipo(_hub.Endpoint, "models");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain("TIPO-500M-ft (default)\tKBlueLeaf/TIPO-500M-ft\tTIPO-500M-ft-F16.gguf\tno")
+            .And.Contain("test/tipo-tiny\ttest/tipo-tiny\t(Hugging Face files)\tyes").And.Contain(Path.GetDirectoryName(expected)!)
+            .And.Contain("cache: " + Path.Combine(_cacheDir, "hub")));
+    }
+
+    [Test]
+    public void FreshMachineOfflineSaysWhichHostAndWhatToPass()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        var (code, output, err) = Tipo($"http://127.0.0.1:{port}", "download");
+        Assert.That(code, Is.EqualTo(9), err);
+        Assert.That(output, Is.Empty);
+        Assert.That(err, Does.StartWith("tipo: error: could not reach 127.0.0.1:" + port)
+            .And.Contain("TIPO-500M-ft-F16.gguf from KBlueLeaf/TIPO-500M-ft").And.Contain("--model PATH").And.Contain("HF_ENDPOINT"));
+    }
+
+    [Test]
+    public void ErrorsHaveTheirExitCodes()
+    {
+        var (code, _, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny", "--file", "nope.gguf");
+        Assert.That(code, Is.EqualTo(9));
+        Assert.That(err, Does.Contain("file nope.gguf not found in test/tipo-tiny at revision main"));
+        (code, _, err) = Tipo(_hub.Endpoint, "download", "not a model");
+        Assert.That(code, Is.EqualTo(2), err);
+    }
+}

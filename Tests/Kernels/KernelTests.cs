@@ -1,0 +1,233 @@
+using Tipo.Inference.Kernels;
+using Tipo.Tests.Vulkan;
+using Tipo.Vulkan;
+
+namespace Tipo.Tests.Kernels;
+
+/// <summary>Every kernel against its plain C# reference on the test device (odd sizes, several workgroups).</summary>
+public class KernelTests : GpuTest
+{
+    private const double ElementwiseTol = 1e-10;
+    private const double ReductionTol = 1e-6;
+
+    private GpuBuffer Upload<T>(T[] data, string name) where T : unmanaged
+    {
+        var b = new GpuBuffer(Device, (long)data.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), name);
+        b.Upload<T>(data);
+        return b;
+    }
+
+    private static float[] Read(GpuBuffer b, int n)
+    {
+        var a = new float[n];
+        b.Download<float>(a);
+        return a;
+    }
+
+    private void Run(Action<CommandSequence> record)
+    {
+        using var seq = new CommandSequence(Device);
+        seq.Begin();
+        record(seq);
+        seq.End();
+        seq.Submit();
+    }
+
+    [TestCase(MatrixType.F32, false, 77, 131, 1)]
+    [TestCase(MatrixType.F32, false, 301, 512, 3)]
+    [TestCase(MatrixType.F32, true, 301, 516, 2)]
+    [TestCase(MatrixType.F16, false, 77, 131, 1)]
+    [TestCase(MatrixType.F16, false, 301, 520, 3)]
+    [TestCase(MatrixType.F16, true, 33, 1000, 2)]
+    [TestCase(MatrixType.F16, true, 5, 7, 1)]
+    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens)
+    {
+        float[] w = Reference.Random(rows * cols, 10);
+        float[] x = Reference.Random(nTokens * cols, 11);
+        float[] wRef = type == MatrixType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w;
+        using GpuBuffer wb = type == MatrixType.F16 ? Upload(Reference.ToHalf(w), "w") : Upload(w, "w");
+        using GpuBuffer xb = Upload(x, "x");
+        using var yb = new GpuBuffer(Device, (long)nTokens * rows * 4, "y");
+        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction);
+        KernelBinding b = k.Bind(wb, xb, yb);
+        Run(s => k.Record(s, b, rows, cols, nTokens: nTokens));
+        float[] got = Read(yb, nTokens * rows);
+        var expected = new float[nTokens * rows];
+        for (int t = 0; t < nTokens; t++)
+            Reference.MatVec(wRef, x[(t * cols)..((t + 1) * cols)], rows, cols).CopyTo(expected, t * rows);
+        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups}");
+    }
+
+    [Test]
+    public void Matvec_RowOffsetAndAccumulate()
+    {
+        const int rows = 45, cols = 64, total = 100, offset = 50;
+        float[] w = Reference.Random(rows * cols, 12);
+        float[] x = Reference.Random(cols, 13);
+        float[] y0 = Reference.Random(total, 14);
+        using GpuBuffer wb = Upload(w, "w");
+        using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer yb = Upload(y0, "y");
+        using var k = new MatvecKernel(Device, MatrixType.F32, workgroupSize: 32, rowsPerWorkgroup: 4);
+        KernelBinding b = k.Bind(wb, xb, yb);
+        Run(s => k.Record(s, b, rows, cols, rowOffset: offset, accumulate: true, yStride: total));
+        float[] got = Read(yb, total);
+        float[] expected = (float[])y0.Clone();
+        float[] wx = Reference.MatVec(w, x, rows, cols);
+        for (int r = 0; r < rows; r++)
+            expected[offset + r] += wx[r];
+        Reference.AssertNmse(got, expected, ReductionTol, "matvec accumulate");
+        Assert.That(got[..offset], Is.EqualTo(y0[..offset]), "rows before rowOffset untouched");
+    }
+
+    [Test]
+    public void Matvec_MatrixOverMaxStorageBufferRange_IsSplit()
+    {
+        const int rows = 32013, cols = 1100; // 140.9 MB of F32 > 128 MiB
+        long bytes = (long)rows * cols * 4;
+        Assume.That((ulong)bytes, Is.GreaterThan(Device.Info.MaxStorageBufferRange).Or.LessThan(1UL << 40));
+        float[] w = Reference.Random(rows * cols, 15);
+        float[] x = Reference.Random(cols, 16);
+        using GpuBuffer wb = Upload(w, "w-large");
+        using GpuBuffer xb = Upload(x, "x");
+        using var yb = new GpuBuffer(Device, rows * 4L, "y");
+        using var k = new MatvecKernel(Device, MatrixType.F32);
+        MatvecPlan plan = k.Plan(wb, 0, xb, yb, rows, cols);
+        if ((ulong)bytes > Device.Info.MaxStorageBufferRange)
+            Assert.That(plan.Chunks, Has.Count.GreaterThan(1));
+        Run(s => k.Record(s, plan));
+        Reference.AssertNmse(Read(yb, rows), Reference.MatVec(w, x, rows, cols), ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
+    }
+
+    [Test]
+    public void MatrixSplit_ChunksFitAndAlign()
+    {
+        IReadOnlyList<RowChunk> c = MatrixSplit.Rows(32013, 4400, 134217728, 256);
+        Assert.That(c.Sum(x => x.RowCount), Is.EqualTo(32013));
+        Assert.That(c.All(x => x.ByteSize <= 134217728 && x.ByteOffset % 256 == 0), Is.True);
+        Assert.That(c, Has.Count.EqualTo(2));
+        IReadOnlyList<RowChunk> odd = MatrixSplit.Rows(1000, 6, 100, 16);   // 6-byte rows, 16-byte alignment: 8 rows per step
+        Assert.That(odd.All(x => x.ByteSize <= 100 && x.ByteOffset % 16 == 0), Is.True);
+        Assert.That(odd.Sum(x => x.RowCount), Is.EqualTo(1000));
+    }
+
+    [TestCase(3, 1000)]
+    [TestCase(2, 4097)]
+    [TestCase(1, 7)]
+    public void RmsNorm_MatchesReference(int nTokens, int n)
+    {
+        float[] x = Reference.Random(nTokens * n, 20, 3f);
+        float[] w = Reference.Random(n, 21);
+        using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer wb = Upload(w, "w");
+        using var yb = new GpuBuffer(Device, x.Length * 4L, "y");
+        using var k = new RmsNormKernel(Device);
+        KernelBinding b = k.Bind(xb, wb, yb);
+        Run(s => k.Record(s, b, nTokens, n, 1e-5f));
+        Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, "rmsnorm");
+    }
+
+    [TestCase(RopeLayout.Interleaved, 3, 5, 64, 17)]
+    [TestCase(RopeLayout.RotateHalf, 3, 5, 64, 17)]
+    [TestCase(RopeLayout.RotateHalf, 1, 3, 6, 300)]
+    [TestCase(RopeLayout.Interleaved, 2, 32, 128, 1000)]
+    public void Rope_MatchesReference(RopeLayout layout, int nTokens, int nHeads, int headDim, int pos0)
+    {
+        float[] x = Reference.Random(nTokens * nHeads * headDim, 30);
+        using GpuBuffer xb = Upload(x, "x");
+        using var k = new RopeKernel(Device);
+        KernelBinding b = k.Bind(xb);
+        Run(s => k.Record(s, b, nTokens, nHeads, headDim, pos0, 10000f, layout));
+        float[] expected = Reference.Rope(x, nTokens, nHeads, headDim, pos0, 10000f, layout == RopeLayout.RotateHalf);
+        // sin/cos of large angles in f32 are not exact: a looser bound than pure element-wise ops.
+        Reference.AssertNmse(Read(xb, x.Length), expected, ReductionTol, $"rope {layout}");
+    }
+
+    [Test]
+    public void SwiGlu_MatchesReference()
+    {
+        const int n = 3 * 1001;
+        float[] g = Reference.Random(n, 40, 6f);
+        float[] u = Reference.Random(n, 41);
+        using GpuBuffer gb = Upload(g, "gate");
+        using GpuBuffer ub = Upload(u, "up");
+        using var k = new SwiGluKernel(Device);
+        KernelBinding b = k.Bind(gb, ub, gb); // in place over gate
+        Run(s => k.Record(s, b, 3, 1001));
+        Reference.AssertNmse(Read(gb, n), Reference.SwiGlu(g, u), ElementwiseTol, "swiglu");
+    }
+
+    [TestCase(4, 1000)]
+    [TestCase(3, 7)]
+    [TestCase(2, 32013)]
+    public void Softmax_MatchesReference(int nRows, int n)
+    {
+        float[] x = Reference.Random(nRows * n, 50, 20f);
+        for (int i = 0; i < n; i++)
+            x[i] += 500f; // large logits: must not overflow
+        using GpuBuffer xb = Upload(x, "x");
+        using var k = new SoftmaxKernel(Device);
+        KernelBinding b = k.Bind(xb);
+        Run(s => k.Record(s, b, nRows, n));
+        Reference.AssertNmse(Read(xb, x.Length), Reference.Softmax(x, nRows, n), ReductionTol, "softmax");
+    }
+
+    [Test]
+    public void Add_MatchesReference()
+    {
+        const int n = 100003;
+        float[] y = Reference.Random(n, 60);
+        float[] x = Reference.Random(n, 61);
+        using GpuBuffer yb = Upload(y, "y");
+        using GpuBuffer xb = Upload(x, "x");
+        using var k = new AddKernel(Device);
+        KernelBinding b = k.Bind(yb, xb);
+        Run(s => k.Record(s, b, n));
+        Reference.AssertNmse(Read(yb, n), y.Zip(x, (a, c) => a + c).ToArray(), ElementwiseTol, "add");
+    }
+
+    [TestCase(MatrixType.F32)]
+    [TestCase(MatrixType.F16)]
+    public void Embedding_MatchesReference(MatrixType type)
+    {
+        const int vocab = 1000, dim = 77;
+        uint[] ids = [0, 999, 5, 5, 123, 42, 777];
+        float[] table = Reference.Random(vocab * dim, 70);
+        float[] tableRef = type == MatrixType.F16 ? Reference.FromHalf(Reference.ToHalf(table)) : table;
+        using GpuBuffer tb = type == MatrixType.F16 ? Upload(Reference.ToHalf(table), "table") : Upload(table, "table");
+        using GpuBuffer ib = Upload(ids, "ids");
+        using var ob = new GpuBuffer(Device, ids.Length * dim * 4L, "out");
+        using var k = new EmbeddingKernel(Device, type);
+        EmbeddingBinding b = k.Bind(ib, tb, 0, vocab, dim, ob);
+        Run(s => k.Record(s, b, ids.Length));
+        float[] expected = ids.SelectMany(id => tableRef.AsSpan((int)id * dim, dim).ToArray()).ToArray();
+        Reference.AssertNmse(Read(ob, expected.Length), expected, ElementwiseTol, $"embedding {type}");
+    }
+
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70)]    // prefill, GQA, more keys than one tile
+    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5)]    // decode, MHA
+    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0)]     // prefill from position 0, MQA, odd-ish head size
+    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130)]   // f16 cache
+    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0)
+    {
+        int ctx = pos0 + nTokens + 3;
+        int kvDim = nKvHeads * headDim;
+        float[] q = Reference.Random(nTokens * nHeads * headDim, 80, 2f);
+        float[] kc = Reference.Random(ctx * kvDim, 81, 2f);
+        float[] vc = Reference.Random(ctx * kvDim, 82);
+        if (cacheType == MatrixType.F16)
+        {
+            kc = Reference.FromHalf(Reference.ToHalf(kc));
+            vc = Reference.FromHalf(Reference.ToHalf(vc));
+        }
+        using GpuBuffer qb = Upload(q, "q");
+        using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
+        using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
+        using var ob = new GpuBuffer(Device, q.Length * 4L, "out");
+        using var k = new AttentionKernel(Device, cacheType);
+        KernelBinding b = k.Bind(qb, kb, vb, ob);
+        Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, pos0));
+        float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
+        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}");
+    }
+}
