@@ -1,3 +1,4 @@
+using Tipo.Models;
 using Tipo.Inference.Kernels;
 using Tipo.Tests.Vulkan;
 using Tipo.Vulkan;

@@ -1,17 +1,9 @@
 // Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
 #pragma warning disable CS1573
+using Tipo.Models;
 using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
-
-/// <summary>Pair layout of rotary embeddings.</summary>
-public enum RopeLayout
-{
-    /// <summary>GGUF / llama.cpp "normal": pairs (2i, 2i+1).</summary>
-    Interleaved = 0,
-    /// <summary>Hugging Face rotate-half (NeoX): pairs (i, i + headDim/2).</summary>
-    RotateHalf = 1,
-}
 
 /// <summary>RoPE in place on [nTokens, nHeads, headDim] f32; token t has position pos0 + t,
 /// theta_i = pos * base^(-2i/headDim). Shader <c>rope</c>.</summary>

@@ -1,0 +1,77 @@
+using Tipo.Errors;
+using Tipo.Inference.Sampling;
+
+namespace Tipo.Inference;
+
+/// <summary>What stopped a generation.</summary>
+public enum StopReason
+{
+    /// <summary>The model produced the end-of-sequence token.</summary>
+    EndOfSequence,
+    /// <summary>The requested number of new tokens was reached.</summary>
+    TokenLimit,
+}
+
+/// <summary>The result of one generation.</summary>
+public sealed record Generation(IReadOnlyList<int> Tokens, StopReason StopReason, int PromptTokensEvaluated, TimeSpan PromptTime, TimeSpan GenerationTime);
+
+/// <summary>
+/// The generation loop: prompt in (reusing the cached prefix), then one decode step per new token, each
+/// choosing the next token with a <see cref="Sampler"/> seeded for reproducibility.
+/// </summary>
+public sealed class Generator
+{
+    private readonly LlamaModel _model;
+    private readonly float[] _logits;
+
+    public Generator(LlamaModel model)
+    {
+        _model = model;
+        _logits = new float[model.VocabSize];
+    }
+
+    /// <summary>
+    /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/>; stops at EOS
+    /// (not included in the result) unless <paramref name="stopAtEos"/> is false.
+    /// </summary>
+    public Generation Generate(IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions options, ulong seed,
+        bool stopAtEos = true, Action<int>? onToken = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
+        if (prompt.Count == 0) throw new ArgumentException("the prompt has no tokens", nameof(prompt));
+        if (prompt.Count + maxNewTokens > _model.ContextLength)
+            throw new ContextOverflowException(
+                $"prompt ({prompt.Count} tokens) + new tokens ({maxNewTokens}) = {prompt.Count + maxNewTokens} exceed the context length {_model.ContextLength}");
+
+        var sampler = new Sampler(options, seed);
+        var history = new List<int>(prompt.Count + maxNewTokens);
+        history.AddRange(prompt);
+        var generated = new List<int>(maxNewTokens);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int evaluated = _model.EvaluatePrompt(prompt, _logits);
+        var promptTime = clock.Elapsed;
+        clock.Restart();
+
+        var reason = StopReason.TokenLimit;
+        int[] one = new int[1];
+        for (int i = 0; i < maxNewTokens; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            if (stopAtEos && next == _model.Config.EosTokenId)
+            {
+                reason = StopReason.EndOfSequence;
+                break;
+            }
+            generated.Add(next);
+            history.Add(next);
+            onToken?.Invoke(next);
+            if (i + 1 == maxNewTokens) break;   // no logits needed after the last token
+            one[0] = next;
+            _model.Evaluate(one, LogitsMode.Last, _logits);
+        }
+        return new Generation(generated, reason, evaluated, promptTime, clock.Elapsed);
+    }
+}

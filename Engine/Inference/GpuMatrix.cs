@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+using Tipo.Errors;
+using Tipo.Models;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference;
+
+/// <summary>
+/// A weight matrix [Rows, Cols] on the GPU, split by rows into chunks so that no binding exceeds the device's
+/// maxStorageBufferRange (128 MiB on lavapipe; an F32 lm_head of 32013 x 1280 is 164 MB).
+/// F32 and F16 stay as they are: F32 keeps the references' exact math, F16 halves the bytes read.
+/// BF16 is widened to F32 (exact). Q8_0 stays quantised, repacked per chunk into aligned arrays holding the
+/// same bytes (int8 quants [rows, cols], then f16 scales [rows, cols/32]) that matmul_q8_0 reads directly.
+/// </summary>
+public sealed class GpuMatrix : IDisposable
+{
+    /// <summary>One row range of the matrix in its own buffer.</summary>
+    public sealed record Chunk(GpuBuffer Buffer, int RowStart, int RowCount);
+
+    public string Name { get; }
+    /// <summary>Element type as stored on the GPU (F32, F16 or Q8_0).</summary>
+    public GgmlType Type { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public IReadOnlyList<Chunk> Chunks { get; }
+    /// <summary>Bytes on the GPU (what one full pass over the matrix reads).</summary>
+    public long SizeBytes { get; }
+
+    private GpuMatrix(string name, GgmlType type, int rows, int cols, List<Chunk> chunks)
+    {
+        Name = name; Type = type; Rows = rows; Cols = cols; Chunks = chunks;
+        SizeBytes = chunks.Sum(c => c.Buffer.SizeBytes);
+    }
+
+    /// <summary>Bytes of one row on the GPU.</summary>
+    public static long GpuRowBytes(GgmlType type, int cols) => type switch
+    {
+        GgmlType.F32 => 4L * cols,
+        GgmlType.F16 => 2L * cols,
+        GgmlType.Q8_0 => cols + 2L * (cols / 32),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+
+    /// <summary>The GPU element type a tensor stored as <paramref name="fileType"/> is kept in.</summary>
+    public static GgmlType GpuTypeFor(GgmlType fileType, string tensorName) => fileType switch
+    {
+        GgmlType.F32 or GgmlType.BF16 => GgmlType.F32,
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.Q8_0 => GgmlType.Q8_0,
+        _ => throw new UnsupportedFeatureException($"tensor {tensorName} has type {fileType}, which Tipo cannot run yet"),
+    };
+
+    /// <summary>Uploads a 2-D model tensor, splitting it by rows at the device's binding limit.</summary>
+    public static unsafe GpuMatrix Upload(VulkanDevice device, ModelTensor tensor)
+    {
+        if (tensor.Shape.Length != 2)
+            throw new ModelFormatException(tensor.FileName, $"tensor {tensor.SourceName} should be 2-D, has shape [{string.Join(", ", tensor.Shape)}]");
+        return Upload(device, tensor.Name, tensor.Type, checked((int)tensor.Shape[0]), checked((int)tensor.Shape[1]), tensor.Data);
+    }
+
+    /// <summary>Uploads a matrix held in GGUF layout (<paramref name="fileType"/>, rows of <paramref name="cols"/>) at <paramref name="data"/>.</summary>
+    /// <param name="maxChunkBytes">Chunk limit below the device's binding limit (tests use it to force splits).</param>
+    public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        GgmlType gpuType = GpuTypeFor(fileType, name);
+        if (gpuType == GgmlType.F16 && cols % 2 != 0)
+            throw new UnsupportedFeatureException($"tensor {name}: F16 rows of odd length ({cols}) are not supported");
+        long rowBytes = GpuRowBytes(gpuType, cols);
+        // Chunks stay under the binding limit (rounded down to 16 bytes).
+        long maxRange = Math.Min((long)Math.Min(device.Info.MaxStorageBufferRange, int.MaxValue), maxChunkBytes) & ~15L;
+        if (rowBytes > maxRange)
+            throw new UnsupportedFeatureException($"tensor {name}: one row ({rowBytes} bytes) exceeds the device's maxStorageBufferRange ({device.Info.MaxStorageBufferRange})");
+        int rowsPerChunk = (int)Math.Min(rows, maxRange / rowBytes);
+
+        var chunks = new List<Chunk>();
+        try
+        {
+            for (int start = 0; start < rows; start += rowsPerChunk)
+            {
+                int count = Math.Min(rowsPerChunk, rows - start);
+                long bytes = (rowBytes * count + 3) & ~3L;
+                var buffer = new GpuBuffer(device, bytes, $"{name}[{start}..{start + count})");
+                chunks.Add(new Chunk(buffer, start, count));
+                byte[] staging = new byte[bytes];
+                FillChunk(name, fileType, data, cols, start, count, staging);
+                buffer.Upload<byte>(staging);
+            }
+        }
+        catch
+        {
+            foreach (var c in chunks) c.Buffer.Dispose();
+            throw;
+        }
+        return new GpuMatrix(name, gpuType, rows, cols, chunks);
+    }
+
+    private static unsafe void FillChunk(string name, GgmlType fileType, byte* src, int cols, int start, int count, byte[] dst)
+    {
+        switch (fileType)
+        {
+            case GgmlType.F32:
+                new ReadOnlySpan<byte>(src + 4L * cols * start, checked(4 * cols * count)).CopyTo(dst);
+                break;
+            case GgmlType.F16:
+                new ReadOnlySpan<byte>(src + 2L * cols * start, checked(2 * cols * count)).CopyTo(dst);
+                break;
+            case GgmlType.BF16:
+            {
+                var from = new ReadOnlySpan<ushort>(src + 2L * cols * start, cols * count);
+                var to = MemoryMarshal.Cast<byte, uint>(dst.AsSpan());
+                for (int i = 0; i < from.Length; i++) to[i] = (uint)from[i] << 16;
+                break;
+            }
+            case GgmlType.Q8_0:
+            {
+                // GGUF block: f16 scale d, then 32 int8 quants (34 bytes). Repacked: all quants, then all scales.
+                int blocksPerRow = cols / 32;
+                long blockCount = (long)blocksPerRow * count;
+                byte* blocks = src + 34L * blocksPerRow * start;
+                var scales = MemoryMarshal.Cast<byte, ushort>(dst.AsSpan(checked((int)(32 * blockCount))));
+                for (long b = 0; b < blockCount; b++)
+                {
+                    byte* block = blocks + 34 * b;
+                    scales[(int)b] = *(ushort*)block;
+                    new ReadOnlySpan<byte>(block + 2, 32).CopyTo(dst.AsSpan((int)(32 * b), 32));
+                }
+                break;
+            }
+            default:
+                throw new UnsupportedFeatureException($"tensor {name} has type {fileType}, which Tipo cannot run yet");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in Chunks) c.Buffer.Dispose();
+    }
+}

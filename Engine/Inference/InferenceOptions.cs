@@ -1,0 +1,14 @@
+namespace Tipo.Inference;
+
+/// <summary>How a model is loaded onto a device.</summary>
+public sealed record InferenceOptions
+{
+    /// <summary>Vulkan device: an index or a name substring; null uses TIPO_DEVICE, then the best device.</summary>
+    public string? Device { get; init; }
+    /// <summary>Context length to allocate the KV cache for; 0 means the model's training context. Longer is allowed, as in llama.cpp.</summary>
+    public int ContextLength { get; init; }
+    /// <summary>KV cache element type. F16 as llama.cpp defaults to; F32 matches the references exactly.</summary>
+    public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
+    /// <summary>Most tokens one prefill pass processes; longer prompts are fed in chunks of this size.</summary>
+    public int MaxBatchTokens { get; init; } = 512;
+}

@@ -1,0 +1,188 @@
+using Tipo.Errors;
+using Tipo.Models;
+using Tipo.Text;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference;
+
+/// <summary>
+/// A LLaMA model loaded on a Vulkan device: weights, KV cache, activations and the forward pass, plus its
+/// tokenizer. Holds one sequence: <see cref="CachedTokens"/> are the tokens whose K/V the cache holds, so a
+/// new prompt that shares a prefix with them only costs its new tokens. Not thread-safe: one caller at a time.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly VulkanDevice _device;
+    private readonly bool _ownsDevice;
+    private readonly LlamaModelFile _file;
+    private readonly LlamaWeights _weights;
+    private readonly KvCache _cache;
+    private readonly Activations _activations;
+    private readonly ForwardPass _forward;
+    private readonly EmbeddingTable _embedding;
+    private readonly CommandSequence _sequence;
+    private readonly float[] _embeddingRows;   // [maxTokens, dim] host staging for X
+    private readonly List<int> _cachedTokens = [];
+
+    public LlamaConfig Config => _file.Config;
+    private readonly Lazy<LlamaTokenizer> _tokenizer;
+    /// <summary>The model's tokenizer, loaded on first use (benchmarks of tokenizer-less files never need it).</summary>
+    public LlamaTokenizer Tokenizer => _tokenizer.Value;
+    /// <summary>Parameters in the model file.</summary>
+    public long ParameterCount => _file.ParameterCount;
+    public string ModelPath => _file.Path;
+    public DeviceInfo Device => _device.Info;
+    public int ContextLength => _cache.ContextLength;
+    public KvCacheType KvCacheType => _cache.Type;
+    public int VocabSize => Config.VocabSize;
+    /// <summary>Bytes of GPU weights read by one decode step.</summary>
+    public long WeightBytes => _weights.GpuBytes;
+    /// <summary>Tokens whose keys and values are in the cache, in order from position 0.</summary>
+    public IReadOnlyList<int> CachedTokens => _cachedTokens;
+
+    private LlamaModel(VulkanDevice device, bool ownsDevice, LlamaModelFile file, InferenceOptions options)
+    {
+        _device = device; _ownsDevice = ownsDevice; _file = file;
+        _tokenizer = new Lazy<LlamaTokenizer>(() => file.Gguf != null
+            ? TokenizerLoader.FromGguf(file.Gguf)
+            : LlamaTokenizer.FromHuggingFaceDirectory(file.HuggingFaceDirectory!));
+        var c = file.Config;
+        int ctx = options.ContextLength > 0 ? options.ContextLength : c.MaxPositionEmbeddings;
+        // Like llama.cpp, a context longer than the training context is allowed (stories260K's GGUF says 128
+        // while the model was trained on 512); quality past the training length is the caller's business.
+        if (ctx <= 0) throw new ArgumentException($"context length must be positive, not {ctx}", nameof(options));
+        int maxTokens = Math.Clamp(options.MaxBatchTokens, 1, ctx);
+        var disposables = new List<IDisposable>();
+        try
+        {
+            _embedding = new EmbeddingTable(file.Get("token_embd.weight"));
+            _weights = Track(LlamaWeights.Upload(device, file));
+            _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
+            _activations = Track(new Activations(device, c, maxTokens));
+            _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations));
+            _sequence = Track(new CommandSequence(device));
+            _embeddingRows = new float[maxTokens * c.HiddenSize];
+        }
+        catch
+        {
+            for (int i = disposables.Count - 1; i >= 0; i--) disposables[i].Dispose();
+            throw;
+        }
+
+        T Track<T>(T d) where T : IDisposable { disposables.Add(d); return d; }
+    }
+
+    /// <summary>Loads a model file (GGUF or Hugging Face directory) onto a device the caller owns.</summary>
+    public static LlamaModel Load(VulkanDevice device, string path, InferenceOptions? options = null)
+    {
+        var file = LlamaModelFile.Open(path);
+        try
+        {
+            return new LlamaModel(device, ownsDevice: false, file, options ?? new InferenceOptions());
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the device named by <see cref="InferenceOptions.Device"/> and loads the model on it.</summary>
+    public static LlamaModel Load(string path, InferenceOptions? options = null)
+    {
+        options ??= new InferenceOptions();
+        var device = VulkanDevice.Open(options.Device);
+        try
+        {
+            var file = LlamaModelFile.Open(path);
+            try
+            {
+                return new LlamaModel(device, ownsDevice: true, file, options);
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Forgets the cached sequence (the next call starts at position 0).</summary>
+    public void ResetCache() => _cachedTokens.Clear();
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> through the model at positions CachedTokens.Count.. and appends them to
+    /// the cache. Writes the logits of the last token ([vocab]) or of every token ([n, vocab]) to
+    /// <paramref name="logits"/>. Long inputs are processed in prefill chunks.
+    /// </summary>
+    public void Evaluate(ReadOnlySpan<int> tokens, LogitsMode mode, Span<float> logits)
+    {
+        int n = tokens.Length;
+        if (n == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        int pos0 = _cachedTokens.Count;
+        if (pos0 + n > ContextLength)
+            throw new ContextOverflowException($"{pos0} cached + {n} new tokens exceed the context length {ContextLength}");
+        int vocab = VocabSize;
+        int need = mode == LogitsMode.All ? n * vocab : vocab;
+        if (logits.Length < need) throw new ArgumentException($"logits span holds {logits.Length} floats, needs {need}", nameof(logits));
+
+        // All-rows logits are limited by the logits buffer; last-row mode by the activations.
+        int chunkMax = mode == LogitsMode.All ? Math.Min(_activations.MaxTokens, _activations.LogitRows) : _activations.MaxTokens;
+        for (int start = 0; start < n; start += chunkMax)
+        {
+            int count = Math.Min(chunkMax, n - start);
+            bool lastChunk = start + count == n;
+            RunChunk(tokens.Slice(start, count), _cachedTokens.Count, mode);
+            if (mode == LogitsMode.All)
+                _activations.Logits.Download(logits.Slice(start * vocab, count * vocab));
+            else if (lastChunk)
+                _activations.Logits.Download(logits[..vocab]);
+            foreach (int t in tokens.Slice(start, count)) _cachedTokens.Add(t);
+        }
+    }
+
+    /// <summary>
+    /// Makes the cache hold exactly <paramref name="prompt"/>, reusing the longest prefix it already holds,
+    /// and writes the last prompt token's logits. Returns how many tokens were actually evaluated.
+    /// </summary>
+    public int EvaluatePrompt(IReadOnlyList<int> prompt, Span<float> lastLogits)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("empty prompt", nameof(prompt));
+        int common = 0;
+        while (common < prompt.Count && common < _cachedTokens.Count && _cachedTokens[common] == prompt[common]) common++;
+        if (common == prompt.Count) common--;   // re-evaluate the last token to get its logits
+        _cachedTokens.RemoveRange(common, _cachedTokens.Count - common);
+        int[] rest = prompt.Skip(common).ToArray();
+        Evaluate(rest, LogitsMode.Last, lastLogits);
+        return rest.Length;
+    }
+
+    private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode)
+    {
+        int n = tokens.Length, dim = Config.HiddenSize;
+        var rows = _embeddingRows.AsSpan(0, n * dim);
+        for (int t = 0; t < n; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
+        _activations.X.Upload<float>(rows);
+
+        _sequence.Begin();
+        _forward.Record(_sequence, n, pos0, mode);
+        _sequence.End();
+        _sequence.Submit();
+    }
+
+    public void Dispose()
+    {
+        _sequence.Dispose();
+        _forward.Dispose();
+        _activations.Dispose();
+        _cache.Dispose();
+        _weights.Dispose();
+        _file.Dispose();
+        if (_ownsDevice) _device.Dispose();
+    }
+}

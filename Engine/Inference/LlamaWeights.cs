@@ -1,0 +1,89 @@
+using Tipo.Models;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference;
+
+/// <summary>The weights of one transformer block on the GPU.</summary>
+public sealed class LayerWeights : IDisposable
+{
+    public required GpuBuffer AttnNorm { get; init; }   // [dim] f32
+    public required GpuMatrix Q { get; init; }          // [nHeads * headDim, dim]
+    public required GpuMatrix K { get; init; }          // [nKvHeads * headDim, dim]
+    public required GpuMatrix V { get; init; }          // [nKvHeads * headDim, dim]
+    public required GpuMatrix O { get; init; }          // [dim, nHeads * headDim]
+    public required GpuBuffer FfnNorm { get; init; }    // [dim] f32
+    public required GpuMatrix Gate { get; init; }       // [ffDim, dim]
+    public required GpuMatrix Up { get; init; }         // [ffDim, dim]
+    public required GpuMatrix Down { get; init; }       // [dim, ffDim]
+
+    public IEnumerable<GpuMatrix> Matrices => [Q, K, V, O, Gate, Up, Down];
+
+    public void Dispose()
+    {
+        AttnNorm.Dispose(); FfnNorm.Dispose();
+        foreach (var m in Matrices) m.Dispose();
+    }
+}
+
+/// <summary>
+/// All weights of a LLaMA model on the GPU, plus the token embedding table, which stays memory-mapped on
+/// the host: a lookup reads one row per token, so it is done on the CPU and uploaded with the activations.
+/// </summary>
+public sealed class LlamaWeights : IDisposable
+{
+    private readonly List<LayerWeights> _layers = [];
+
+    public IReadOnlyList<LayerWeights> Layers => _layers;
+    public ModelTensor TokenEmbedding { get; }          // [vocab, dim] host, any supported type
+    public GpuBuffer OutputNorm { get; private set; } = null!;   // [dim] f32
+    public GpuMatrix Output { get; private set; } = null!;       // [vocab, dim] (token_embd when tied)
+
+    /// <summary>Bytes of all GPU weights: what one decode step reads.</summary>
+    public long GpuBytes => _layers.Sum(l => l.Matrices.Sum(m => m.SizeBytes) + l.AttnNorm.SizeBytes + l.FfnNorm.SizeBytes)
+                            + OutputNorm.SizeBytes + Output.SizeBytes;
+
+    private LlamaWeights(ModelTensor tokenEmbedding) => TokenEmbedding = tokenEmbedding;
+
+    public static LlamaWeights Upload(VulkanDevice device, LlamaModelFile file)
+    {
+        var weights = new LlamaWeights(file.Get("token_embd.weight"));
+        try
+        {
+            for (int i = 0; i < file.Config.LayerCount; i++)
+            {
+                string p = $"blk.{i}.";
+                GpuMatrix M(string name) => GpuMatrix.Upload(device, file.Get(p + name + ".weight"));
+                weights._layers.Add(new LayerWeights
+                {
+                    AttnNorm = UploadVector(device, file.Get(p + "attn_norm.weight")),
+                    Q = M("attn_q"), K = M("attn_k"), V = M("attn_v"), O = M("attn_output"),
+                    FfnNorm = UploadVector(device, file.Get(p + "ffn_norm.weight")),
+                    Gate = M("ffn_gate"), Up = M("ffn_up"), Down = M("ffn_down"),
+                });
+            }
+            weights.OutputNorm = UploadVector(device, file.Get("output_norm.weight"));
+            weights.Output = GpuMatrix.Upload(device, file.Has("output.weight") ? file.Get("output.weight") : file.Get("token_embd.weight"));
+            return weights;
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    private static GpuBuffer UploadVector(VulkanDevice device, ModelTensor tensor)
+    {
+        float[] values = tensor.ToFloat32();
+        var buffer = new GpuBuffer(device, 4L * values.Length, tensor.Name);
+        buffer.Upload<float>(values);
+        return buffer;
+    }
+
+    public void Dispose()
+    {
+        foreach (var l in _layers) l.Dispose();
+        OutputNorm?.Dispose();
+        Output?.Dispose();
+    }
+}

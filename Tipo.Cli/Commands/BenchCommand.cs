@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tipo.Inference;
+using Tipo.Inference.Benchmarks;
+
+namespace Tipo.Cli.Commands;
+
+/// <summary><c>tipo bench</c>: prefill and decode speed, printed like llama-bench.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model file or directory." };
+        var synthetic = new Option<string?>("--synthetic") { Description = $"Random F16 weights of a TIPO shape: {string.Join(", ", SyntheticModels.All.Select(s => s.Name))}." };
+        var prompts = new Option<string>("-p", "--n-prompt") { Description = "Prompt lengths to test, comma-separated.", DefaultValueFactory = _ => "64,512" };
+        var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
+        var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array, one object per test (llama-bench field names)." };
+        var device = CommonOptions.Device();
+        var kv = CommonOptions.KvCache();
+
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, prompts, gen, reps, json, device, kv };
+        command.SetAction(parse =>
+        {
+            string? modelPath = parse.GetValue(model);
+            string? syntheticName = parse.GetValue(synthetic);
+            if ((modelPath == null) == (syntheticName == null)) throw new UsageException("give exactly one of --model or --synthetic");
+            int[] pp;
+            try
+            {
+                pp = parse.GetValue(prompts)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).Where(v => v > 0).ToArray();
+            }
+            catch (FormatException)
+            {
+                throw new UsageException("-p must be comma-separated integers");
+            }
+            int ng = parse.GetValue(gen), r = parse.GetValue(reps);
+            if (r < 1) throw new UsageException("-r must be at least 1");
+
+            string? tempFile = null;
+            try
+            {
+                string label;
+                if (syntheticName != null)
+                {
+                    var shape = SyntheticModels.Find(syntheticName);
+                    tempFile = Path.Combine(Path.GetTempPath(), $"tipo-bench-{shape.Name}-{Environment.ProcessId}.gguf");
+                    SyntheticModels.WriteGguf(shape, tempFile);
+                    modelPath = tempFile;
+                    label = shape.Name + " F16 (random)";
+                }
+                else
+                {
+                    label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath!));
+                }
+                int ctx = Math.Max(pp.DefaultIfEmpty(0).Max(), ng + 1);
+                var options = new InferenceOptions
+                {
+                    Device = parse.GetValue(device),
+                    KvCacheType = CommonOptions.ParseKv(parse.GetValue(kv)!),
+                    ContextLength = ctx,
+                    MaxBatchTokens = Math.Max(pp.DefaultIfEmpty(1).Max(), 1),
+                };
+                using var llm = LlamaModel.Load(modelPath!, options);
+                var results = new List<BenchResult>();
+                foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r));
+                if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r));
+                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results);
+                return ExitCodes.Ok;
+            }
+            finally
+            {
+                if (tempFile != null) File.Delete(tempFile);
+            }
+        });
+        return command;
+    }
+
+    private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results)
+    {
+        long parameters = llm.ParameterCount;
+        if (asJson)
+        {
+            var array = new JsonArray();
+            foreach (var t in results)
+            {
+                array.Add(new JsonObject
+                {
+                    ["model_filename"] = fileName,
+                    ["model_type"] = label,
+                    ["model_size"] = llm.WeightBytes,
+                    ["model_n_params"] = parameters,
+                    ["gpu_info"] = llm.Device.Name,
+                    ["n_prompt"] = t.NPrompt,
+                    ["n_gen"] = t.NGen,
+                    ["type_k"] = llm.KvCacheType.ToString().ToLowerInvariant(),
+                    ["avg_ts"] = t.AvgTokensPerSecond,
+                    ["stddev_ts"] = t.StdDevTokensPerSecond,
+                    ["samples_ts"] = new JsonArray(t.SamplesTokensPerSecond.Select(v => (JsonNode)v).ToArray()),
+                    ["bytes_per_token"] = t.BytesPerToken,
+                    ["gbps"] = t.GigabytesPerSecond,
+                });
+            }
+            Console.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine("| model | size | params | device | test | t/s | bytes/token | GB/s |");
+        Console.WriteLine("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+        foreach (var t in results)
+        {
+            Console.WriteLine(string.Format(inv, "| {0} | {1:F2} MiB | {2:F2} M | {3} | {4} | {5:F2} ± {6:F2} | {7} | {8} |",
+                label, llm.WeightBytes / 1048576.0, parameters / 1e6, llm.Device.Name, t.Test,
+                t.AvgTokensPerSecond, t.StdDevTokensPerSecond,
+                t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
+                t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
+        }
+    }
+}
