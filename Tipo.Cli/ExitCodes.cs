@@ -24,6 +24,7 @@ internal static class ExitCodes
         OutOfDeviceMemoryException => OutOfDeviceMemory,
         DeviceLostException => DeviceLost,
         UnsupportedFeatureException => Unsupported,
+        DownloadException => Download,
         Tipo.Cli.UsageException => Usage,
         _ => Failure,
     };

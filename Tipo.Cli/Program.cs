@@ -14,9 +14,19 @@ root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 
+ParseResult parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+{
+    foreach (var error in parsed.Errors)
+        await Console.Error.WriteLineAsync($"tipo: {error.Message}").ConfigureAwait(false);
+    await Console.Error.WriteLineAsync("Run 'tipo --help' for usage.").ConfigureAwait(false);
+    return ExitCodes.Usage;
+}
+
 try
 {
-    return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    // Errors are reported here, one line naming the file, field or limit, with a documented exit code.
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
 }
 catch (Exception e) when (e is not OutOfMemoryException)
 {

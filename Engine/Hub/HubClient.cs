@@ -171,8 +171,23 @@ public sealed class HubClient : IDisposable
         {
             if (!File.Exists(blob) || (meta.Size is { } sz && new FileInfo(blob).Length != sz))
             {
-                await _transfer.DownloadAsync(meta.DownloadUrl, blob + ".incomplete", blob, meta.Size,
-                    meta.IsLfs ? meta.ETag : null, name, progress, ct).ConfigureAwait(false);
+                try
+                {
+                    await _transfer.DownloadAsync(meta.DownloadUrl, blob + ".incomplete", blob, meta.Size,
+                        meta.IsLfs ? meta.ETag : null, name, progress, ct,
+                        expectedGitSha1: !meta.IsLfs && meta.ETag.Length == 40 && meta.ETag.All(char.IsAsciiHexDigit) ? meta.ETag : null).ConfigureAwait(false);
+                }
+                catch (HttpStatusError e)
+                {
+                    throw StatusError(e, repoId, file, revision);
+                }
+                catch (HostUnreachableError e)
+                {
+                    throw new DownloadException(
+                        $"could not reach {e.Host} (where {Host} sends the file) to download {What(repoId, file, revision)}: {e.InnerException?.Message ?? e.Message}. " +
+                        $"Run the command again to resume; or {Instead}", e)
+                    { Repo = repoId, FileName = file, Revision = revision };
+                }
             }
             else
             {

@@ -58,6 +58,19 @@ public static class ModelResolver
         }
     }
 
+    /// <summary>
+    /// The local path for <paramref name="modelArg"/> when no download is needed (an existing path, or a reference found
+    /// in the cache), else null. Never touches the network; lets a caller show a progress display only when it will download.
+    /// </summary>
+    public static string? TryResolveWithoutNetwork(string modelArg, HuggingFaceCache? cache = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelArg);
+        string local = HuggingFaceCache.ExpandHome(modelArg.Trim());
+        if (local.Length > 0 && (File.Exists(local) || Directory.Exists(local)))
+            return Path.GetFullPath(local);
+        return Parse(modelArg) is { } reference ? TryFindCached(reference, cache ?? new HuggingFaceCache(HuggingFaceCache.DefaultRoot())) : null;
+    }
+
     /// <summary>Where the model would be if cached (never downloads), or null.</summary>
     public static string? TryFindCached(ModelReference reference, HuggingFaceCache cache)
     {

@@ -18,6 +18,13 @@ public sealed class TagListCache : IDisposable
     /// <summary>The lists KGen ships, in the category order the port uses.</summary>
     public static IReadOnlyList<string> Names { get; } = ["artist", "characters", "copyrights", "meta"];
 
+    /// <summary>Sizes at <see cref="PinnedCommit"/> the spec records (§8); the others are checked against Content-Length.</summary>
+    private static readonly Dictionary<string, long> KnownSizes = new(StringComparer.Ordinal)
+    {
+        ["copyrights"] = 857_314,
+        ["meta"] = 10_478,
+    };
+
     private readonly Transfer _transfer;
     private readonly bool _offline;
 
@@ -68,7 +75,8 @@ public sealed class TagListCache : IDisposable
             }
             try
             {
-                await _transfer.DownloadAsync(url, path + ".incomplete", path, null, null, $"tag-list/{name}.txt", progress, ct).ConfigureAwait(false);
+                await _transfer.DownloadAsync(url, path + ".incomplete", path, KnownSizes.TryGetValue(name, out long known) ? known : null, null, $"tag-list/{name}.txt",
+                    progress, ct, validate: CheckList).ConfigureAwait(false);
             }
             catch (HostUnreachableError e)
             {
@@ -84,6 +92,23 @@ public sealed class TagListCache : IDisposable
             }
         }
         return Directory;
+    }
+
+    /// <summary>A tag list is UTF-8 text, one tag a line; not an LFS pointer, not an HTML page.</summary>
+    private static string? CheckList(string path)
+    {
+        var head = new byte[256];
+        int n;
+        using (var f = File.OpenRead(path))
+            n = f.Read(head);
+        string start = System.Text.Encoding.UTF8.GetString(head, 0, n);
+        if (start.StartsWith("version https://git-lfs", StringComparison.Ordinal))
+            return "it is a git LFS pointer, not the list";
+        if (start.TrimStart().StartsWith('<'))
+            return "it is an HTML page, not the list";
+        if (head.AsSpan(0, n).Contains((byte)0))
+            return "it is not text";
+        return null;
     }
 
     /// <summary>

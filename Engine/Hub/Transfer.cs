@@ -129,8 +129,13 @@ internal sealed class Transfer : IDisposable
     /// is already in <paramref name="tempPath"/>. Checks the size against <paramref name="expectedSize"/> (or the
     /// server's Content-Length) and the SHA-256 against <paramref name="expectedSha256"/> when given.
     /// </summary>
+    /// <remarks>
+    /// <c>expectedGitSha1</c>: for small (non-LFS) hub files, the git blob id their ETag carries; checked when given.
+    /// <c>validate</c>: a last look at the complete temporary file; returns why it is unusable, or null.
+    /// </remarks>
     public async Task DownloadAsync(Uri url, string tempPath, string finalPath, long? expectedSize, string? expectedSha256,
-        string name, IProgress<DownloadProgress>? progress, CancellationToken ct)
+        string name, IProgress<DownloadProgress>? progress, CancellationToken ct,
+        string? expectedGitSha1 = null, Func<string, string?>? validate = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(tempPath)!);
         bool connectedOnce = false;
@@ -145,7 +150,10 @@ internal sealed class Transfer : IDisposable
                 have = 0;
             }
             if (expectedSize is { } w && have == w && have > 0)
+            {
+                last = null;
                 break; // everything is already here; verify below
+            }
             progress?.Report(new DownloadProgress(name, have, expectedSize, DownloadStage.Starting));
             try
             {
@@ -206,11 +214,13 @@ internal sealed class Transfer : IDisposable
                 progress?.Report(new DownloadProgress(name, done, total, DownloadStage.Downloading));
                 if (total is { } expected && done < expected)
                 {
-                    last = new IOException($"connection closed after {done} of {expected} bytes");
-                    continue; // resume
+                    last = new IOException($"connection closed after {done} of {expected} bytes"); // resume after the pause below
                 }
-                last = null;
-                break;
+                else
+                {
+                    last = null;
+                    break;
+                }
             }
             catch (HostUnreachableError e) when (connectedOnce && attempt < _maxAttempts)
             {
@@ -258,12 +268,41 @@ internal sealed class Transfer : IDisposable
                 { FileName = name };
             }
         }
+        if (expectedGitSha1 != null)
+        {
+            string actual = await GitBlobSha1Async(tempPath, ct).ConfigureAwait(false);
+            if (!string.Equals(actual, expectedGitSha1, StringComparison.OrdinalIgnoreCase))
+            {
+                CacheFileDelete(tempPath);
+                throw new DownloadException(
+                    $"checksum mismatch for {name}: git blob id {actual}, the hub says {expectedGitSha1.ToLowerInvariant()}; the file was deleted, nothing was cached")
+                { FileName = name };
+            }
+        }
+        if (validate?.Invoke(tempPath) is { } problem)
+        {
+            CacheFileDelete(tempPath);
+            throw new DownloadException($"download of {name} is unusable: {problem}; the file was deleted") { FileName = name };
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(finalPath)!);
         File.Move(tempPath, finalPath, overwrite: true);
         progress?.Report(new DownloadProgress(name, size, size, DownloadStage.Done));
     }
 
     private static void CacheFileDelete(string path) => HuggingFaceCache.TryDelete(path);
+
+    /// <summary>git's object id of a file: SHA-1 of <c>"blob {size}\0"</c> and the contents (the hub's ETag of non-LFS files).</summary>
+    public static async Task<string> GitBlobSha1Async(string path, CancellationToken ct)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
+        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        sha1.AppendData(System.Text.Encoding.ASCII.GetBytes($"blob {stream.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)}\0"));
+        var buffer = new byte[BufferSize];
+        int n;
+        while ((n = await stream.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+            sha1.AppendData(buffer, 0, n);
+        return Convert.ToHexStringLower(sha1.GetHashAndReset());
+    }
 
     public static async Task<string> Sha256Async(string path, CancellationToken ct)
     {

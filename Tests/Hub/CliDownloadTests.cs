@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Tipo.Hub;
 
 namespace Tipo.Tests.Hub;
 
@@ -40,6 +41,7 @@ public class CliDownloadTests
         psi.Environment["HF_ENDPOINT"] = endpoint;
         psi.Environment["HF_HUB_CACHE"] = Path.Combine(_cacheDir, "hub");
         psi.Environment["TIPO_CACHE"] = Path.Combine(_cacheDir, "tipo");
+        psi.Environment["TIPO_TAG_LIST_URL"] = endpoint + "/KohakuBlueleaf/KGen";
         psi.Environment.Remove("HF_HUB_OFFLINE");
         psi.Environment.Remove("HF_TOKEN");
         using var p = Process.Start(psi)!;
@@ -68,6 +70,23 @@ public class CliDownloadTests
         Assert.That(output, Does.Contain("TIPO-500M-ft (default)\tKBlueLeaf/TIPO-500M-ft\tTIPO-500M-ft-F16.gguf\tno")
             .And.Contain("test/tipo-tiny\ttest/tipo-tiny\t(Hugging Face files)\tyes").And.Contain(Path.GetDirectoryName(expected)!)
             .And.Contain("cache: " + Path.Combine(_cacheDir, "hub")));
+    }
+
+    [Test]
+    public void DownloadsTagListsToo()
+    {
+        foreach (string name in TagListCache.Names)
+            _hub.Raw[$"/KohakuBlueleaf/KGen/{TagListCache.PinnedCommit}/src/kgen/tag-list/{name}.txt"] =
+                name switch { "meta" => File.ReadAllBytes(TestData.Shared("tipo/tag-list/meta.txt")), "copyrights" => File.ReadAllBytes(TestData.Shared("tipo/tag-list/copyrights.txt")), _ => "a\nb\n"u8.ToArray() };
+        var (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny:config.json", "--tag-lists");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output.Trim(), Does.EndWith("config.json"));
+        string dir = Path.Combine(_cacheDir, "tipo", "tag-list", TagListCache.PinnedCommit);
+        Assert.That(err, Does.Contain("tag lists: " + dir));
+        Assert.That(Directory.EnumerateFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "artist.txt", "characters.txt", "copyrights.txt", "meta.txt" }));
+        (code, output, _) = Tipo(_hub.Endpoint, "models");
+        Assert.That(output, Does.Contain("tag lists: " + dir));
     }
 
     [Test]

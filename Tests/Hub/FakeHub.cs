@@ -37,6 +37,9 @@ internal sealed class FakeHub : IDisposable
     /// <summary>Every request: "METHOD path [range=...] [auth]".</summary>
     public ConcurrentQueue<string> Log { get; } = new();
 
+    /// <summary>Where LFS files are redirected to (default: this server's /cdn).</summary>
+    public string? CdnBase { get; set; }
+
     public int Port { get; }
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
@@ -255,7 +258,7 @@ internal sealed class FakeHub : IDisposable
                 headers["X-Linked-Etag"] = $"\"{sha}\"";
                 headers["X-Linked-Size"] = content.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 headers["ETag"] = $"\"{GitBlobSha1(Encoding.ASCII.GetBytes("pointer " + sha))}\"";
-                headers["Location"] = $"{Endpoint}/cdn/{sha}";
+                headers["Location"] = $"{CdnBase ?? Endpoint}/cdn/{sha}";
                 await Respond(stream, 302, headers, null, head);
                 return;
             }

@@ -104,6 +104,8 @@ public class HubDownloadTests
             Assert.That(File.Exists(Path.Combine(RepoDir, "blobs", FakeHub.Sha256(_repo.Files["tipo-tiny-F16.gguf"]))));
         }
         int requests = _hub.Log.Count;
+        Assert.That(ModelResolver.TryResolveWithoutNetwork($"{RepoId}:tipo-tiny-F16.gguf", new HuggingFaceCache(_cacheDir)), Does.EndWith("tipo-tiny-F16.gguf"));
+        Assert.That(ModelResolver.TryResolveWithoutNetwork(RepoId, new HuggingFaceCache(_cacheDir)), Is.Null, "HF files not fetched yet");
 
         // The resolver looks in the cache first: no request at all.
         using (var client = Client())
@@ -190,6 +192,16 @@ public class HubDownloadTests
     }
 
     [Test]
+    public void WrongContentOfASmallFileIsCaughtByItsGitBlobId()
+    {
+        _hub.Corrupt.Add("config.json");
+        using var client = Client();
+        var e = Assert.ThrowsAsync<DownloadException>(() => client.DownloadFileAsync(RepoId, "config.json"));
+        Assert.That(e!.Message, Does.Contain("checksum mismatch").And.Contain("config.json").And.Contain(FakeHub.GitBlobSha1(_repo.Files["config.json"])));
+        AssertNoPartialModel("config.json");
+    }
+
+    [Test]
     public async Task TokenIsSentAndRequired()
     {
         _hub.RequiredToken = "hf_secret";
@@ -222,6 +234,16 @@ public class HubDownloadTests
         Assert.That(e!.Message, Does.Contain($"could not reach 127.0.0.1:{port}").And.Contain("--model PATH").And.Contain("HF_ENDPOINT")
             .And.Contain("KBlueLeaf/TIPO-500M-ft"));
         Assert.That(Directory.Exists(Path.Combine(_cacheDir, "models--KBlueLeaf--TIPO-500M-ft", "snapshots")), Is.False);
+    }
+
+    [Test]
+    public void UnreachableCdnIsADownloadError()
+    {
+        _hub.CdnBase = $"http://127.0.0.1:{ClosedPort()}";
+        using var client = Client();
+        var e = Assert.ThrowsAsync<DownloadException>(() => client.DownloadFileAsync(RepoId, "tipo-tiny-F16.gguf"));
+        Assert.That(e!.Message, Does.Contain("could not reach 127.0.0.1:").And.Contain("where 127.0.0.1:" + _hub.Port + " sends the file"));
+        AssertNoPartialModel("tipo-tiny-F16.gguf");
     }
 
     [Test]

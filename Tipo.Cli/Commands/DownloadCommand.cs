@@ -97,11 +97,34 @@ internal static class DownloadDisplay
         return result;
     }
 
+    /// <summary>
+    /// <c>--model</c> to a local path (<see cref="ModelResolver"/>): a path, or an alias / repository id found in the cache,
+    /// without any display; otherwise downloads it with progress on stderr. For <c>tipo expand</c> and friends.
+    /// </summary>
+    public static async Task<string> ResolveModelAsync(string? modelArg, CancellationToken ct = default)
+    {
+        string arg = modelArg ?? ModelAliases.Default.Alias;
+        if (ModelResolver.TryResolveWithoutNetwork(arg) is { } local)
+            return local;
+        return await RunAsync(progress => ModelResolver.ResolveAsync(arg, null, progress, ct)).ConfigureAwait(false);
+    }
+
+    /// <summary>The tag-list folder: <c>--tag-lists DIR</c> when given, else the cache, fetched on first use with progress on stderr.</summary>
+    public static async Task<string> ResolveTagListsAsync(string? overrideDir, CancellationToken ct = default)
+    {
+        if (overrideDir != null)
+            return TagListCache.Resolve(overrideDir, null, ct);
+        using var cache = new TagListCache();
+        if (cache.IsComplete)
+            return cache.Directory;
+        return await RunAsync(progress => cache.EnsureAsync(progress, ct)).ConfigureAwait(false);
+    }
+
     /// <summary>Prints a download (or other) error and returns its exit code.</summary>
     public static int Fail(Exception e)
     {
         Console.Error.WriteLine($"tipo: error: {e.Message}");
-        return e is DownloadException ? ExitCodes.Download : ExitCodes.For(e);
+        return ExitCodes.For(e);
     }
 
     internal static string Size(long bytes) => bytes switch
