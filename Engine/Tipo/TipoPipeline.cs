@@ -66,7 +66,17 @@ public sealed class TipoPipeline
             string prompt = PromptBuilder.Build(plan.Meta, general, nl, op);
             ulong callSeed = unchecked(opSeed + (ulong)attempt);
             var watch = Stopwatch.StartNew();
-            TipoCompletion completion = _model.Complete(prompt, request.Sampling, callSeed, request.MaxNewTokens, ct);
+            TipoCompletion completion;
+            try
+            {
+                completion = _model.Complete(prompt, request.Sampling, callSeed, request.MaxNewTokens, ct);
+            }
+            catch (Errors.ContextOverflowException) when (attempt > 0)
+            {
+                // A retry's prompt (grown by the previous attempt's output) no longer fits the context:
+                // keep the last attempt's result, as a finished retry loop would. The first call's overflow is the user's.
+                break;
+            }
             watch.Stop();
             calls.Add(new TipoModelCall(opIndex, attempt, op.Task, callSeed, prompt, completion, watch.Elapsed));
             string result = prompt + completion.Text;

@@ -76,13 +76,21 @@ public sealed unsafe class CommandSequence : IDisposable
     public void Dispatch<TPush>(KernelBinding binding, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
     {
         ArgumentNullException.ThrowIfNull(binding);
-        ComputeKernel k = binding.Kernel;
-        if (sizeof(TPush) != k.PushConstantBytes)
-            throw new ArgumentException($"kernel '{k.ShaderName}' takes {k.PushConstantBytes} bytes of push constants, got {sizeof(TPush)} ({typeof(TPush).Name})", nameof(push));
-        BindFor(binding);
+        DispatchWith(binding.Kernel, binding, push, groupsX, groupsY, groupsZ);
+    }
+
+    /// <summary>Like <see cref="Dispatch{TPush}"/> but runs <paramref name="kernel"/>'s pipeline with a binding made by
+    /// another kernel whose layout is identical (same binding count and push size; e.g. two specializations of one shader).</summary>
+    internal void DispatchWith<TPush>(ComputeKernel kernel, KernelBinding binding, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(binding);
+        if (sizeof(TPush) != kernel.PushConstantBytes)
+            throw new ArgumentException($"kernel '{kernel.ShaderName}' takes {kernel.PushConstantBytes} bytes of push constants, got {sizeof(TPush)} ({typeof(TPush).Name})", nameof(push));
+        BindFor(kernel, binding);
         fixed (TPush* p = &push)
-            _device.Vk.CmdPushConstants(_cmd, k.Layout, ShaderStageFlags.ComputeBit, 0, (uint)sizeof(TPush), p);
-        DispatchGroups(k, groupsX, groupsY, groupsZ);
+            _device.Vk.CmdPushConstants(_cmd, kernel.Layout, ShaderStageFlags.ComputeBit, 0, (uint)sizeof(TPush), p);
+        DispatchGroups(kernel, groupsX, groupsY, groupsZ);
     }
 
     /// <summary>Records a dispatch of a kernel without push constants.</summary>
@@ -92,17 +100,19 @@ public sealed unsafe class CommandSequence : IDisposable
         ComputeKernel k = binding.Kernel;
         if (k.PushConstantBytes != 0)
             throw new ArgumentException($"kernel '{k.ShaderName}' needs {k.PushConstantBytes} bytes of push constants", nameof(binding));
-        BindFor(binding);
+        BindFor(k, binding);
         DispatchGroups(k, groupsX, groupsY, groupsZ);
     }
 
-    private void BindFor(KernelBinding binding)
+    private void BindFor(ComputeKernel k, KernelBinding binding)
     {
         RequireRecording();
-        ComputeKernel k = binding.Kernel;
         k.ThrowIfDisposed();
+        binding.Kernel.ThrowIfDisposed();
         if (k.Device != _device)
             throw new ArgumentException($"kernel '{k.ShaderName}' belongs to another device", nameof(binding));
+        if (k != binding.Kernel && (k.BindingCount != binding.Kernel.BindingCount || k.PushConstantBytes != binding.Kernel.PushConstantBytes))
+            throw new ArgumentException($"binding of kernel '{binding.Kernel.ShaderName}' does not fit kernel '{k.ShaderName}'", nameof(binding));
         Vk vk = _device.Vk;
         if (_boundPipeline.Handle != k.Pipeline.Handle)
         {

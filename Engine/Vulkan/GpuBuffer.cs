@@ -12,7 +12,9 @@ namespace Tipo.Vulkan;
 /// </summary>
 public sealed unsafe class GpuBuffer : IDisposable
 {
-    internal enum Placement { Auto, HostStaging }
+    /// <summary>Auto: mapped on unified memory; HostStaging: host-visible staging memory; DeviceOnly: never mapped
+    /// (transfers through staging even on unified devices; used to test that path).</summary>
+    internal enum Placement { Auto, HostStaging, DeviceOnly }
 
     private readonly VulkanDevice _device;
     private DeviceMemory _memory;
@@ -75,7 +77,7 @@ public sealed unsafe class GpuBuffer : IDisposable
             }
             else
             {
-                if (device.Info.UnifiedMemory)
+                if (device.Info.UnifiedMemory && placement == Placement.Auto)
                     AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, hostFlags | MemoryPropertyFlags.DeviceLocalBit), true);
                 AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, MemoryPropertyFlags.DeviceLocalBit), false);
                 AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, 0), false);

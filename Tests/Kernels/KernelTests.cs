@@ -37,11 +37,18 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F32, false, 77, 131, 1)]
     [TestCase(MatrixType.F32, false, 301, 512, 3)]
     [TestCase(MatrixType.F32, true, 301, 516, 2)]
+    [TestCase(MatrixType.F32, false, 1000, 64, 1)]
     [TestCase(MatrixType.F16, false, 77, 131, 1)]
     [TestCase(MatrixType.F16, false, 301, 520, 3)]
     [TestCase(MatrixType.F16, true, 33, 1000, 2)]
     [TestCase(MatrixType.F16, true, 5, 7, 1)]
-    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens)
+    [TestCase(MatrixType.F16, false, 67, 262, 2, false)]
+    [TestCase(MatrixType.F16, true, 67, 263, 1, false)]
+    [TestCase(MatrixType.F16, false, 67, 262, 11, false)]
+    [TestCase(MatrixType.F16, false, 130, 1024, 17)]
+    [TestCase(MatrixType.F32, true, 130, 1024, 9)]
+    [TestCase(MatrixType.F32, false, 31, 99, 8)]
+    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens, bool wide = true)
     {
         float[] w = Reference.Random(rows * cols, 10);
         float[] x = Reference.Random(nTokens * cols, 11);
@@ -49,14 +56,14 @@ public class KernelTests : GpuTest
         using GpuBuffer wb = type == MatrixType.F16 ? Upload(Reference.ToHalf(w), "w") : Upload(w, "w");
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, (long)nTokens * rows * 4, "y");
-        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction);
+        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction, wideLoads: wide);
         KernelBinding b = k.Bind(wb, xb, yb);
         Run(s => k.Record(s, b, rows, cols, nTokens: nTokens));
         float[] got = Read(yb, nTokens * rows);
         var expected = new float[nTokens * rows];
         for (int t = 0; t < nTokens; t++)
             Reference.MatVec(wRef, x[(t * cols)..((t + 1) * cols)], rows, cols).CopyTo(expected, t * rows);
-        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups}");
+        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups} wide={wide}");
     }
 
     [Test]
@@ -87,17 +94,26 @@ public class KernelTests : GpuTest
         const int rows = 32013, cols = 1100; // 140.9 MB of F32 > 128 MiB
         long bytes = (long)rows * cols * 4;
         Assume.That((ulong)bytes, Is.GreaterThan(Device.Info.MaxStorageBufferRange).Or.LessThan(1UL << 40));
-        float[] w = Reference.Random(rows * cols, 15);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        float[] w = Reference.RandomRows(rows, cols, 15);
         float[] x = Reference.Random(cols, 16);
-        using GpuBuffer wb = Upload(w, "w-large");
+        long tRand = sw.ElapsedMilliseconds;
+        using var wb = new GpuBuffer(Device, bytes, "w-large");
+        long tAlloc = sw.ElapsedMilliseconds;
+        wb.Upload<float>(w);
+        TestContext.Out.WriteLine($"random {tRand} ms, alloc {tAlloc - tRand} ms, upload {sw.ElapsedMilliseconds - tAlloc} ms");
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, rows * 4L, "y");
         using var k = new MatvecKernel(Device, MatrixType.F32);
         MatvecPlan plan = k.Plan(wb, 0, xb, yb, rows, cols);
         if ((ulong)bytes > Device.Info.MaxStorageBufferRange)
             Assert.That(plan.Chunks, Has.Count.GreaterThan(1));
+        long tSetup = sw.ElapsedMilliseconds;
         Run(s => k.Record(s, plan));
-        Reference.AssertNmse(Read(yb, rows), Reference.MatVec(w, x, rows, cols), ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
+        long tGpu = sw.ElapsedMilliseconds - tSetup;
+        float[] expected = Reference.MatVec(w, x, rows, cols);
+        TestContext.Out.WriteLine($"setup {tSetup} ms, gpu {tGpu} ms, reference {sw.ElapsedMilliseconds - tSetup - tGpu} ms");
+        Reference.AssertNmse(Read(yb, rows), expected, ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
     }
 
     [Test]

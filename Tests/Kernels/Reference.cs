@@ -35,6 +35,18 @@ internal static class Reference
         return a;
     }
 
+    /// <summary>A large [rows, cols] matrix of random values, built quickly: every row is a window of a 1M-value random
+    /// pool at a pseudo-random start.</summary>
+    public static float[] RandomRows(int rows, int cols, int seed)
+    {
+        float[] pool = Random((1 << 20) + cols, seed);
+        var a = new float[(long)rows * cols];
+        var rng = new Random(seed + 1);
+        for (int r = 0; r < rows; r++)
+            Array.Copy(pool, rng.Next(1 << 20), a, (long)r * cols, cols);
+        return a;
+    }
+
     public static Half[] ToHalf(float[] a) => a.Select(v => (Half)v).ToArray();
     public static float[] FromHalf(Half[] a) => a.Select(v => (float)v).ToArray();
 

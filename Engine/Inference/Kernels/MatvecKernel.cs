@@ -13,15 +13,19 @@ public enum MatrixType { F32, F16 }
 /// Shaders <c>matvec_f32</c>/<c>matvec_f16</c> (subgroupAdd reduction) or <c>matvec_f32_nosg</c>/<c>matvec_f16_nosg</c>
 /// (shared-memory reduction, used when the device lacks subgroup arithmetic).
 /// Bindings: 0 = W chunk, 1 = x [nTokens, xStride] f32, 2 = y [nTokens, yStride] f32.
-/// Push: { uint rows, cols, rowOffset, accumulate, xStride, yStride }. Spec: 0 = workgroup size, 1 = rows per workgroup.
-/// Several tokens (prefill) are handled as grid z; each token re-reads W.
+/// Push: { uint rows, cols, rowOffset, accumulate, xStride, yStride, nTokens }. Spec: 0 = workgroup size, 1 = rows per workgroup,
+/// 2 = wide loads, 3 = tokens per workgroup. Several tokens (prefill) use a second pipeline in which each workgroup
+/// serves up to 8 tokens per weight load (grid z = ceil(nTokens / 8)); bindings work with both.
 /// </summary>
 public sealed class MatvecKernel : IDisposable
 {
     private readonly ComputeKernel _kernel;
     private readonly VulkanDevice _device;
+    private readonly string _shader;
+    private readonly bool _wide;
+    private ComputeKernel? _multi;
 
-    private readonly record struct Push(uint Rows, uint Cols, uint RowOffset, uint Accumulate, uint XStride, uint YStride);
+    private readonly record struct Push(uint Rows, uint Cols, uint RowOffset, uint Accumulate, uint XStride, uint YStride, uint NTokens);
 
     public MatrixType Type { get; }
     public uint WorkgroupSize { get; }
@@ -34,20 +38,46 @@ public sealed class MatvecKernel : IDisposable
     /// <param name="workgroupSize">power of two; 0 picks a default</param>
     /// <param name="rowsPerWorkgroup">rows per workgroup (1..8); 0 picks a default</param>
     /// <param name="forceSharedReduction">use the shared-memory reduction even when subgroup arithmetic is available</param>
-    public MatvecKernel(VulkanDevice device, MatrixType type, uint workgroupSize = 0, uint rowsPerWorkgroup = 0, bool forceSharedReduction = false)
+    /// <param name="wideLoads">16-byte weight loads when cols allow (default); false: 4-byte loads (F16 only)</param>
+    /// <param name="tokensPerWorkgroup">tokens handled per workgroup when nTokens &gt; 1 (each weight load serves that many
+    /// tokens; 1..8); 0 picks 8. nTokens = 1 always uses a single-token pipeline.</param>
+    public MatvecKernel(VulkanDevice device, MatrixType type, uint workgroupSize = 0, uint rowsPerWorkgroup = 0, bool forceSharedReduction = false,
+        bool? wideLoads = null, uint tokensPerWorkgroup = 0)
     {
         ArgumentNullException.ThrowIfNull(device);
         _device = device;
         Type = type;
-        WorkgroupSize = workgroupSize == 0 ? 64u : workgroupSize;
-        RowsPerWorkgroup = rowsPerWorkgroup == 0 ? 2u : rowsPerWorkgroup;
+        // Defaults: GPUs 64 invocations x 2 rows; CPU drivers (lavapipe) do better with small groups and more rows
+        // (fewer barriers per byte). Measured on lavapipe only; tune on real GPUs.
+        bool cpu = device.Info.Kind == DeviceKind.Cpu;
+        WorkgroupSize = workgroupSize == 0 ? (cpu ? 16u : 64u) : workgroupSize;
+        RowsPerWorkgroup = rowsPerWorkgroup == 0 ? (cpu ? 8u : 2u) : rowsPerWorkgroup;
         if (!BitOperations.IsPow2(WorkgroupSize) || WorkgroupSize > device.Info.MaxComputeWorkGroupInvocations)
             throw new ArgumentOutOfRangeException(nameof(workgroupSize), "workgroup size must be a power of two within the device limit");
         if (RowsPerWorkgroup is < 1 or > 8)
             throw new ArgumentOutOfRangeException(nameof(rowsPerWorkgroup), "rows per workgroup must be 1..8");
         UsesSubgroups = device.Info.SubgroupArithmetic && !forceSharedReduction;
-        string name = (type == MatrixType.F16 ? "matvec_f16" : "matvec_f32") + (UsesSubgroups ? "" : "_nosg");
-        _kernel = new ComputeKernel(device, name, bindingCount: 3, pushConstantBytes: 24, [WorkgroupSize, RowsPerWorkgroup]);
+        TokensPerWorkgroup = tokensPerWorkgroup == 0 ? 8u : tokensPerWorkgroup;
+        if (TokensPerWorkgroup is < 1 or > 8)
+            throw new ArgumentOutOfRangeException(nameof(tokensPerWorkgroup), "tokens per workgroup must be 1..8");
+        _shader = (type == MatrixType.F16 ? "matvec_f16" : "matvec_f32") + (UsesSubgroups ? "" : "_nosg");
+        _wide = wideLoads ?? true;
+        _kernel = Create(1);
+    }
+
+    private const int PushBytes = 28;
+
+    private ComputeKernel Create(uint tokens) =>
+        new(_device, _shader, bindingCount: 3, pushConstantBytes: PushBytes, [WorkgroupSize, RowsPerWorkgroup, _wide ? 1u : 0u, tokens]);
+
+    /// <summary>Tokens per workgroup of the multi-token (prefill) pipeline.</summary>
+    public uint TokensPerWorkgroup { get; }
+
+    /// <summary>Creates the multi-token pipeline now (otherwise on the first Record with nTokens &gt; 1).</summary>
+    public void PrepareMultiToken()
+    {
+        if (TokensPerWorkgroup > 1)
+            _multi ??= Create(TokensPerWorkgroup);
     }
 
     /// <summary>Bytes per matrix element.</summary>
@@ -71,9 +101,15 @@ public sealed class MatvecKernel : IDisposable
         if (nTokens > KernelMath.MaxGroupsPerDim)
             throw new ArgumentOutOfRangeException(nameof(nTokens), $"at most {KernelMath.MaxGroupsPerDim} tokens per dispatch");
         var push = new Push((uint)rows, (uint)cols, (uint)rowOffset, accumulate ? 1u : 0u,
-            (uint)(xStride == 0 ? cols : xStride), (uint)(yStride == 0 ? rowOffset + rows : yStride));
+            (uint)(xStride == 0 ? cols : xStride), (uint)(yStride == 0 ? rowOffset + rows : yStride), (uint)nTokens);
         (uint gx, uint gy) = KernelMath.Groups1D(rows, RowsPerWorkgroup);
-        seq.Dispatch(binding, push, gx, gy, (uint)nTokens);
+        if (nTokens == 1 || TokensPerWorkgroup == 1)
+        {
+            seq.Dispatch(binding, push, gx, gy, (uint)nTokens);
+            return;
+        }
+        PrepareMultiToken();
+        seq.DispatchWith(_multi!, binding, push, gx, gy, KernelMath.CeilDiv(nTokens, TokensPerWorkgroup));
     }
 
     /// <summary>
@@ -103,7 +139,11 @@ public sealed class MatvecKernel : IDisposable
             Record(seq, b, (int)c.RowCount, plan.Cols, (int)c.FirstRow, accumulate, nTokens, xStride, yStride == 0 ? plan.Rows : yStride);
     }
 
-    public void Dispose() => _kernel.Dispose();
+    public void Dispose()
+    {
+        _multi?.Dispose();
+        _kernel.Dispose();
+    }
 }
 
 /// <summary>A matrix bound as one or more row chunks (see <see cref="MatvecKernel.Plan"/>).</summary>

@@ -1,0 +1,99 @@
+// Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
+#pragma warning disable CS1573
+using System.Globalization;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference.Kernels;
+
+/// <summary>One bandwidth measurement: bytes read by the GPU and the best GPU time (timestamp queries) over the repeats.</summary>
+public sealed record BandwidthResult(string Name, long BytesRead, double Milliseconds)
+{
+    /// <summary>Achieved read bandwidth in GB/s (1e9 bytes per second).</summary>
+    public double GBps => BytesRead / (Milliseconds * 1e6);
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Name}: {BytesRead / 1048576.0:0.0} MiB in {Milliseconds:0.000} ms = {GBps:0.00} GB/s");
+}
+
+/// <summary>Napkin-math measurements of weight-read bandwidth (for the <c>bench</c> command and design notes).</summary>
+public static class KernelBenchmarks
+{
+    /// <summary>
+    /// F16 matvec of 3840x1280 and 32013x1280 (GB/s of weight read) next to a plain read-bandwidth kernel summing a
+    /// 256 MiB buffer bound as ranges of at most MaxStorageBufferRange. Times are the minimum over
+    /// <paramref name="repeats"/> submissions (after one warm-up), from GPU timestamps.
+    /// </summary>
+    public static IReadOnlyList<BandwidthResult> Run(VulkanDevice device, int repeats = 5, long readBytes = 256L << 20)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var results = new List<BandwidthResult>
+        {
+            MatvecF16(device, 3840, 1280, repeats),
+            MatvecF16(device, 32013, 1280, repeats),
+            MatvecF16(device, 3840, 1280, repeats, nTokens: 64),
+            ReadBandwidth(device, readBytes, repeats),
+        };
+        return results;
+    }
+
+    /// <summary>GB/s of weight read by the F16 matvec kernel for a rows x cols matrix. With <paramref name="nTokens"/> &gt; 1
+    /// (prefill) the GB/s counts the weight bytes once per token, i.e. "effective" bandwidth.</summary>
+    public static BandwidthResult MatvecF16(VulkanDevice device, int rows, int cols, int repeats = 5, int nTokens = 1)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        long wBytes = (long)rows * cols * 2;
+        using var w = new GpuBuffer(device, wBytes, $"bench-w-{rows}x{cols}");
+        using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
+        using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
+        w.Clear();
+        x.Clear();
+        using var k = new MatvecKernel(device, MatrixType.F16);
+        MatvecPlan plan = k.Plan(w, 0, x, y, rows, cols);
+        double ms = Time(device, seq => k.Record(seq, plan, nTokens: nTokens), repeats);
+        string name = nTokens == 1 ? $"matvec F16 {rows}x{cols}" : $"matvec F16 {rows}x{cols} x {nTokens} tokens (effective)";
+        return new BandwidthResult(name, wBytes * nTokens, ms);
+    }
+
+    /// <summary>GB/s of a read-only kernel that sums <paramref name="bytes"/> bytes.</summary>
+    public static BandwidthResult ReadBandwidth(VulkanDevice device, long bytes, int repeats = 5)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        const uint wg = 64;
+        const uint groups = 1024;
+        bytes = bytes / 16 * 16;
+        using var data = new GpuBuffer(device, bytes, "bench-read");
+        data.Clear();
+        IReadOnlyList<RowChunk> chunks = MatrixSplit.Rows(bytes / 16, 16, device.Info.MaxStorageBufferRange,
+            Math.Max(device.Info.MinStorageBufferOffsetAlignment, 16));
+        using var output = new GpuBuffer(device, groups * 4L * chunks.Count, "bench-read-out");
+        using var kernel = new ComputeKernel(device, "readbw", bindingCount: 2, pushConstantBytes: 8, [wg]);
+        var bindings = chunks.Select(c => (c, kernel.Bind(new BufferRange(data, c.ByteOffset, c.ByteSize), output))).ToList();
+        double ms = Time(device, seq =>
+        {
+            for (int i = 0; i < bindings.Count; i++)
+                seq.Dispatch(bindings[i].Item2, new ReadPush((uint)bindings[i].c.RowCount, (uint)(i * groups)), groups);
+        }, repeats);
+        return new BandwidthResult("read bandwidth (readbw)", bytes, ms);
+    }
+
+    private readonly record struct ReadPush(uint N4, uint OutOffset);
+
+    private static double Time(VulkanDevice device, Action<CommandSequence> record, int repeats)
+    {
+        using var seq = new CommandSequence(device);
+        using var ts = new TimestampQueries(device, 2);
+        seq.Begin();
+        seq.WriteTimestamp(ts, 0);
+        record(seq);
+        seq.WriteTimestamp(ts, 1);
+        seq.End();
+        seq.Submit(); // warm-up
+        double best = double.MaxValue;
+        for (int i = 0; i < Math.Max(1, repeats); i++)
+        {
+            seq.Submit();
+            best = Math.Min(best, ts.ElapsedMilliseconds(0, 1));
+        }
+        return best;
+    }
+}

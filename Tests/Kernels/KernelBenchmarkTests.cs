@@ -1,0 +1,23 @@
+using Tipo.Inference.Kernels;
+using Tipo.Tests.Vulkan;
+
+namespace Tipo.Tests.Kernels;
+
+/// <summary>Runs the napkin-math bandwidth measurements and prints them; asserts nothing about speed.</summary>
+public class KernelBenchmarkTests : GpuTest
+{
+    [Test]
+    public void SmallBenchmark_Runs()
+    {
+        BandwidthResult r = KernelBenchmarks.MatvecF16(Device, 64, 128, repeats: 1);
+        TestContext.Out.WriteLine(r);
+        Assert.That(r.Milliseconds, Is.GreaterThanOrEqualTo(0));
+    }
+
+    [Test, Explicit("prints GB/s numbers; slow on lavapipe")]
+    public void PrintBandwidth()
+    {
+        foreach (BandwidthResult r in KernelBenchmarks.Run(Device))
+            TestContext.Out.WriteLine(r);
+    }
+}
