@@ -58,7 +58,13 @@ public static class PostProcessor
         var inputPrompts = SplitSentences(nlPrompt);
 
         var generals = parsed.List(TagCategory.General);
-        var inputGenerals = generals.Where(inputTags.Contains).ToList();
+        // The user's tags are kept, first and in their order, even when the parse lost one: with no separator
+        // after the prompt, the model's first token can glue onto the last input tag ("long hair" -> "long hairxyz").
+        // KGen keeps only input tags it finds again in the parse; a tag found in another category stays there.
+        var otherCategories = new HashSet<string>(TagCategory.All.Where(c => c != TagCategory.General)
+            .SelectMany(parsed.List), StringComparer.Ordinal);
+        var inputGenerals = general.Split(',').Select(t => t.Trim())
+            .Where(t => t.Length > 0 && (generals.Contains(t) || !otherCategories.Contains(t))).Distinct().ToList();
         var outputGenerals = generals.Where(t => !inputTags.Contains(t) && !ban.IsBanned(t, TagCategory.General)).ToList();
         random.Shuffle(outputGenerals);
 
