@@ -18,7 +18,8 @@ public sealed class EmbeddingTable
         _table = table;
         VocabSize = checked((int)table.Shape[0]);
         Dim = checked((int)table.Shape[1]);
-        if (table.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0))
+        if (table.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0)
+            && !Models.Quantization.QuantGpuLayout.HasGpuKernel(table.Type)) // issue 7: quantised rows via the C# dequantisers
             throw new UnsupportedFeatureException($"tensor {table.Name} has type {table.Type}, which Tipo cannot run yet");
     }
 
@@ -53,6 +54,13 @@ public sealed class EmbeddingTable
                     var q = new ReadOnlySpan<sbyte>(block + 2, 32);
                     for (int j = 0; j < 32; j++) row[b * 32 + j] = d * q[j];
                 }
+                break;
+            }
+            default:
+            {
+                // Issue 7: quantised types, one row through the reference dequantiser.
+                long rowBytes = GgmlTypeInfo.RowBytes(_table.Type, Dim);
+                Dequantize.ToFloat32(_table.Type, new ReadOnlySpan<byte>(_table.Data + rowBytes * token, checked((int)rowBytes)), row[..Dim], _table.Name);
                 break;
             }
         }

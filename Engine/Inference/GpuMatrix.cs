@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Tipo.Errors;
 using Tipo.Models;
+using Tipo.Models.Quantization;
 using Tipo.Vulkan;
 
 namespace Tipo.Inference;
@@ -18,7 +19,7 @@ public sealed class GpuMatrix : IDisposable
     public sealed record Chunk(GpuBuffer Buffer, int RowStart, int RowCount);
 
     public string Name { get; }
-    /// <summary>Element type as stored on the GPU (F32, F16 or Q8_0).</summary>
+    /// <summary>Element type as stored on the GPU (F32, F16, Q8_0, or a quantised type of Models.Quantization.QuantGpuLayout).</summary>
     public GgmlType Type { get; }
     public int Rows { get; }
     public int Cols { get; }
@@ -38,6 +39,8 @@ public sealed class GpuMatrix : IDisposable
         GgmlType.F32 => 4L * cols,
         GgmlType.F16 => 2L * cols,
         GgmlType.Q8_0 => cols + 2L * (cols / 32),
+        // Quantised types (issue 7): the GGUF blocks in word-aligned slots, see QuantGpuLayout.
+        _ when QuantGpuLayout.HasGpuKernel(type) => QuantGpuLayout.GpuBytes(type, cols),
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
 
@@ -47,6 +50,7 @@ public sealed class GpuMatrix : IDisposable
         GgmlType.F32 or GgmlType.BF16 => GgmlType.F32,
         GgmlType.F16 => GgmlType.F16,
         GgmlType.Q8_0 => GgmlType.Q8_0,
+        _ when QuantGpuLayout.HasGpuKernel(fileType) => fileType, // issue 7: read quantised by matmul_<type>
         _ => throw new UnsupportedFeatureException($"tensor {tensorName} has type {fileType}, which Tipo cannot run yet"),
     };
 
@@ -125,6 +129,14 @@ public sealed class GpuMatrix : IDisposable
                     scales[(int)b] = *(ushort*)block;
                     new ReadOnlySpan<byte>(block + 2, 32).CopyTo(dst.AsSpan((int)(32 * b), 32));
                 }
+                break;
+            }
+            case var q when QuantGpuLayout.HasGpuKernel(q):
+            {
+                // Issue 7: the GGUF blocks byte for byte, each in a word-aligned slot (QuantGpuLayout).
+                long rowBytes = GgmlTypeInfo.RowBytes(q, cols);
+                var from = new ReadOnlySpan<byte>(src + rowBytes * start, checked((int)(rowBytes * count)));
+                QuantGpuLayout.Repack(q, from, dst.AsSpan(0, checked((int)QuantGpuLayout.GpuBytes(q, (long)cols * count))));
                 break;
             }
             default:

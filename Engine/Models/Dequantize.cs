@@ -57,6 +57,16 @@ public static class Dequantize
             case GgmlType.F16: F16(src, dst); break;
             case GgmlType.BF16: BF16(src, dst); break;
             case GgmlType.Q8_0: Q8_0(src, dst); break;
+            // Quantised types (issue 7): Engine/Models/Quantization.
+            case GgmlType.Q4_0: Quantization.LegacyQuants.Q4_0(src, dst); break;
+            case GgmlType.Q4_1: Quantization.LegacyQuants.Q4_1(src, dst); break;
+            case GgmlType.Q5_0: Quantization.LegacyQuants.Q5_0(src, dst); break;
+            case GgmlType.Q5_1: Quantization.LegacyQuants.Q5_1(src, dst); break;
+            case GgmlType.Q2_K: Quantization.KQuants.Q2_K(src, dst); break;
+            case GgmlType.Q3_K: Quantization.KQuants.Q3_K(src, dst); break;
+            case GgmlType.Q4_K: Quantization.KQuants.Q4_K(src, dst); break;
+            case GgmlType.Q5_K: Quantization.KQuants.Q5_K(src, dst); break;
+            case GgmlType.Q6_K: Quantization.KQuants.Q6_K(src, dst); break;
             default:
                 throw new UnsupportedFeatureException($"tensor {tensorName ?? "?"} has type {GgmlTypeInfo.Name(type)}, not supported yet");
         }

@@ -78,7 +78,10 @@ public static class GgmlTypeInfo
 
     /// <summary>Types that <see cref="ModelTensor.ToFloat32"/> and the compute kernels support today.</summary>
     public static bool IsSupportedForCompute(GgmlType type) =>
-        type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0;
+        type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0
+            // Quantised types (issue 7): C# dequantisers in Engine/Models/Quantization, GPU matmul_<type>.comp.
+            or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1
+            or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>The name of a type, or "type N" for unknown numbers.</summary>
     public static string Name(GgmlType type) => IsKnown(type) ? type.ToString() : $"type {(uint)type}";

@@ -188,7 +188,7 @@ public class LlamaModelFileTests : TempDirTest
     }
 
     [Test]
-    public void KQuantTensorReadsButDoesNotDequantise()
+    public void UnsupportedQuantTensorReadsButDoesNotDequantise()
     {
         var w = new GgufWriter().Add("general.architecture", "llama").Add("llama.embedding_length", 256u).Add("llama.feed_forward_length", 256u)
             .Add("llama.block_count", 1u).Add("llama.attention.head_count", 4u);
@@ -196,7 +196,7 @@ public class LlamaModelFileTests : TempDirTest
         foreach (var (name, shape) in LlamaModelFile.ExpectedShapes(config))
         {
             if (shape.Length == 2)
-                w.AddTensor(name, GgmlType.Q4_K, shape, new byte[shape[0] * 144]);
+                w.AddTensor(name, GgmlType.IQ4_XS, shape, new byte[shape[0] * 136]); // issue 7: k-quants are supported now
             else
                 w.AddTensorF32(name, shape, new float[shape[0]]);
         }
@@ -204,12 +204,12 @@ public class LlamaModelFileTests : TempDirTest
         w.Write(p);
         using var m = LlamaModelFile.Open(p);
         var q = m.Get("blk.0.attn_q.weight");
-        Assert.That(q.Type, Is.EqualTo(GgmlType.Q4_K));
-        Assert.That(q.ByteSize, Is.EqualTo(256 * 144));
-        Assert.That(q.Bytes.Length, Is.EqualTo(256 * 144));
+        Assert.That(q.Type, Is.EqualTo(GgmlType.IQ4_XS));
+        Assert.That(q.ByteSize, Is.EqualTo(256 * 136));
+        Assert.That(q.Bytes.Length, Is.EqualTo(256 * 136));
         Assert.That(q.IsSupportedForCompute, Is.False);
         var e = Assert.Throws<UnsupportedFeatureException>(() => q.ToFloat32());
-        Assert.That(e!.Message, Does.Contain("blk.0.attn_q.weight").And.Contain("Q4_K").And.Contain("not supported yet"));
+        Assert.That(e!.Message, Does.Contain("blk.0.attn_q.weight").And.Contain("IQ4_XS").And.Contain("not supported yet"));
     }
 
     [Test]

@@ -35,6 +35,7 @@ public sealed class MatmulKernel : IDisposable
             GgmlType.F32 => "matmul_f32",
             GgmlType.F16 => "matmul_f16",
             GgmlType.Q8_0 => "matmul_q8_0",
+            _ when Tipo.Models.Quantization.QuantGpuLayout.HasGpuKernel(weightType) => Tipo.Models.Quantization.QuantGpuLayout.ShaderName(weightType), // issue 7
             _ => throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "no matmul kernel for this weight type"),
         };
         // One subgroup per workgroup where the device reports one that fits, so the reduction is a single
