@@ -32,6 +32,8 @@ public sealed class LlamaModel : IDisposable
     public long ParameterCount => _file.ParameterCount;
     public string ModelPath => _file.Path;
     public DeviceInfo Device => _device.Info;
+    /// <summary>The Vulkan device the model runs on (for benchmarks on the same device).</summary>
+    internal VulkanDevice VulkanDevice => _device;
     public int ContextLength => _cache.ContextLength;
     public KvCacheType KvCacheType => _cache.Type;
     public int VocabSize => Config.VocabSize;

@@ -9,7 +9,7 @@ public class KernelBenchmarkTests : GpuTest
     [Test]
     public void SmallBenchmark_Runs()
     {
-        BandwidthResult r = KernelBenchmarks.MatvecF16(Device, 64, 128, repeats: 1);
+        BandwidthResult r = KernelBenchmarks.Matmul(Device, Tipo.Models.GgmlType.F16, 64, 128, repeats: 1);
         TestContext.Out.WriteLine(r);
         Assert.That(r.Milliseconds, Is.GreaterThanOrEqualTo(0));
     }

@@ -1,4 +1,5 @@
 using Tipo.Models;
+using Tipo.Inference;
 using Tipo.Inference.Kernels;
 using Tipo.Tests.Vulkan;
 using Tipo.Vulkan;
@@ -34,51 +35,56 @@ public class KernelTests : GpuTest
         seq.Submit();
     }
 
-    [TestCase(MatrixType.F32, false, 77, 131, 1)]
-    [TestCase(MatrixType.F32, false, 301, 512, 3)]
-    [TestCase(MatrixType.F32, true, 301, 516, 2)]
-    [TestCase(MatrixType.F32, false, 1000, 64, 1)]
-    [TestCase(MatrixType.F16, false, 77, 131, 1)]
-    [TestCase(MatrixType.F16, false, 301, 520, 3)]
-    [TestCase(MatrixType.F16, true, 33, 1000, 2)]
-    [TestCase(MatrixType.F16, true, 5, 7, 1)]
-    [TestCase(MatrixType.F16, false, 67, 262, 2, false)]
-    [TestCase(MatrixType.F16, true, 67, 263, 1, false)]
-    [TestCase(MatrixType.F16, false, 67, 262, 11, false)]
-    [TestCase(MatrixType.F16, false, 130, 1024, 17)]
-    [TestCase(MatrixType.F32, true, 130, 1024, 9)]
-    [TestCase(MatrixType.F32, false, 31, 99, 8)]
-    public void Matvec_MatchesReference(MatrixType type, bool sharedReduction, int rows, int cols, int nTokens, bool wide = true)
+    [TestCase(GgmlType.F32, false, 77, 131, 1)]
+    [TestCase(GgmlType.F32, false, 301, 512, 3)]
+    [TestCase(GgmlType.F32, true, 301, 516, 2)]
+    [TestCase(GgmlType.F32, false, 1000, 64, 1)]
+    [TestCase(GgmlType.F16, false, 77, 130, 1)]
+    [TestCase(GgmlType.F16, false, 301, 520, 3)]
+    [TestCase(GgmlType.F16, true, 33, 1000, 2)]
+    [TestCase(GgmlType.F16, true, 5, 8, 1)]
+    [TestCase(GgmlType.F16, false, 67, 262, 11)]
+    [TestCase(GgmlType.F16, false, 130, 1024, 17)]
+    [TestCase(GgmlType.F32, true, 130, 1024, 9)]
+    [TestCase(GgmlType.F32, false, 31, 99, 8)]
+    public unsafe void Matvec_MatchesReference(GgmlType type, bool sharedReduction, int rows, int cols, int nTokens)
     {
         float[] w = Reference.Random(rows * cols, 10);
         float[] x = Reference.Random(nTokens * cols, 11);
-        float[] wRef = type == MatrixType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w;
-        using GpuBuffer wb = type == MatrixType.F16 ? Upload(Reference.ToHalf(w), "w") : Upload(w, "w");
+        float[] wRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w;
+        byte[] raw = type == GgmlType.F16
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
+        GpuMatrix matrix;
+        fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
+        using var _ = matrix;
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, (long)nTokens * rows * 4, "y");
-        using var k = new MatvecKernel(Device, type, forceSharedReduction: sharedReduction, wideLoads: wide);
-        KernelBinding b = k.Bind(wb, xb, yb);
-        Run(s => k.Record(s, b, rows, cols, nTokens: nTokens));
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, forceSharedReduction: sharedReduction);
+        KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
+        Run(s => k.Record(s, b, rows, cols, nTokens, xOffset: 0, yOffset: 0, yStride: rows, rowOffset: 0, accumulate: false));
         float[] got = Read(yb, nTokens * rows);
         var expected = new float[nTokens * rows];
         for (int t = 0; t < nTokens; t++)
             Reference.MatVec(wRef, x[(t * cols)..((t + 1) * cols)], rows, cols).CopyTo(expected, t * rows);
-        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction} subgroups={k.UsesSubgroups} wide={wide}");
+        Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction}");
     }
 
     [Test]
-    public void Matvec_RowOffsetAndAccumulate()
+    public unsafe void Matvec_RowOffsetAndAccumulate()
     {
         const int rows = 45, cols = 64, total = 100, offset = 50;
         float[] w = Reference.Random(rows * cols, 12);
         float[] x = Reference.Random(cols, 13);
         float[] y0 = Reference.Random(total, 14);
-        using GpuBuffer wb = Upload(w, "w");
+        GpuMatrix matrix;
+        fixed (float* p = w) matrix = GpuMatrix.Upload(Device, "w", GgmlType.F32, rows, cols, (byte*)p);
+        using var _ = matrix;
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer yb = Upload(y0, "y");
-        using var k = new MatvecKernel(Device, MatrixType.F32, workgroupSize: 32, rowsPerWorkgroup: 4);
-        KernelBinding b = k.Bind(wb, xb, yb);
-        Run(s => k.Record(s, b, rows, cols, rowOffset: offset, accumulate: true, yStride: total));
+        using var k = new MatmulKernel(Device, GgmlType.F32, 1);
+        KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
+        Run(s => k.Record(s, b, rows, cols, 1, xOffset: 0, yOffset: 0, yStride: total, rowOffset: offset, accumulate: true));
         float[] got = Read(yb, total);
         float[] expected = (float[])y0.Clone();
         float[] wx = Reference.MatVec(w, x, rows, cols);
@@ -89,31 +95,28 @@ public class KernelTests : GpuTest
     }
 
     [Test]
-    public void Matvec_MatrixOverMaxStorageBufferRange_IsSplit()
+    public unsafe void Matvec_MatrixOverMaxStorageBufferRange_IsSplit()
     {
         const int rows = 32013, cols = 1100; // 140.9 MB of F32 > 128 MiB
         long bytes = (long)rows * cols * 4;
-        Assume.That((ulong)bytes, Is.GreaterThan(Device.Info.MaxStorageBufferRange).Or.LessThan(1UL << 40));
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         float[] w = Reference.RandomRows(rows, cols, 15);
         float[] x = Reference.Random(cols, 16);
-        long tRand = sw.ElapsedMilliseconds;
-        using var wb = new GpuBuffer(Device, bytes, "w-large");
-        long tAlloc = sw.ElapsedMilliseconds;
-        wb.Upload<float>(w);
-        TestContext.Out.WriteLine($"random {tRand} ms, alloc {tAlloc - tRand} ms, upload {sw.ElapsedMilliseconds - tAlloc} ms");
+        GpuMatrix matrix;
+        fixed (float* p = w) matrix = GpuMatrix.Upload(Device, "w-large", GgmlType.F32, rows, cols, (byte*)p);
+        using var _ = matrix;
+        if ((ulong)bytes > Device.Info.MaxStorageBufferRange)
+            Assert.That(matrix.Chunks, Has.Count.GreaterThan(1));
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, rows * 4L, "y");
-        using var k = new MatvecKernel(Device, MatrixType.F32);
-        MatvecPlan plan = k.Plan(wb, 0, xb, yb, rows, cols);
-        if ((ulong)bytes > Device.Info.MaxStorageBufferRange)
-            Assert.That(plan.Chunks, Has.Count.GreaterThan(1));
-        long tSetup = sw.ElapsedMilliseconds;
-        Run(s => k.Record(s, plan));
-        long tGpu = sw.ElapsedMilliseconds - tSetup;
+        using var k = new MatmulKernel(Device, GgmlType.F32, 1);
+        var bindings = matrix.Chunks.Select(c => k.Bind(c.Buffer, xb, yb)).ToArray();
+        Run(s =>
+        {
+            for (int i = 0; i < bindings.Length; i++)
+                k.Record(s, bindings[i], matrix.Chunks[i].RowCount, cols, 1, 0, 0, rows, matrix.Chunks[i].RowStart, false);
+        });
         float[] expected = Reference.MatVec(w, x, rows, cols);
-        TestContext.Out.WriteLine($"setup {tSetup} ms, gpu {tGpu} ms, reference {sw.ElapsedMilliseconds - tSetup - tGpu} ms");
-        Reference.AssertNmse(Read(yb, rows), expected, ReductionTol, $"matvec {rows}x{cols} in {plan.Chunks.Count} chunks");
+        Reference.AssertNmse(Read(yb, rows), expected, ReductionTol, $"matvec {rows}x{cols} in {matrix.Chunks.Count} chunks");
     }
 
     [Test]

@@ -18,10 +18,11 @@ internal static class BenchCommand
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array, one object per test (llama-bench field names)." };
+        var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (read-only kernel over 256 MiB) and print decode as a percentage of it." };
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
-        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, prompts, gen, reps, json, device, kv };
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, prompts, gen, reps, json, roofline, device, kv };
         command.SetAction(parse =>
         {
             string? modelPath = parse.GetValue(model);
@@ -68,7 +69,10 @@ internal static class BenchCommand
                 var results = new List<BenchResult>();
                 foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r));
                 if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r));
-                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results);
+                double? rooflineGbps = parse.GetValue(roofline)
+                    ? Tipo.Inference.Kernels.KernelBenchmarks.ReadBandwidth(llm.VulkanDevice, 256L << 20, r).GBps
+                    : null;
+                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps);
                 return ExitCodes.Ok;
             }
             finally
@@ -79,7 +83,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results)
+    private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps)
     {
         long parameters = llm.ParameterCount;
         if (asJson)
@@ -102,6 +106,7 @@ internal static class BenchCommand
                     ["samples_ts"] = new JsonArray(t.SamplesTokensPerSecond.Select(v => (JsonNode)v).ToArray()),
                     ["bytes_per_token"] = t.BytesPerToken,
                     ["gbps"] = t.GigabytesPerSecond,
+                    ["roofline_gbps"] = rooflineGbps,
                 });
             }
             Console.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -117,6 +122,12 @@ internal static class BenchCommand
                 t.AvgTokensPerSecond, t.StdDevTokensPerSecond,
                 t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
                 t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
+        }
+        if (rooflineGbps is double roof)
+        {
+            Console.WriteLine(string.Format(inv, "device read bandwidth (roofline): {0:F2} GB/s", roof));
+            foreach (var t in results.Where(t => t.NGen > 0))
+                Console.WriteLine(string.Format(inv, "{0}: {1:F1}% of the roofline", t.Test, 100 * t.GigabytesPerSecond / roof));
         }
     }
 }

@@ -1,6 +1,7 @@
 // Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
 #pragma warning disable CS1573
 using System.Globalization;
+using Tipo.Models;
 using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
@@ -28,30 +29,35 @@ public static class KernelBenchmarks
         ArgumentNullException.ThrowIfNull(device);
         var results = new List<BandwidthResult>
         {
-            MatvecF16(device, 3840, 1280, repeats),
-            MatvecF16(device, 32013, 1280, repeats),
-            MatvecF16(device, 3840, 1280, repeats, nTokens: 64),
+            Matmul(device, GgmlType.F16, 3840, 1280, repeats),
+            Matmul(device, GgmlType.F16, 32013, 1280, repeats),
+            Matmul(device, GgmlType.F16, 3840, 1280, repeats, nTokens: 64),
             ReadBandwidth(device, readBytes, repeats),
         };
         return results;
     }
 
-    /// <summary>GB/s of weight read by the F16 matvec kernel for a rows x cols matrix. With <paramref name="nTokens"/> &gt; 1
-    /// (prefill) the GB/s counts the weight bytes once per token, i.e. "effective" bandwidth.</summary>
-    public static BandwidthResult MatvecF16(VulkanDevice device, int rows, int cols, int repeats = 5, int nTokens = 1)
+    /// <summary>GB/s of weight read by the matmul kernel for a rows x cols matrix of <paramref name="type"/> (zeros).
+    /// With <paramref name="nTokens"/> &gt; 1 (prefill) the GB/s counts the weight bytes once per token ("effective").</summary>
+    public static unsafe BandwidthResult Matmul(VulkanDevice device, GgmlType type, int rows, int cols, int repeats = 5, int nTokens = 1)
     {
         ArgumentNullException.ThrowIfNull(device);
-        long wBytes = (long)rows * cols * 2;
-        using var w = new GpuBuffer(device, wBytes, $"bench-w-{rows}x{cols}");
+        byte[] zeros = new byte[checked((int)GgmlTypeInfo.RowBytes(type, cols) * rows)];
+        GpuMatrix w;
+        fixed (byte* p = zeros) w = GpuMatrix.Upload(device, $"bench-w-{rows}x{cols}", type, rows, cols, p);
+        using var _ = w;
         using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
         using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
-        w.Clear();
         x.Clear();
-        using var k = new MatvecKernel(device, MatrixType.F16);
-        MatvecPlan plan = k.Plan(w, 0, x, y, rows, cols);
-        double ms = Time(device, seq => k.Record(seq, plan, nTokens: nTokens), repeats);
-        string name = nTokens == 1 ? $"matvec F16 {rows}x{cols}" : $"matvec F16 {rows}x{cols} x {nTokens} tokens (effective)";
-        return new BandwidthResult(name, wBytes * nTokens, ms);
+        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : 8u);
+        var bindings = w.Chunks.Select(c => k.Bind(c.Buffer, x, y)).ToArray();
+        double ms = Time(device, seq =>
+        {
+            for (int i = 0; i < bindings.Length; i++)
+                k.Record(seq, bindings[i], w.Chunks[i].RowCount, cols, nTokens, 0, 0, rows, w.Chunks[i].RowStart, false);
+        }, repeats);
+        string name = nTokens == 1 ? $"matvec {type} {rows}x{cols}" : $"matmul {type} {rows}x{cols} x {nTokens} tokens (effective)";
+        return new BandwidthResult(name, w.SizeBytes * nTokens, ms);
     }
 
     /// <summary>GB/s of a read-only kernel that sums <paramref name="bytes"/> bytes.</summary>

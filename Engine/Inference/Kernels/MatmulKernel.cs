@@ -25,7 +25,8 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
 
-    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup)
+    /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback).</param>
+    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         WeightType = weightType;
@@ -42,7 +43,7 @@ public sealed class MatmulKernel : IDisposable
         // subgroupAdd. Decode takes 8 rows per workgroup: on lavapipe (8 lanes) that measured 1.3x faster than 2.
         WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
         RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 8u : 4u;
-        uint useSubgroupAdd = device.Info.SubgroupArithmetic ? 1u : 0u;
+        uint useSubgroupAdd = device.Info.SubgroupArithmetic && !forceSharedReduction ? 1u : 0u;
         _kernel = new ComputeKernel(device, shader, bindingCount: 3, pushConstantBytes: Marshal.SizeOf<Push>(),
             [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd]);
     }
