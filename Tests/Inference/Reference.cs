@@ -41,17 +41,7 @@ internal sealed class Reference
 internal static class Compare
 {
     /// <summary>Normalised mean squared error sum((a-b)^2) / sum(b^2), b the reference.</summary>
-    public static double Nmse(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
-    {
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)actual[i] - expected[i];
-            num += d * d;
-            den += (double)expected[i] * expected[i];
-        }
-        return den == 0 ? num : num / den;
-    }
+    public static double Nmse(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected) => Kernels.Reference.Nmse(actual, expected);
 
     public static int ArgMax(ReadOnlySpan<float> row)
     {
