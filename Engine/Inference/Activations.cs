@@ -21,6 +21,7 @@ public sealed class Activations : IDisposable
     public GpuBuffer Gate { get; }     // [maxTokens, ffDim] f32: W_gate x, then silu(gate) * up
     public GpuBuffer Up { get; }       // [maxTokens, ffDim] f32
     public GpuBuffer Logits { get; }   // [logitRows, vocab] f32
+    public GpuBuffer Argmax { get; }   // { uint index, float value }: greedy choice of the last row
 
     public Activations(VulkanDevice device, LlamaConfig c, int maxTokens)
     {
@@ -42,6 +43,7 @@ public sealed class Activations : IDisposable
             Gate = Make((long)maxTokens * c.IntermediateSize, "act.gate");
             Up = Make((long)maxTokens * c.IntermediateSize, "act.up");
             Logits = Make((long)LogitRows * c.VocabSize, "act.logits");
+            Argmax = Make(2, "act.argmax");
         }
         catch
         {
@@ -52,6 +54,6 @@ public sealed class Activations : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new[] { X, XNorm, Q, K, V, Attention, Gate, Up, Logits }) b?.Dispose();
+        foreach (var b in new[] { X, XNorm, Q, K, V, Attention, Gate, Up, Logits, Argmax }) b?.Dispose();
     }
 }

@@ -35,6 +35,8 @@ public sealed class ForwardPass : IDisposable
     private readonly AttentionKernel _attention;
     private readonly SwiGluKernel _swiGlu;
     private readonly KvStoreKernel _kvStore;
+    private readonly ArgmaxKernel _argmax;
+    private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
     private readonly Dictionary<GgmlType, MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
     private readonly Dictionary<GgmlType, MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
@@ -64,6 +66,7 @@ public sealed class ForwardPass : IDisposable
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32);
         _swiGlu = new SwiGluKernel(device);
         _kvStore = new KvStoreKernel(device, f16Cache);
+        _argmax = new ArgmaxKernel(device);
 
         var a = activations;
         _layers = new LayerBindings[config.LayerCount];
@@ -84,6 +87,7 @@ public sealed class ForwardPass : IDisposable
         }
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits);
+        _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
 
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
@@ -103,7 +107,9 @@ public sealed class ForwardPass : IDisposable
     /// Records the forward pass of <paramref name="n"/> tokens whose embeddings are already in X, at cache
     /// positions <paramref name="pos0"/>.. . Logits land in rows 0.. of Logits (all n rows, or only the last token's).
     /// </summary>
-    public void Record(CommandSequence seq, int n, int pos0, LogitsMode logits)
+    /// <param name="argmax">Also write the index of the largest logit of the last row to <see cref="Activations.Argmax"/>
+    /// (greedy decoding reads back 8 bytes instead of the vocabulary's logits).</param>
+    public void Record(CommandSequence seq, int n, int pos0, LogitsMode logits, bool argmax = false)
     {
         int dim = _c.HiddenSize, kvDim = _c.KvHeadCount * _c.HeadDim, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
@@ -147,7 +153,11 @@ public sealed class ForwardPass : IDisposable
             Project(seq, _output, n, accumulate: false);
         else
             Project(seq, _output, 1, accumulate: false, firstToken: n - 1);
-        seq.Barrier();
+        if (argmax)
+        {
+            seq.Barrier();
+            _argmax.Record(seq, _argmaxBinding, _c.VocabSize, rowOffset: logits == LogitsMode.All ? (n - 1) * _c.VocabSize : 0);
+        }
     }
 
     /// <summary>Y[t] (+)= W X[t] for tokens firstToken..firstToken+n-1 of X, written to rows 0..n-1 of Y.</summary>
@@ -166,7 +176,7 @@ public sealed class ForwardPass : IDisposable
 
     public void Dispose()
     {
-        _rmsNorm.Dispose(); _rope.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _kvStore.Dispose();
+        _rmsNorm.Dispose(); _rope.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _kvStore.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();
     }

@@ -56,10 +56,14 @@ public sealed class Generator
 
         var reason = StopReason.TokenLimit;
         int[] one = new int[1];
+        // Plain greedy decoding needs no logits on the host: the GPU picks the token.
+        bool gpuArgmax = options.IsGreedy && options.RepeatPenalty == 1f;
+        int next = -1;
         for (int i = 0; i < maxNewTokens; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            if (!gpuArgmax || i == 0)
+                next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
             if (stopAtEos && next == _model.Config.EosTokenId)
             {
                 reason = StopReason.EndOfSequence;
@@ -69,6 +73,11 @@ public sealed class Generator
             history.Add(next);
             onToken?.Invoke(next);
             if (i + 1 == maxNewTokens) break;   // no logits needed after the last token
+            if (gpuArgmax)
+            {
+                next = _model.EvaluateGreedy(next);
+                continue;
+            }
             one[0] = next;
             _model.Evaluate(one, LogitsMode.Last, _logits);
         }

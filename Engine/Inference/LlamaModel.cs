@@ -164,7 +164,22 @@ public sealed class LlamaModel : IDisposable
         return rest.Length;
     }
 
-    private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode)
+    /// <summary>
+    /// Runs one token at position CachedTokens.Count and returns the most likely next token, chosen on the GPU
+    /// (greedy decoding: no logits are read back).
+    /// </summary>
+    public int EvaluateGreedy(int token)
+    {
+        if (_cachedTokens.Count + 1 > ContextLength)
+            throw new ContextOverflowException($"{_cachedTokens.Count} cached + 1 new token exceed the context length {ContextLength}");
+        RunChunk([token], _cachedTokens.Count, LogitsMode.Last, argmax: true);
+        _cachedTokens.Add(token);
+        Span<uint> result = stackalloc uint[1];
+        _activations.Argmax.Download(result);
+        return (int)result[0];
+    }
+
+    private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode, bool argmax = false)
     {
         int n = tokens.Length, dim = Config.HiddenSize;
         var rows = _embeddingRows.AsSpan(0, n * dim);
@@ -172,7 +187,7 @@ public sealed class LlamaModel : IDisposable
         _activations.X.Upload<float>(rows);
 
         _sequence.Begin();
-        _forward.Record(_sequence, n, pos0, mode);
+        _forward.Record(_sequence, n, pos0, mode, argmax);
         _sequence.End();
         _sequence.Submit();
     }

@@ -95,3 +95,34 @@ public class MatmulKernelTests : GpuTest
         }
     }
 }
+
+/// <summary>The GPU argmax of greedy decoding: largest value, lowest index on ties, any length.</summary>
+public class ArgmaxKernelTests : GpuTest
+{
+    [TestCase(1, 0)]
+    [TestCase(517, 0)]
+    [TestCase(32013, 0)]
+    [TestCase(100, 3)]
+    public void PicksTheLargestLowestIndexOnTies(int n, int rowOffsetRows)
+    {
+        var rng = new Random(n);
+        float[] logits = Enumerable.Range(0, n * (rowOffsetRows + 1)).Select(_ => (float)rng.NextDouble()).ToArray();
+        int offset = rowOffsetRows * n;
+        int best = n * 2 / 3;
+        logits[offset + best] = 5f;
+        logits[offset + n - 1] = 5f;   // a tie after the first maximum
+        using var input = new GpuBuffer(Device, 4L * logits.Length, "logits");
+        using var output = new GpuBuffer(Device, 8, "argmax");
+        input.Upload<float>(logits);
+        using var kernel = new ArgmaxKernel(Device);
+        var binding = kernel.Bind(input, output);
+        using var seq = new CommandSequence(Device);
+        seq.Begin();
+        kernel.Record(seq, binding, n, offset);
+        seq.End();
+        seq.Submit();
+        uint[] result = new uint[2];
+        output.Download<uint>(result);
+        Assert.That(result[0], Is.EqualTo(n == 1 ? 0u : (uint)best));
+    }
+}
