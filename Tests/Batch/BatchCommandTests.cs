@@ -64,7 +64,8 @@ public class BatchCommandTests
             foreach (int i in new[] { 0, 1, 3, 4 })
             {
                 Assert.That(records[i].GetProperty("seed").GetUInt64(), Is.EqualTo((ulong)i + 1));
-                Assert.That(records[i].GetProperty("formatted").GetString(), Does.StartWith(Lines[i][10..].Split(',')[0]));
+                string tags = JsonDocument.Parse(Lines[i]).RootElement.GetProperty("tags").GetString()!;
+                Assert.That(records[i].GetProperty("unformatted").GetString(), Does.StartWith(tags), "the user's tags first");
                 Assert.That(records[i].GetProperty("calls").EnumerateArray().All(c => c.GetProperty("completion_tokens").GetInt32() <= 4));
             }
         }
