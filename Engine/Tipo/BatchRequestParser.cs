@@ -9,7 +9,8 @@ namespace Tipo.Expansion;
 /// (<c>tags</c>, <c>nl</c>, <c>width</c>, <c>height</c>, <c>tag_length</c>, <c>nl_length</c>, <c>format</c>, <c>ban</c>,
 /// <c>ban_category</c>, <c>seed</c>, <c>temperature</c>, <c>top_p</c>, <c>top_k</c>, <c>min_p</c>, <c>repeat_penalty</c>,
 /// <c>max_new_tokens</c>). A field that is absent (or null) takes its value from the defaults (the flags given with
-/// <c>--batch</c>). An unknown field is an error, so a typo never silently falls back to a default.
+/// <c>--batch</c>). An unknown field is an error, so a typo never silently falls back to a default. An <c>id</c> field (any
+/// JSON value) is not part of the request: it is copied into the line's result or error record, to match results across shards.
 /// </summary>
 internal static class BatchRequestParser
 {
@@ -22,8 +23,14 @@ internal static class BatchRequestParser
 
     /// <summary>Parses one request line over <paramref name="defaults"/>.</summary>
     /// <exception cref="ArgumentException">Not a JSON object, an unknown field, or a value of the wrong type or out of range.</exception>
-    public static TipoRequest Parse(string line, TipoRequest defaults)
+    public static TipoRequest Parse(string line, TipoRequest defaults) => Parse(line, defaults, out _);
+
+    /// <summary>Parses one request line over <paramref name="defaults"/>; <paramref name="id"/> is the raw JSON of its <c>id</c> field, if any
+    /// (set even when the line turns out invalid, as long as it is a JSON object).</summary>
+    /// <exception cref="ArgumentException">Not a JSON object, an unknown field, or a value of the wrong type or out of range.</exception>
+    public static TipoRequest Parse(string line, TipoRequest defaults, out string? id)
     {
+        id = null;
         ArgumentNullException.ThrowIfNull(line);
         ArgumentNullException.ThrowIfNull(defaults);
         JsonDocument doc;
@@ -40,6 +47,8 @@ internal static class BatchRequestParser
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new ArgumentException($"a request line must be a JSON object, not {Kind(root)}");
+            if (root.TryGetProperty("id", out JsonElement idElement))
+                id = idElement.GetRawText();
             TipoRequest request = defaults;
             SamplingOptions sampling = defaults.Sampling;
             string? banEntries = null, banCategories = null;
@@ -49,6 +58,8 @@ internal static class BatchRequestParser
                 if (!seen.Add(p.Name))
                     throw new ArgumentException($"field '{p.Name}' appears twice");
                 JsonElement v = p.Value;
+                if (p.Name == "id")
+                    continue;
                 if (v.ValueKind == JsonValueKind.Null)
                 {
                     if (!Fields.Contains(p.Name))

@@ -18,7 +18,7 @@ internal sealed record BatchProgress(int Done, int Errors, int? Total, TimeSpan 
 /// <c>tipo expand --batch</c>: reads one request object per line, runs them on one or more expanders (one worker thread
 /// each, typically one per device), and writes one result object per request line in input order. A line that is not a
 /// valid request, or whose request fails (bad format, context overflow, …), gives an error record
-/// <c>{"line": N, "error": "…"}</c> and the batch goes on; only a device failure (lost, out of memory) ends it.
+/// <c>{"line": N, "error": "…"}</c> and the batch goes on (a line's <c>id</c> field, if any, is copied after <c>"line"</c>); only a device failure (lost, out of memory) ends it.
 /// Blank lines are skipped (line numbers still count them).
 /// </summary>
 internal static class BatchRunner
@@ -173,16 +173,17 @@ internal static class BatchRunner
     internal static (string Json, bool Error) Answer(TipoExpander worker, int line, string text, TipoRequest defaults, CancellationToken ct)
     {
         TipoResult result;
+        string? id = null;
         try
         {
-            TipoRequest request = BatchRequestParser.Parse(text, defaults);
+            TipoRequest request = BatchRequestParser.Parse(text, defaults, out id);
             result = worker.Expand(request, ct);
         }
         catch (Exception e) when (!IsFatal(e) && e is not OperationCanceledException)
         {
-            return (ErrorRecord(line, e.Message), true);
+            return (ErrorRecord(line, e.Message, id), true);
         }
-        return (ResultRecord(line, result), false);
+        return (ResultRecord(line, result, id), false);
     }
 
     /// <summary>Errors that say the device (not the request) is broken: the batch stops.</summary>
@@ -190,25 +191,35 @@ internal static class BatchRunner
         e is DeviceLostException or OutOfDeviceMemoryException or VulkanUnavailableException or DeviceNotFoundException
             or OutOfMemoryException or ObjectDisposedException;
 
-    internal static string ErrorRecord(int line, string message) => Write(w =>
+    internal static string ErrorRecord(int line, string message, string? id = null) => Write(w =>
     {
         w.WriteStartObject();
         w.WriteNumber("line", line);
+        WriteId(w, id);
         w.WriteString("error", message);
         w.WriteEndObject();
     });
 
-    internal static string ResultRecord(int line, TipoResult result)
+    internal static string ResultRecord(int line, TipoResult result, string? id = null)
     {
         using var doc = JsonDocument.Parse(TipoJson.Result(result));
         return Write(w =>
         {
             w.WriteStartObject();
             w.WriteNumber("line", line);
+            WriteId(w, id);
             foreach (JsonProperty p in doc.RootElement.EnumerateObject())
                 p.WriteTo(w);
             w.WriteEndObject();
         });
+    }
+
+    private static void WriteId(Utf8JsonWriter w, string? id)
+    {
+        if (id == null)
+            return;
+        w.WritePropertyName("id");
+        w.WriteRawValue(id);
     }
 
     private static string Write(Action<Utf8JsonWriter> body)

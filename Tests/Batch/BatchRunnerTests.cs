@@ -31,10 +31,10 @@ public class BatchRunnerTests
     public void OneRecordPerLineInInputOrderWithErrorRecordsForBadLines()
     {
         string input = string.Join("\n",
-            """{"tags":"1girl, solo","seed":1}""",
+            """{"tags":"1girl, solo","seed":1,"id":"a-1"}""",
             "{broken",
             "",
-            """{"tags":"1boy","seed":2,"format":"no such format"}""",
+            """{"tags":"1boy","seed":2,"format":"no such format","id":{"shard":3,"n":7}}""",
             """{"tags":"scenery","seed":3}""") + "\n";
         var (records, summary) = Run(input, Worker());
         Assert.That(records.Select(r => r.GetProperty("line").GetInt32()), Is.EqualTo(new[] { 1, 2, 4, 5 }));
@@ -43,7 +43,10 @@ public class BatchRunnerTests
             Assert.That(records[0].GetProperty("formatted").GetString(), Does.StartWith("1girl"));
             Assert.That(records[0].GetProperty("seed").GetUInt64(), Is.EqualTo(1UL));
             Assert.That(records[0].TryGetProperty("calls", out _), Is.True);
+            Assert.That(records[0].GetProperty("id").GetString(), Is.EqualTo("a-1"));
             Assert.That(records[1].GetProperty("error").GetString(), Does.Contain("not valid JSON"));
+            Assert.That(records[1].TryGetProperty("id", out _), Is.False);
+            Assert.That(records[2].GetProperty("id").GetProperty("shard").GetInt32(), Is.EqualTo(3));
             Assert.That(records[2].GetProperty("error").GetString(), Does.Contain("unknown format"));
             Assert.That(records[3].GetProperty("formatted").GetString(), Does.Contain("scenery"));
             Assert.That((summary.Done, summary.Errors), Is.EqualTo((4, 2)));
