@@ -6,13 +6,17 @@ namespace Tipo.Tests.Expansion;
 /// <summary><c>tipo expand</c> run as a process: <c>--dry-run</c> on KGen's reference requests, and the no-model message.</summary>
 public class ExpandCommandTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args)
+    private static (int ExitCode, string Stdout, string Stderr) RunCli(params string[] args) => RunCli(null, args);
+
+    private static (int ExitCode, string Stdout, string Stderr) RunCli(Dictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
         foreach (string a in args)
             psi.ArgumentList.Add(a);
         psi.Environment.Remove("TIPO_TAG_LISTS");
+        foreach (var (name, value) in environment ?? [])
+            psi.Environment[name] = value;
         using var process = Process.Start(psi)!;
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
@@ -43,11 +47,22 @@ public class ExpandCommandTests
     }
 
     [Test]
-    public void WithoutModel_SaysWhichModelIsNeeded()
+    public void WithoutModel_FetchesTheDefaultModel()
     {
-        var (code, _, stderr) = RunCli("expand", "1girl, solo", "--tag-lists", ExpansionTestData.TagListDirectory);
-        Assert.That(code, Is.EqualTo(2));
-        Assert.That(stderr, Does.Contain("--model").And.Contain("TIPO").And.Contain("huggingface.co/KBlueLeaf"));
+        // Offline with an empty cache: the default alias is what it tries to fetch, and the message says how to give a model.
+        string cache = Path.Combine(Path.GetTempPath(), "tipo-empty-hf-cache-" + Environment.ProcessId);
+        Directory.CreateDirectory(cache);
+        try
+        {
+            var (code, _, stderr) = RunCli(new Dictionary<string, string> { ["HF_HUB_OFFLINE"] = "1", ["HF_HUB_CACHE"] = cache },
+                "expand", "1girl, solo", "--tag-lists", ExpansionTestData.TagListDirectory);
+            Assert.That(code, Is.EqualTo(9), stderr);
+            Assert.That(stderr, Does.Contain("KBlueLeaf/TIPO-500M-ft").And.Contain("--model"));
+        }
+        finally
+        {
+            Directory.Delete(cache, true);
+        }
     }
 
     [Test]
