@@ -8,7 +8,7 @@ namespace Tipo.Tests.Expansion;
 
 /// <summary>
 /// The whole TIPO pipeline on the real engine with ../shared/models/tipo-tiny (random weights: the text is
-/// nonsense, the structure is not). New tokens per call are capped to keep lavapipe runs short.
+/// nonsense, the structure is not). New tokens per call are capped (8) to keep lavapipe runs short.
 /// </summary>
 public class ExpandOnEngineTests : GpuTest
 {
@@ -34,7 +34,7 @@ public class ExpandOnEngineTests : GpuTest
         NlLength = TipoLength.Short,
         Seed = seed,
         Ban = BanList.Parse(ban, null),
-        MaxNewTokens = 24,
+        MaxNewTokens = 8,
     };
 
     [Test]
