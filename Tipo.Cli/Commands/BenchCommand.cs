@@ -13,7 +13,8 @@ internal static class BenchCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model file or directory." };
-        var synthetic = new Option<string?>("--synthetic") { Description = $"Random F16 weights of a TIPO shape: {string.Join(", ", SyntheticModels.All.Select(s => s.Name))}." };
+        var synthetic = new Option<string?>("--synthetic") { Description = $"Random weights of a TIPO shape: {string.Join(", ", SyntheticModels.All.Select(s => s.Name))}." };
+        var syntheticType = new Option<string>("--synthetic-type") { Description = "Weight type of the --synthetic model: f16 or q4_k_m (llama-quantize's Q4_K/Q6_K mix).", DefaultValueFactory = _ => "f16" };
         var prompts = new Option<string>("-p", "--n-prompt") { Description = "Prompt lengths to test, comma-separated.", DefaultValueFactory = _ => "64,512" };
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
@@ -22,12 +23,19 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
-        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, prompts, gen, reps, json, roofline, device, kv };
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, device, kv };
         command.SetAction(parse =>
         {
             string? modelPath = parse.GetValue(model);
             string? syntheticName = parse.GetValue(synthetic);
             if ((modelPath == null) == (syntheticName == null)) throw new UsageException("give exactly one of --model or --synthetic");
+            var weightType = parse.GetValue(syntheticType)!.ToLowerInvariant() switch
+            {
+                "f16" => SyntheticWeightType.F16,
+                "q4_k_m" => SyntheticWeightType.Q4_K_M,
+                var t => throw new UsageException($"--synthetic-type must be f16 or q4_k_m, not '{t}'"),
+            };
+            if (syntheticName == null && parse.GetResult(syntheticType) is { Implicit: false }) throw new UsageException("--synthetic-type needs --synthetic");
             int[] pp;
             try
             {
@@ -48,10 +56,10 @@ internal static class BenchCommand
                 if (syntheticName != null)
                 {
                     var shape = SyntheticModels.Find(syntheticName);
-                    tempFile = Path.Combine(Path.GetTempPath(), $"tipo-bench-{shape.Name}-{Environment.ProcessId}.gguf");
-                    SyntheticModels.WriteGguf(shape, tempFile);
+                    tempFile = Path.Combine(Path.GetTempPath(), $"tipo-bench-{shape.Name}-{weightType}-{Environment.ProcessId}.gguf");
+                    SyntheticModels.WriteGguf(shape, tempFile, weightType: weightType);
                     modelPath = tempFile;
-                    label = shape.Name + " F16 (random)";
+                    label = $"{shape.Name} {weightType} (random)";
                 }
                 else
                 {

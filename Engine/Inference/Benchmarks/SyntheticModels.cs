@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Tipo.Models;
+using Tipo.Models.Quantization;
 
 namespace Tipo.Inference.Benchmarks;
 
@@ -11,9 +12,22 @@ public sealed record SyntheticShape(string Name, int Hidden, int Intermediate, i
         + Layers * (2L * Hidden + (long)Hidden * Heads * (Hidden / Heads) * 2 + 2L * Hidden * KvHeads * (Hidden / Heads) + 3L * Hidden * Intermediate);
 }
 
+/// <summary>How the matrices of a synthetic model are stored.</summary>
+public enum SyntheticWeightType
+{
+    /// <summary>Every matrix F16, as TIPO's published GGUFs are.</summary>
+    F16,
+    /// <summary>
+    /// llama-quantize Q4_K_M's mix: Q4_K, with Q6_K for output.weight and for attn_v / ffn_down on the layers
+    /// llama.cpp's use_more_bits picks (the first and last eighth and every third between: half of them).
+    /// </summary>
+    Q4_K_M,
+}
+
 /// <summary>
-/// Random-weight models of TIPO's shapes, written as F16 GGUF files (as TIPO's published GGUFs are), so that
-/// speed can be measured without downloading anything. Weights are uniform in [-0.05, 0.05), norms 1.
+/// Random-weight models of TIPO's shapes, written as GGUF files (F16 as TIPO's published GGUFs are, or a
+/// Q4_K_M mix), so that speed can be measured without downloading anything. Weights are uniform in
+/// [-0.05, 0.05) before any quantisation (the same values for every weight type and seed), norms 1.
 /// </summary>
 public static class SyntheticModels
 {
@@ -30,8 +44,8 @@ public static class SyntheticModels
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"unknown synthetic model '{name}'; known: {string.Join(", ", All.Select(s => s.Name))}", nameof(name));
 
-    /// <summary>Writes the shape as an F16 GGUF (F32 norms) with random weights from <paramref name="seed"/>.</summary>
-    public static void WriteGguf(SyntheticShape s, string path, ulong seed = 1, GgmlType weightType = GgmlType.F16)
+    /// <summary>Writes the shape as a GGUF of <paramref name="weightType"/> (F32 norms) with random weights from <paramref name="seed"/>.</summary>
+    public static void WriteGguf(SyntheticShape s, string path, ulong seed = 1, SyntheticWeightType weightType = SyntheticWeightType.F16)
     {
         int headDim = s.Hidden / s.Heads;
         var w = new GgufWriter();
@@ -49,24 +63,27 @@ public static class SyntheticModels
         w.Add("llama.vocab_size", (uint)s.Vocab);
 
         ulong state = seed;
-        void Matrix(string name, long rows, long cols) => w.AddTensor(name, weightType, [rows, cols], stream => WriteRandom(stream, weightType, rows * cols, ref state));
+        void Matrix(string name, long rows, long cols, GgmlType type) => w.AddTensor(name, type, [rows, cols], stream => WriteRandom(stream, type, rows * cols, ref state));
+        bool q4km = weightType == SyntheticWeightType.Q4_K_M;
+        GgmlType baseType = q4km ? GgmlType.Q4_K : GgmlType.F16;
+        GgmlType MoreBits(int layer) => q4km && UseMoreBits(layer, s.Layers) ? GgmlType.Q6_K : baseType;
         void Norm(string name) => w.AddTensor(name, GgmlType.F32, [s.Hidden], stream => WriteOnes(stream, s.Hidden));
 
-        Matrix("token_embd.weight", s.Vocab, s.Hidden);
+        Matrix("token_embd.weight", s.Vocab, s.Hidden, baseType);
         for (int l = 0; l < s.Layers; l++)
         {
             Norm($"blk.{l}.attn_norm.weight");
-            Matrix($"blk.{l}.attn_q.weight", s.Heads * headDim, s.Hidden);
-            Matrix($"blk.{l}.attn_k.weight", s.KvHeads * headDim, s.Hidden);
-            Matrix($"blk.{l}.attn_v.weight", s.KvHeads * headDim, s.Hidden);
-            Matrix($"blk.{l}.attn_output.weight", s.Hidden, s.Heads * headDim);
+            Matrix($"blk.{l}.attn_q.weight", s.Heads * headDim, s.Hidden, baseType);
+            Matrix($"blk.{l}.attn_k.weight", s.KvHeads * headDim, s.Hidden, baseType);
+            Matrix($"blk.{l}.attn_v.weight", s.KvHeads * headDim, s.Hidden, MoreBits(l));
+            Matrix($"blk.{l}.attn_output.weight", s.Hidden, s.Heads * headDim, baseType);
             Norm($"blk.{l}.ffn_norm.weight");
-            Matrix($"blk.{l}.ffn_gate.weight", s.Intermediate, s.Hidden);
-            Matrix($"blk.{l}.ffn_up.weight", s.Intermediate, s.Hidden);
-            Matrix($"blk.{l}.ffn_down.weight", s.Hidden, s.Intermediate);
+            Matrix($"blk.{l}.ffn_gate.weight", s.Intermediate, s.Hidden, baseType);
+            Matrix($"blk.{l}.ffn_up.weight", s.Intermediate, s.Hidden, baseType);
+            Matrix($"blk.{l}.ffn_down.weight", s.Hidden, s.Intermediate, MoreBits(l));
         }
         Norm("output_norm.weight");
-        Matrix("output.weight", s.Vocab, s.Hidden);
+        Matrix("output.weight", s.Vocab, s.Hidden, q4km ? GgmlType.Q6_K : baseType);
         w.Write(path);
     }
 
@@ -77,21 +94,37 @@ public static class SyntheticModels
         stream.Write(buf);
     }
 
+    /// <summary>llama.cpp's use_more_bits: the layers whose attn_v / ffn_down Q4_K_M keeps at Q6_K.</summary>
+    public static bool UseMoreBits(int layer, int layers) =>
+        layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+
     private static void WriteRandom(Stream stream, GgmlType type, long count, ref ulong state)
     {
-        if (type != GgmlType.F16) throw new NotSupportedException($"synthetic weights of type {type}");
-        byte[] buf = new byte[1 << 16];
+        const int Chunk = 1 << 15;   // elements per step: whole 256-element blocks
+        float[] values = new float[Chunk];
+        byte[] buf = new byte[GgmlTypeInfo.TensorBytes(type, Chunk)];
         long left = count;
         while (left > 0)
         {
-            int n = (int)Math.Min(left, buf.Length / 2);
+            int n = (int)Math.Min(left, Chunk);
             for (int i = 0; i < n; i++)
             {
                 state = state * 6364136223846793005UL + 1442695040888963407UL;   // PCG-style LCG step
-                float u = (state >> 40) * (1f / (1 << 24)) - 0.5f;
-                BinaryPrimitives.WriteHalfLittleEndian(buf.AsSpan(2 * i), (Half)(u * 0.1f));
+                values[i] = ((state >> 40) * (1f / (1 << 24)) - 0.5f) * 0.1f;
             }
-            stream.Write(buf, 0, 2 * n);
+            var x = values.AsSpan(0, n);
+            int bytes = checked((int)GgmlTypeInfo.TensorBytes(type, n));
+            var y = buf.AsSpan(0, bytes);
+            switch (type)
+            {
+                case GgmlType.F16:
+                    for (int i = 0; i < n; i++) BinaryPrimitives.WriteHalfLittleEndian(y[(2 * i)..], (Half)x[i]);
+                    break;
+                case GgmlType.Q4_K: KQuantize.Q4_K(x, y); break;
+                case GgmlType.Q6_K: KQuantize.Q6_K(x, y); break;
+                default: throw new NotSupportedException($"synthetic weights of type {type}");
+            }
+            stream.Write(y);
             left -= n;
         }
     }
