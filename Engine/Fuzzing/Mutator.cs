@@ -100,7 +100,17 @@ public sealed class Mutator(Random rng)
         var what = new List<string>();
         int count = rng.Next(10) switch { < 6 => 1, < 9 => 2, _ => 3 + rng.Next(4) };
         for (int i = 0; i < count; i++)
-            what.Add(MutateOnce(seed, input));
+        {
+            try
+            {
+                what.Add(MutateOnce(seed, input));
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+            {
+                // A JSON mutation met text an earlier mutation broke (invalid UTF-8, say): flip bits instead.
+                what.Add(BitFlips(input));
+            }
+        }
         return (input, string.Join("; ", what));
     }
 
