@@ -145,13 +145,47 @@ internal static class HuggingFaceTokenizerFiles
 
     private static JsonDocument ParseJson(string path)
     {
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path));
+            doc = JsonDocument.Parse(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
             throw new ModelFormatException(path, "invalid JSON: " + e.Message, e);
+        }
+        try
+        {
+            // JsonDocument decodes strings lazily: check them all now, so invalid UTF-8 (or a lone surrogate escape)
+            // is reported against this file instead of surfacing later as an InvalidOperationException.
+            CheckStrings(doc.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw new ModelFormatException(path, "holds text that is not valid UTF-8 or UTF-16: " + e.Message, e);
+        }
+        return doc;
+    }
+
+    private static void CheckStrings(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = e.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (JsonElement x in e.EnumerateArray())
+                    CheckStrings(x);
+                break;
+            case JsonValueKind.Object:
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    _ = p.Name;
+                    CheckStrings(p.Value);
+                }
+                break;
         }
     }
 }
