@@ -12,6 +12,8 @@ namespace Tipo.Text;
 internal static class HuggingFaceTokenizerFiles
 {
     private const float AddedTokenScore = -1000f;
+    /// <summary>How far past the pieces and added tokens an added token id may lie (the gap is padded).</summary>
+    internal const int MaxIdGap = 65_536;
 
     public static SentencePieceVocabulary Load(string dir)
     {
@@ -66,6 +68,20 @@ internal static class HuggingFaceTokenizerFiles
         else if (decoder.Any(d => d.Id >= baseCount))
         {
             throw new ModelFormatException(addedPath, $"added_tokens.json not found, but tokenizer_config.json declares added tokens beyond the {baseCount} SentencePiece pieces");
+        }
+
+        // Added ids follow the SentencePiece pieces; a gap is filled with [PAD] tokens. Bound the gap, so that one
+        // large id cannot make the loader allocate millions of padding tokens (or overflow the count).
+        long limit = (long)baseCount + added.Count + decoder.Count + MaxIdGap;
+        foreach ((int id, string content) in added)
+        {
+            if (id >= limit)
+                throw new ModelFormatException(addedPath, $"token \"{content}\" has id {id}, more than {MaxIdGap} ids past the {baseCount} SentencePiece pieces and {added.Count} added tokens");
+        }
+        foreach ((int id, string content, _) in decoder)
+        {
+            if (id >= limit)
+                throw new ModelFormatException(configPath, $"added_tokens_decoder entry {id} (\"{content}\") is more than {MaxIdGap} ids past the {baseCount} SentencePiece pieces and {decoder.Count} added tokens");
         }
 
         int count = Math.Max(baseCount, Math.Max(

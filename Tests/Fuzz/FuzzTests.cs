@@ -129,6 +129,36 @@ public class FuzzTests : TempDirTest
     }
 
     [Test]
+    [CancelAfter(20_000)]
+    public void AddedTokens_HugeId_IsAFormatErrorNotMillionsOfPaddingTokens()
+    {
+        // Before: 4.5 GB and 3 minutes to pad the vocabulary up to id 9,999,999.
+        File.Copy(TestData.Shared("models/tipo-tiny/tokenizer.model"), Path.Combine(Dir, "tokenizer.model"));
+        string path = WriteFile("added_tokens.json", Encoding.UTF8.GetBytes("{\"<|x|>\": 9999999}"));
+        ExpectFormatError(path, () => TokenizerLoader.Load(Dir), "9999999", "<|x|>");
+    }
+
+    [Test]
+    public void AddedTokensDecoder_IdIntMax_IsAFormatError()
+    {
+        // Before: the padded count overflowed and the loader threw ArgumentOutOfRangeException.
+        File.Copy(TestData.Shared("models/tipo-tiny/tokenizer.model"), Path.Combine(Dir, "tokenizer.model"));
+        WriteFile("added_tokens.json", Encoding.UTF8.GetBytes("{\"<|x|>\": 32000}"));
+        string path = WriteFile("tokenizer_config.json", Encoding.UTF8.GetBytes("{\"added_tokens_decoder\": {\"2147483647\": {\"content\": \"<|y|>\", \"special\": true}}}"));
+        ExpectFormatError(path, () => TokenizerLoader.Load(Dir), "2147483647");
+    }
+
+    [Test]
+    public void AddedTokens_SmallGap_IsPadded()
+    {
+        File.Copy(TestData.Shared("models/tipo-tiny/tokenizer.model"), Path.Combine(Dir, "tokenizer.model"));
+        WriteFile("added_tokens.json", Encoding.UTF8.GetBytes("{\"<|x|>\": 32100}"));
+        var tokenizer = TokenizerLoader.Load(Dir);
+        Assert.That(tokenizer.VocabSize, Is.EqualTo(32101));
+        Assert.That(tokenizer.Encode("<|x|>", addBos: false), Is.EqualTo(new[] { 32100 }));
+    }
+
+    [Test]
     public void TokenizerConfig_LoneSurrogateEscape_IsAFormatErrorNamingTheFile()
     {
         string hf = TestData.Shared("models/tipo-tiny");
