@@ -498,7 +498,13 @@ public sealed class Mutator(Random rng)
                 {
                     var value = obj[key];
                     obj.Remove(key);
-                    string newKey = rng.Next(2) == 0 ? key + "x" : new string('k', rng.Next(1, 4000));
+                    string newKey = rng.Next(3) switch
+                    {
+                        0 => key + "x",
+                        1 => new string('k', rng.Next(1, 4000)),
+                        // Keys that are ids (tokenizer_config.json's added_tokens_decoder).
+                        _ => rng.Next(5) switch { 0 => "2147483647", 1 => "-1", 2 => "99999999", 3 => "32013", _ => rng.Next(200_000).ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    };
                     obj[newKey] = value;
                     what = $"json rename '{key}'";
                     break;
