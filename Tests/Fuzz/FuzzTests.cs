@@ -159,6 +159,18 @@ public class FuzzTests : TempDirTest
     }
 
     [Test]
+    public void GgufTokenizer_ScoresAsNestedArrays_AreAFormatError()
+    {
+        // Before: Convert.ToDouble(GgufValue) threw InvalidCastException.
+        var nested = new GgufValue(GgufValueType.Array,
+            new[] { new GgufValue(GgufValueType.Array, new[] { 1f }, GgufValueType.Float32), new GgufValue(GgufValueType.Array, new[] { 2f }, GgufValueType.Float32) },
+            GgufValueType.Array);
+        string path = Path.Combine(Dir, "vocab.gguf");
+        new GgufWriter().Add("tokenizer.ggml.model", "llama").Add("tokenizer.ggml.tokens", ["<unk>", "<s>"]).Add("tokenizer.ggml.scores", nested).Write(path);
+        ExpectFormatError(path, () => TokenizerLoader.Load(path), "tokenizer.ggml.scores");
+    }
+
+    [Test]
     public void TokenizerConfig_LoneSurrogateEscape_IsAFormatErrorNamingTheFile()
     {
         string hf = TestData.Shared("models/tipo-tiny");
