@@ -201,7 +201,20 @@ public sealed class FormatFuzzer : IDisposable
     /// <summary>Runs case <paramref name="i"/>: builds its files, loads them with a timeout, classifies the outcome.</summary>
     public FuzzCaseResult RunCase(int i)
     {
-        var (target, seed, input, mutation) = Build(i);
+        FuzzTarget target;
+        FuzzSeed seed;
+        FuzzInput input;
+        string mutation;
+        try
+        {
+            (target, seed, input, mutation) = Build(i);
+        }
+        catch (Exception e)
+        {
+            // A bug of the mutator, not of a reader: still a failure, and the campaign goes on.
+            return new FuzzCaseResult(i, _options.Targets[i % _options.Targets.Count], "?", "?", "fuzzer error",
+                $"the mutator failed: {e.GetType().Name}: {e.Message} at {FirstFrame(e)}", TimeSpan.Zero, 0, 0);
+        }
         string dir = Path.Combine(_work, $"case-{i}");
         string seedName = Path.GetFileName(seed.SourcePath);
         var sw = Stopwatch.StartNew();

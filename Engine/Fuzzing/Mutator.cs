@@ -160,6 +160,8 @@ public sealed class Mutator(Random rng)
 
     private string BitFlips(FuzzInput input)
     {
+        if (input.Head.Length == 0)
+            return "nothing to flip (empty)";
         int n = 1 + rng.Next(8);
         var sb = new StringBuilder("flip bits at");
         for (int i = 0; i < n; i++)

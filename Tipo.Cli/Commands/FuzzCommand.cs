@@ -4,7 +4,7 @@ using Tipo.Fuzzing;
 namespace Tipo.Cli.Commands;
 
 /// <summary>
-/// <c>tipo fuzz [--cases N] [--seed S] [--target gguf|safetensors|config|tokenizer|all] [--shared DIR] [--case I] [--keep]</c>:
+/// <c>tipo fuzz [--cases N] [--seed S] [--target gguf|safetensors|config|tokenizer|all] [--shared DIR] [--case I | --first I] [--keep]</c>:
 /// a deterministic fuzz campaign over the model file readers. Prints per-target counts; exits 1 on any failure.
 /// </summary>
 internal static class FuzzCommand
@@ -16,10 +16,11 @@ internal static class FuzzCommand
         var target = new Option<string>("--target") { Description = "gguf, safetensors, config, tokenizer or all.", DefaultValueFactory = _ => "all" };
         var shared = new Option<string?>("--shared") { Description = "Directory of the seed models (default: ../shared/models, searched upwards from the current directory)." };
         var one = new Option<int?>("--case") { Description = "Run only this case (to reproduce a failure)." };
+        var first = new Option<int>("--first") { Description = "Number of the first case (to split a campaign over processes).", DefaultValueFactory = _ => 0 };
         var keep = new Option<bool>("--keep") { Description = "Keep the mutated files (printed) instead of deleting them." };
         var verbose = new Option<bool>("--verbose") { Description = "Print every case." };
         var command = new Command("fuzz", "Fuzz the GGUF, safetensors, config.json and tokenizer readers with mutated copies of the shared models.");
-        foreach (var o in new Option[] { cases, seed, target, shared, one, keep, verbose })
+        foreach (var o in new Option[] { cases, seed, target, shared, one, first, keep, verbose })
             command.Options.Add(o);
         command.SetAction(parseResult =>
         {
@@ -53,7 +54,7 @@ internal static class FuzzCommand
             int? only = parseResult.GetValue(one);
             bool all = parseResult.GetValue(verbose) || only is not null;
             int done = 0;
-            var report = fuzzer.Run(only is null ? n : 1, only ?? 0, r =>
+            var report = fuzzer.Run(only is null ? n : 1, only ?? parseResult.GetValue(first), r =>
             {
                 done++;
                 if (all)
