@@ -136,6 +136,15 @@ public class NamedFailureTests
     }
 
     [Test]
+    public void ModelPathIsADirectoryWithoutAModel_Exits4()
+    {
+        // Runs as root too (where a mode-000 file is still readable): a path that cannot be read as a model.
+        string dir = Path.Combine(_temp, "not-a-model.gguf");
+        Directory.CreateDirectory(dir);
+        ExpectExit(4, Tipo(null, "generate", "--model", dir, "-p", "Once", "-n", "2"), dir, "config.json");
+    }
+
+    [Test]
     public void ContextOverflow_Exits5()
     {
         var r = Tipo(null, "generate", "--model", Stories, "-p", "Once upon a time", "-n", "5000", "--ctx", "64");
