@@ -13,7 +13,7 @@ internal static class HuggingFaceTokenizerFiles
 {
     private const float AddedTokenScore = -1000f;
     /// <summary>How far past the pieces and added tokens an added token id may lie (the gap is padded).</summary>
-    internal const int MaxIdGap = 65_536;
+    internal const int MaxIdGap = 16_384;
 
     public static SentencePieceVocabulary Load(string dir)
     {

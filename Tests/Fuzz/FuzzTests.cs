@@ -149,6 +149,28 @@ public class FuzzTests : TempDirTest
     }
 
     [Test]
+    public void AddedTokens_GapOverTheBound_IsAFormatError()
+    {
+        // tipo fuzz --seed 2 --case 251: an id of 90122 padded 58,000 tokens (68 MB, over the fuzzer's allocation bound).
+        File.Copy(TestData.Shared("models/tipo-tiny/tokenizer.model"), Path.Combine(Dir, "tokenizer.model"));
+        string path = WriteFile("added_tokens.json", Encoding.UTF8.GetBytes("{\"<|x|>\": 90122}"));
+        ExpectFormatError(path, () => TokenizerLoader.Load(Dir), "90122", "16384");
+    }
+
+    [Test]
+    [CancelAfter(20_000)]
+    public void Config_HugeLayerCount_IsAFormatErrorWithoutEnumeratingEveryLayer()
+    {
+        // tipo fuzz --seed 2 --case 9494: num_hidden_layers = 10,000,000 hung (90 million expected tensor names).
+        string hf = TestData.Shared("models/tipo-tiny");
+        foreach (string f in Directory.GetFiles(hf).Where(f => Path.GetFileName(f) != "config.json"))
+            File.CreateSymbolicLink(Path.Combine(Dir, Path.GetFileName(f)), f);
+        string text = File.ReadAllText(Path.Combine(hf, "config.json")).Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 10000000", StringComparison.Ordinal);
+        string path = WriteFile("config.json", Encoding.UTF8.GetBytes(text));
+        ExpectFormatError(Dir, () => LlamaModelFile.Open(Dir).Dispose(), "10000000 layers");
+    }
+
+    [Test]
     public void AddedTokens_SmallGap_IsPadded()
     {
         File.Copy(TestData.Shared("models/tipo-tiny/tokenizer.model"), Path.Combine(Dir, "tokenizer.model"));
