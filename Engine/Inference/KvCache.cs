@@ -30,7 +30,9 @@ public sealed class KvCache : IDisposable
         ContextLength = contextLength;
         RowSize = rowSize;
         Type = type;
-        long bytes = (long)contextLength * rowSize * (type == KvCacheType.F32 ? 4 : 2);
+        int elementBytes = type == KvCacheType.F32 ? 4 : 2;
+        long bytes = (long)contextLength * rowSize * elementBytes;
+        CheckFitsHeap(device, layers, contextLength, rowSize, elementBytes, type);
         _keys = new GpuBuffer[layers];
         _values = new GpuBuffer[layers];
         try
@@ -47,6 +49,22 @@ public sealed class KvCache : IDisposable
             throw;
         }
         SizeBytes = 2L * layers * bytes;
+    }
+
+    /// <summary>
+    /// Refuses a cache larger than the device's largest (device-local) memory heap before allocating anything: such a
+    /// request can never succeed, and on drivers whose heap is host RAM (lavapipe) an attempt could exhaust the host.
+    /// </summary>
+    private static void CheckFitsHeap(VulkanDevice device, int layers, int contextLength, int rowSize, int elementBytes, KvCacheType type)
+    {
+        var heaps = device.Info.MemoryHeaps;
+        var local = heaps.Where(h => h.DeviceLocal).ToList();
+        ulong heap = (local.Count > 0 ? local : heaps).Select(h => h.Size).DefaultIfEmpty(0UL).Max();
+        // 2 (K and V) * layers * ctx * row * element: at most 2 * 2^31 * 2^31 * 2^31 * 4, so use decimal to be safe.
+        decimal total = 2m * layers * contextLength * rowSize * elementBytes;
+        if (heap > 0 && total > heap)
+            throw new Tipo.Errors.OutOfDeviceMemoryException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"the KV cache for a context of {contextLength} tokens needs {total / 1048576m:0.0} MiB ({layers} layers x K and V x {contextLength} positions x {rowSize} x {elementBytes} bytes, {type}), more than the device's largest memory heap of {heap / 1048576.0:0.0} MiB on {device.Info.Name}; ask for a shorter context (--ctx){(type == KvCacheType.F32 ? " or --kv f16" : "")}"));
     }
 
     public GpuBuffer Keys(int layer) => _keys[layer];

@@ -91,7 +91,21 @@ public sealed record LlamaConfig(
         }
         using (doc)
         {
-            var root = doc.RootElement;
+            try
+            {
+                return FromConfigJsonDocument(full, doc.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonDocument decodes strings lazily: invalid UTF-8 or a lone surrogate escape surfaces here.
+                throw new ModelFormatException(full, $"holds text that is not valid UTF-8 or UTF-16: {e.Message}", e);
+            }
+        }
+    }
+
+    private static LlamaConfig FromConfigJsonDocument(string full, JsonElement root)
+    {
+        {
             if (root.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException(full, $"must be a JSON object, got {root.ValueKind}");
 

@@ -246,6 +246,10 @@ public sealed partial class LlamaModelFile : IDisposable
 
     private static void Validate(string path, LlamaConfig config, List<ModelTensor> tensors)
     {
+        // Each layer needs 9 tensors: a layer count far beyond what the files hold is reported before enumerating the
+        // expected names (a count of 10,000,000 would otherwise build 90 million names and take minutes).
+        if (config.LayerCount > tensors.Count)
+            throw new ModelFormatException(path, $"the config says {config.LayerCount} layers, but the model files hold only {tensors.Count} LLaMA tensors (each layer needs 9)");
         var byName = new Dictionary<string, ModelTensor>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {

@@ -90,6 +90,22 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
         using (doc)
         {
+            try
+            {
+                return ParseHeader(file, doc, dataOffset, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonDocument parses strings lazily: invalid UTF-8 or a lone surrogate escape in a name or value surfaces here.
+                throw new ModelFormatException(p, $"header holds text that is not valid UTF-8 or UTF-16: {e.Message}", e);
+            }
+        }
+    }
+
+    private static SafetensorsFile ParseHeader(MappedFile file, JsonDocument doc, long dataOffset, long dataLength)
+    {
+        string p = file.Path;
+        {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException(p, $"header must be a JSON object, got {doc.RootElement.ValueKind}");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -166,7 +182,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         if (!e.TryGetProperty("data_offsets", out var offs) || offs.ValueKind != JsonValueKind.Array || offs.GetArrayLength() != 2)
             throw new ModelFormatException(p, $"tensor '{name}': 'data_offsets' must be [begin, end]");
-        if (!offs[0].TryGetInt64(out long begin) || !offs[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (offs[0].ValueKind != JsonValueKind.Number || offs[1].ValueKind != JsonValueKind.Number
+            || !offs[0].TryGetInt64(out long begin) || !offs[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new ModelFormatException(p, $"tensor '{name}': invalid data_offsets [{offs[0]}, {offs[1]}]");
         if (end > dataLength)
             throw new ModelFormatException(p, $"tensor '{name}': data_offsets [{begin}, {end}] run past the end of the {dataLength}-byte data section (truncated?)");
@@ -268,6 +285,10 @@ public sealed class SafetensorsDirectory : IDisposable
         catch (JsonException e)
         {
             throw new ModelFormatException(index, $"not valid JSON: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ModelFormatException(index, $"holds text that is not valid UTF-8 or UTF-16: {e.Message}", e);
         }
         catch (IOException e)
         {

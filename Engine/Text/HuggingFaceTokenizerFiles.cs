@@ -12,6 +12,8 @@ namespace Tipo.Text;
 internal static class HuggingFaceTokenizerFiles
 {
     private const float AddedTokenScore = -1000f;
+    /// <summary>How far past the pieces and added tokens an added token id may lie (the gap is padded).</summary>
+    internal const int MaxIdGap = 16_384;
 
     public static SentencePieceVocabulary Load(string dir)
     {
@@ -66,6 +68,20 @@ internal static class HuggingFaceTokenizerFiles
         else if (decoder.Any(d => d.Id >= baseCount))
         {
             throw new ModelFormatException(addedPath, $"added_tokens.json not found, but tokenizer_config.json declares added tokens beyond the {baseCount} SentencePiece pieces");
+        }
+
+        // Added ids follow the SentencePiece pieces; a gap is filled with [PAD] tokens. Bound the gap, so that one
+        // large id cannot make the loader allocate millions of padding tokens (or overflow the count).
+        long limit = (long)baseCount + added.Count + decoder.Count + MaxIdGap;
+        foreach ((int id, string content) in added)
+        {
+            if (id >= limit)
+                throw new ModelFormatException(addedPath, $"token \"{content}\" has id {id}, more than {MaxIdGap} ids past the {baseCount} SentencePiece pieces and {added.Count} added tokens");
+        }
+        foreach ((int id, string content, _) in decoder)
+        {
+            if (id >= limit)
+                throw new ModelFormatException(configPath, $"added_tokens_decoder entry {id} (\"{content}\") is more than {MaxIdGap} ids past the {baseCount} SentencePiece pieces and {decoder.Count} added tokens");
         }
 
         int count = Math.Max(baseCount, Math.Max(
@@ -145,13 +161,47 @@ internal static class HuggingFaceTokenizerFiles
 
     private static JsonDocument ParseJson(string path)
     {
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path));
+            doc = JsonDocument.Parse(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
             throw new ModelFormatException(path, "invalid JSON: " + e.Message, e);
+        }
+        try
+        {
+            // JsonDocument decodes strings lazily: check them all now, so invalid UTF-8 (or a lone surrogate escape)
+            // is reported against this file instead of surfacing later as an InvalidOperationException.
+            CheckStrings(doc.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw new ModelFormatException(path, "holds text that is not valid UTF-8 or UTF-16: " + e.Message, e);
+        }
+        return doc;
+    }
+
+    private static void CheckStrings(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = e.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (JsonElement x in e.EnumerateArray())
+                    CheckStrings(x);
+                break;
+            case JsonValueKind.Object:
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    _ = p.Name;
+                    CheckStrings(p.Value);
+                }
+                break;
         }
     }
 }

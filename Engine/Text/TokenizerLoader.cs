@@ -68,8 +68,9 @@ public static class TokenizerLoader
 
     private static T[] NumberArray<T>(GgufValue value, string path, string key, int n, Func<double, T> convert)
     {
-        if (value.Value is not Array a || value.Value is string[])
-            throw new ModelFormatException(path, $"metadata '{key}' is not a numeric array");
+        // Nested arrays (GgufValue[]) are arrays too, but not of numbers: Convert.ToDouble would throw InvalidCastException.
+        if (value.Value is not Array a || value.Value is string[] || value.Value is GgufValue[])
+            throw new ModelFormatException(path, $"metadata '{key}' is not a numeric array ({(value.IsArray ? $"an array of {value.ElementType}" : value.Type.ToString())})");
         if (a.Length != n)
             throw new ModelFormatException(path, $"metadata '{key}' has {a.Length} entries, tokenizer.ggml.tokens has {n}");
         var result = new T[n];
