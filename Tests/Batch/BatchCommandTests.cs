@@ -11,24 +11,9 @@ public class BatchCommandTests
 
     private static (int ExitCode, string Stdout, string Stderr) RunCli(string? stdin, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin != null, UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (stdin != null)
-        {
-            process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-        }
-        Assert.That(process.WaitForExit(300_000), Is.True, "tipo expand --batch timed out");
-        TestContext.Out.WriteLine(stderr.Result);
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        var result = TipoCli.Run(args, stdin: stdin, timeoutSeconds: 300);
+        TestContext.Out.WriteLine(result.Err);
+        return result;
     }
 
     private static List<JsonElement> Records(string jsonl) =>

@@ -10,18 +10,10 @@ public class ExpandCommandTests
 
     private static (int ExitCode, string Stdout, string Stderr) RunCli(Dictionary<string, string>? environment, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment.Remove("TIPO_TAG_LISTS");
+        var env = new Dictionary<string, string?> { ["TIPO_TAG_LISTS"] = null };
         foreach (var (name, value) in environment ?? [])
-            psi.Environment[name] = value;
-        using var process = Process.Start(psi)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        Assert.That(process.WaitForExit(60_000), Is.True, "tipo expand timed out");
-        return (process.ExitCode, stdout.Result, stderr.Result);
+            env[name] = value;
+        return TipoCli.Run(args, env, timeoutSeconds: 60);
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using Tipo.Errors;
 using Tipo.Tests.Vulkan;
@@ -38,31 +37,7 @@ public class NamedFailureTests
 
     internal static (int Code, string Out, string Err) Tipo(IDictionary<string, string?>? env, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env ?? new Dictionary<string, string?>())
-        {
-            if (v is null)
-                psi.Environment.Remove(k);
-            else
-                psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"tipo {string.Join(' ', args)} did not exit within 120 s");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        return TipoCli.Run(args, env?.ToDictionary(), timeoutSeconds: 120);
     }
 
     private static void ExpectExit(int code, (int Code, string Out, string Err) r, params string[] fragments)

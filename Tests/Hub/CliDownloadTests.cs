@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Tipo.Hub;
@@ -29,26 +28,15 @@ public class CliDownloadTests
 
     private (int Code, string Out, string Err) Tipo(string endpoint, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        return TipoCli.Run(args, new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tipo.dll"));
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        psi.Environment["HF_ENDPOINT"] = endpoint;
-        psi.Environment["HF_HUB_CACHE"] = Path.Combine(_cacheDir, "hub");
-        psi.Environment["TIPO_CACHE"] = Path.Combine(_cacheDir, "tipo");
-        psi.Environment["TIPO_TAG_LIST_URL"] = endpoint + "/KohakuBlueleaf/KGen";
-        psi.Environment.Remove("HF_HUB_OFFLINE");
-        psi.Environment.Remove("HF_TOKEN");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.That(p.WaitForExit(60_000), "tipo exited");
-        return (p.ExitCode, stdout.Result, stderr.Result);
+            ["HF_ENDPOINT"] = endpoint,
+            ["HF_HUB_CACHE"] = Path.Combine(_cacheDir, "hub"),
+            ["TIPO_CACHE"] = Path.Combine(_cacheDir, "tipo"),
+            ["TIPO_TAG_LIST_URL"] = endpoint + "/KohakuBlueleaf/KGen",
+            ["HF_HUB_OFFLINE"] = null,
+            ["HF_TOKEN"] = null,
+        }, timeoutSeconds: 60);
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Tipo.Tests.Text;
 
@@ -8,17 +7,8 @@ public class TokenizeCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "tipo.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        string stdout = p.StandardOutput.ReadToEnd();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Trim(), stderr);
+        var (code, stdout, stderr) = TipoCli.Run(args);
+        return (code, stdout.Trim(), stderr);
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Tipo.Errors;
 using Tipo.Vulkan;
 
@@ -9,20 +8,10 @@ public class DevicesCommandTests
 {
     private static (int ExitCode, string Out, string Err) RunTipo(string args, IDictionary<string, string>? env = null)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "tipo.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args.Split(' '))
-            psi.ArgumentList.Add(a);
-        psi.Environment.Remove("TIPO_VALIDATION");
-        if (env != null)
-            foreach ((string k, string v) in env)
-                psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        Assert.That(p.WaitForExit(60_000), Is.True, "tipo did not exit");
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var vars = new Dictionary<string, string?> { ["TIPO_VALIDATION"] = null };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+            vars[k] = v;
+        return TipoCli.Run(args.Split(' '), vars, timeoutSeconds: 60);
     }
 
     [Test]
