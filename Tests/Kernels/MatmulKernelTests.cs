@@ -39,21 +39,6 @@ public class MatmulKernelTests : GpuTest
         }
     }
 
-    private static float[] Reference(GgmlType type, byte[] w, int rows, int cols, float[] x, int nTokens, float[]? yInit)
-    {
-        float[] wf = new float[rows * cols];
-        Dequantize.ToFloat32(type, w, wf);
-        float[] y = new float[nTokens * rows];
-        for (int t = 0; t < nTokens; t++)
-            for (int r = 0; r < rows; r++)
-            {
-                double s = 0;
-                for (int k = 0; k < cols; k++) s += (double)wf[r * cols + k] * x[t * cols + k];
-                y[t * rows + r] = (float)s + (yInit?[t * rows + r] ?? 0f);
-            }
-        return y;
-    }
-
     [TestCase(GgmlType.F32, 37, 172, 1)]
     [TestCase(GgmlType.F32, 37, 172, 13)]
     [TestCase(GgmlType.F16, 45, 130, 1)]
@@ -61,7 +46,7 @@ public class MatmulKernelTests : GpuTest
     [TestCase(GgmlType.F16, 301, 1280, 9)]
     [TestCase(GgmlType.Q8_0, 33, 96, 1)]
     [TestCase(GgmlType.Q8_0, 33, 96, 13)]
-    public unsafe void MatchesReference(GgmlType type, int rows, int cols, int nTokens)
+    public void MatchesReference(GgmlType type, int rows, int cols, int nTokens)
     {
         foreach (bool accumulate in new[] { false, true })
         foreach (long chunkLimit in new[] { long.MaxValue, GpuMatrix.GpuRowBytes(type, cols) * 8 })
@@ -70,28 +55,11 @@ public class MatmulKernelTests : GpuTest
             var rng = new Random(5);
             float[] x = Enumerable.Range(0, nTokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             float[] yInit = Enumerable.Range(0, nTokens * rows).Select(_ => (float)rng.NextDouble()).ToArray();
-            float[] expected = Reference(type, w, rows, cols, x, nTokens, accumulate ? yInit : null);
-
-            GpuMatrix matrix;
-            fixed (byte* p = w) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, chunkLimit);
-            using var _ = matrix;
-            using var xBuf = new GpuBuffer(Device, 4L * x.Length, "x");
-            using var yBuf = new GpuBuffer(Device, 4L * expected.Length, "y");
-            xBuf.Upload<float>(x);
-            yBuf.Upload<float>(yInit);
-            using var kernel = new MatmulKernel(Device, matrix.Type, nTokens == 1 ? 1u : 8u);
-            using var seq = new CommandSequence(Device);
-            seq.Begin();
-            foreach (var chunk in matrix.Chunks)
-                kernel.Record(seq, kernel.Bind(chunk.Buffer, xBuf, yBuf), chunk.RowCount, cols, nTokens,
-                    xOffset: 0, yOffset: 0, yStride: rows, rowOffset: chunk.RowStart, accumulate);
-            seq.End();
-            seq.Submit();
-            float[] actual = new float[expected.Length];
-            yBuf.Download<float>(actual);
-            double nmse = Tipo.Tests.Inference.Compare.Nmse(actual, expected);
-            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {matrix.Chunks.Count}");
-            if (chunkLimit != long.MaxValue) Assert.That(matrix.Chunks, Has.Count.GreaterThan(1));
+            float[] expected = MatmulHarness.Expected(type, w, rows, cols, x, nTokens, accumulate ? yInit : null);
+            var result = MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit);
+            double nmse = Reference.Nmse(result.Y, expected);
+            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
+            if (chunkLimit != long.MaxValue) Assert.That(result.Chunks, Is.GreaterThan(1));
         }
     }
 }

@@ -26,49 +26,23 @@ public class QuantMatmulTests : GpuTest
     }
 
     [TestCaseSource(nameof(Cases))]
-    public unsafe void MatchesDequantisedReference(GgmlType type, int rows, int cols, int nTokens)
+    public void MatchesDequantisedReference(GgmlType type, int rows, int cols, int nTokens)
     {
         foreach (bool accumulate in new[] { false, true })
         foreach (long chunkLimit in new[] { long.MaxValue, GpuMatrix.GpuRowBytes(type, cols) * 8 })
         {
             var (w, _) = QuantBlockBuilder.Build(type, rows * cols / GgmlTypeInfo.BlockSize(type), new Random(rows * 7 + cols));
-            float[] wf = new float[rows * cols];
-            Dequantize.ToFloat32(type, w, wf);
             var rng = new Random(5);
             float[] x = Enumerable.Range(0, nTokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             float[] yInit = Enumerable.Range(0, nTokens * rows).Select(_ => (float)rng.NextDouble()).ToArray();
-            float[] expected = new float[nTokens * rows];
-            for (int t = 0; t < nTokens; t++)
-                for (int r = 0; r < rows; r++)
-                {
-                    double s = 0;
-                    for (int k = 0; k < cols; k++) s += (double)wf[r * cols + k] * x[t * cols + k];
-                    expected[t * rows + r] = (float)s + (accumulate ? yInit[t * rows + r] : 0f);
-                }
-
-            GpuMatrix matrix;
-            fixed (byte* p = w) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, chunkLimit);
-            using var _ = matrix;
-            Assert.That(matrix.Type, Is.EqualTo(type), "stays quantised on the GPU");
-            Assert.That(matrix.SizeBytes, Is.LessThan(w.Length + 4L * rows * cols / GgmlTypeInfo.BlockSize(type) + 4 * matrix.Chunks.Count));
-            using var xBuf = new GpuBuffer(Device, 4L * x.Length, "x");
-            using var yBuf = new GpuBuffer(Device, 4L * expected.Length, "y");
-            xBuf.Upload<float>(x);
-            yBuf.Upload<float>(yInit);
-            using var kernel = new MatmulKernel(Device, matrix.Type, nTokens == 1 ? 1u : 8u);
-            using var seq = new CommandSequence(Device);
-            seq.Begin();
-            foreach (var chunk in matrix.Chunks)
-                kernel.Record(seq, kernel.Bind(chunk.Buffer, xBuf, yBuf), chunk.RowCount, cols, nTokens,
-                    xOffset: 0, yOffset: 0, yStride: rows, rowOffset: chunk.RowStart, accumulate);
-            seq.End();
-            seq.Submit();
-            float[] actual = new float[expected.Length];
-            yBuf.Download<float>(actual);
-            double nmse = QuantTestUtil.Nmse(actual, expected);
-            TestContext.Out.WriteLine($"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {matrix.Chunks.Count}: NMSE {nmse:G3}");
-            Assert.That(nmse, Is.LessThanOrEqualTo(1e-7), $"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {matrix.Chunks.Count}");
-            if (chunkLimit != long.MaxValue) Assert.That(matrix.Chunks, Has.Count.GreaterThan(1));
+            float[] expected = Kernels.MatmulHarness.Expected(type, w, rows, cols, x, nTokens, accumulate ? yInit : null);
+            var result = Kernels.MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit);
+            Assert.That(result.GpuType, Is.EqualTo(type), "stays quantised on the GPU");
+            Assert.That(result.GpuBytes, Is.LessThan(w.Length + 4L * rows * cols / GgmlTypeInfo.BlockSize(type) + 4 * result.Chunks));
+            double nmse = QuantTestUtil.Nmse(result.Y, expected);
+            TestContext.Out.WriteLine($"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}: NMSE {nmse:G3}");
+            Assert.That(nmse, Is.LessThanOrEqualTo(1e-7), $"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
+            if (chunkLimit != long.MaxValue) Assert.That(result.Chunks, Is.GreaterThan(1));
         }
     }
 
