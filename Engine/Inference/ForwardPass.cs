@@ -38,8 +38,9 @@ public sealed class ForwardPass : IDisposable
     private readonly ArgmaxKernel _argmax;
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
-    private readonly Dictionary<GgmlType, MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<GgmlType, MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    // Matmul kernels by weight type and layout (rows-per-lane on CPU devices where the shape allows, else split-k).
+    private readonly Dictionary<(GgmlType, MatmulLayout), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
@@ -93,12 +94,13 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y)
     {
-        if (!_matvec.TryGetValue(m.Type, out var decode))
+        var key = (m.Type, MatmulKernel.LayoutFor(_device, m.Type, m.Cols));
+        if (!_matvec.TryGetValue(key, out var decode))
         {
-            _matvec[m.Type] = decode = new MatmulKernel(_device, m.Type, 1);
-            _matmul[m.Type] = new MatmulKernel(_device, m.Type, PrefillTokensPerWorkgroup);
+            _matvec[key] = decode = new MatmulKernel(_device, m.Type, 1, layout: key.Item2);
+            _matmul[key] = new MatmulKernel(_device, m.Type, PrefillTokensPerWorkgroup, layout: key.Item2);
         }
-        var prefill = _matmul[m.Type];
+        var prefill = _matmul[key];
         return new(m, decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, x, y)).ToArray(),
             prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
     }

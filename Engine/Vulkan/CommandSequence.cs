@@ -79,7 +79,35 @@ public sealed unsafe class CommandSequence : IDisposable
         DispatchWith(binding.Kernel, binding, push, groupsX, groupsY, groupsZ);
     }
 
-    /// <summary>Like <see cref="Dispatch{TPush}"/> but runs <paramref name="kernel"/>'s pipeline with a binding made by
+    /// <summary>
+    /// Records a dispatch whose <see cref="BindingKind.UniformBufferDynamic"/> bindings (in binding order) start
+    /// <paramref name="dynamicOffsets"/> bytes into their bound ranges. Each window must stay inside its range.
+    /// </summary>
+    public void Dispatch<TPush>(KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ComputeKernel k = binding.Kernel;
+        if (dynamicOffsets.Length != k.DynamicBindingCount)
+            throw new ArgumentException($"kernel '{k.ShaderName}' has {k.DynamicBindingCount} dynamic bindings, got {dynamicOffsets.Length} offsets", nameof(dynamicOffsets));
+        if (sizeof(TPush) != k.PushConstantBytes)
+            throw new ArgumentException($"kernel '{k.ShaderName}' takes {k.PushConstantBytes} bytes of push constants, got {sizeof(TPush)} ({typeof(TPush).Name})", nameof(push));
+        ulong align = _device.Info.MinUniformBufferOffsetAlignment;
+        for (int i = 0, d = 0; i < binding.Buffers.Count; i++)
+        {
+            if (k.BindingKinds[i] != BindingKind.UniformBufferDynamic) continue;
+            uint off = dynamicOffsets[d++];
+            long window = binding.DynamicWindowBytes(i);
+            if (off % align != 0 || off + window > binding.Buffers[i].Size)
+                throw new ArgumentOutOfRangeException(nameof(dynamicOffsets),
+                    $"kernel '{k.ShaderName}' binding {i}: window [{off}, {off + window}) is misaligned (alignment {align}) or outside the bound {binding.Buffers[i].Size} bytes");
+        }
+        BindFor(k, binding, dynamicOffsets);
+        fixed (TPush* p = &push)
+            _device.Vk.CmdPushConstants(_cmd, k.Layout, ShaderStageFlags.ComputeBit, 0, (uint)sizeof(TPush), p);
+        DispatchGroups(k, groupsX, groupsY, groupsZ);
+    }
+
+    /// <summary>Like <see cref="Dispatch{TPush}(KernelBinding, in TPush, uint, uint, uint)"/> but runs <paramref name="kernel"/>'s pipeline with a binding made by
     /// another kernel whose layout is identical (same binding count and push size; e.g. two specializations of one shader).</summary>
     internal void DispatchWith<TPush>(ComputeKernel kernel, KernelBinding binding, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
     {
@@ -104,14 +132,14 @@ public sealed unsafe class CommandSequence : IDisposable
         DispatchGroups(k, groupsX, groupsY, groupsZ);
     }
 
-    private void BindFor(ComputeKernel k, KernelBinding binding)
+    private void BindFor(ComputeKernel k, KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets = default)
     {
         RequireRecording();
         k.ThrowIfDisposed();
         binding.Kernel.ThrowIfDisposed();
         if (k.Device != _device)
             throw new ArgumentException($"kernel '{k.ShaderName}' belongs to another device", nameof(binding));
-        if (k != binding.Kernel && (k.BindingCount != binding.Kernel.BindingCount || k.PushConstantBytes != binding.Kernel.PushConstantBytes))
+        if (k != binding.Kernel && (!k.BindingKinds.SequenceEqual(binding.Kernel.BindingKinds) || k.PushConstantBytes != binding.Kernel.PushConstantBytes))
             throw new ArgumentException($"binding of kernel '{binding.Kernel.ShaderName}' does not fit kernel '{k.ShaderName}'", nameof(binding));
         Vk vk = _device.Vk;
         if (_boundPipeline.Handle != k.Pipeline.Handle)
@@ -119,8 +147,11 @@ public sealed unsafe class CommandSequence : IDisposable
             vk.CmdBindPipeline(_cmd, PipelineBindPoint.Compute, k.Pipeline);
             _boundPipeline = k.Pipeline;
         }
+        if (dynamicOffsets.Length != k.DynamicBindingCount)
+            throw new ArgumentException($"kernel '{k.ShaderName}' has {k.DynamicBindingCount} dynamic bindings; dispatch it with one offset each", nameof(binding));
         DescriptorSet set = binding.Set;
-        vk.CmdBindDescriptorSets(_cmd, PipelineBindPoint.Compute, k.Layout, 0, 1, &set, 0, null);
+        fixed (uint* po = dynamicOffsets)
+            vk.CmdBindDescriptorSets(_cmd, PipelineBindPoint.Compute, k.Layout, 0, 1, &set, (uint)dynamicOffsets.Length, po);
     }
 
     private void DispatchGroups(ComputeKernel k, uint x, uint y, uint z)

@@ -3,6 +3,22 @@ using Tipo.Errors;
 
 namespace Tipo.Vulkan;
 
+/// <summary>How a shader sees one binding of set 0.</summary>
+public enum BindingKind
+{
+    /// <summary><c>buffer</c> block (read/write, up to maxStorageBufferRange).</summary>
+    StorageBuffer,
+    /// <summary><c>uniform</c> block (read-only, up to maxUniformBufferRange; small vectors every lane reads).</summary>
+    UniformBuffer,
+    /// <summary><c>uniform</c> block whose offset is given per dispatch (<see cref="CommandSequence.Dispatch{TPush}(KernelBinding, ReadOnlySpan{uint}, in TPush, uint, uint, uint)"/>):
+    /// a window of at most maxUniformBufferRange bytes moved over a larger buffer.</summary>
+    UniformBufferDynamic,
+    /// <summary><c>utextureBuffer</c> of R32G32B32A32_UINT texels, 16 bytes each (read-only, up to maxTexelBufferElements
+    /// texels: 2 GiB where storage bindings stop at 128 MiB). Read with <c>texelFetch</c>; on lavapipe much faster than
+    /// storage-buffer loads.</summary>
+    UniformTexelBuffer,
+}
+
 /// <summary>
 /// One compute pipeline built from the embedded SPIR-V module <c>Tipo.Shaders.&lt;shaderName&gt;.spv</c>:
 /// <c>bindingCount</c> storage buffers in set 0 (bindings 0..n-1), an optional push-constant block and
@@ -23,19 +39,30 @@ public sealed unsafe class ComputeKernel : IDisposable
     internal VulkanDevice Device => _device;
 
     public string ShaderName { get; }
-    public int BindingCount { get; }
+    public int BindingCount => _kinds.Length;
+    /// <summary>The kind of each binding.</summary>
+    public IReadOnlyList<BindingKind> BindingKinds => _kinds;
+    private readonly BindingKind[] _kinds;
+    private readonly List<BufferView> _views = [];
     public int PushConstantBytes { get; }
 
     public ComputeKernel(VulkanDevice device, string shaderName, int bindingCount, int pushConstantBytes, ReadOnlySpan<uint> specializationConstants)
+        : this(device, shaderName, Enumerable.Repeat(BindingKind.StorageBuffer, Math.Max(0, bindingCount)).ToArray(), pushConstantBytes, specializationConstants)
+    {
+    }
+
+    /// <summary>A kernel whose bindings 0..n-1 are of the given kinds.</summary>
+    public ComputeKernel(VulkanDevice device, string shaderName, BindingKind[] bindingKinds, int pushConstantBytes, ReadOnlySpan<uint> specializationConstants)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(bindingKinds);
         device.ThrowIfDisposed();
-        ArgumentOutOfRangeException.ThrowIfNegative(bindingCount);
+        _kinds = (BindingKind[])bindingKinds.Clone();
+        int bindingCount = _kinds.Length;
         if (pushConstantBytes < 0 || pushConstantBytes % 4 != 0 || pushConstantBytes > 128)
             throw new ArgumentOutOfRangeException(nameof(pushConstantBytes), "push constants must be a multiple of 4 bytes, at most 128");
         _device = device;
         ShaderName = shaderName;
-        BindingCount = bindingCount;
         PushConstantBytes = pushConstantBytes;
         byte[] code = LoadSpirv(shaderName);
         Vk vk = device.Vk;
@@ -47,7 +74,7 @@ public sealed unsafe class ComputeKernel : IDisposable
                 bindings[i] = new DescriptorSetLayoutBinding
                 {
                     Binding = (uint)i,
-                    DescriptorType = DescriptorType.StorageBuffer,
+                    DescriptorType = DescriptorTypeOf(_kinds[i]),
                     DescriptorCount = 1,
                     StageFlags = ShaderStageFlags.ComputeBit,
                 };
@@ -158,39 +185,95 @@ public sealed unsafe class ComputeKernel : IDisposable
             if (b.Offset < 0 || b.Size <= 0 || b.Offset + b.Size > b.Buffer.SizeBytes)
                 throw new ArgumentOutOfRangeException(nameof(buffers),
                     $"kernel '{ShaderName}' binding {i}: range [{b.Offset}, {b.Offset + b.Size}) is outside buffer '{b.Buffer.DebugName}' of {b.Buffer.SizeBytes} bytes");
-            if ((ulong)b.Size > info.MaxStorageBufferRange)
+            (ulong maxRange, ulong alignment, string limit) = _kinds[i] switch
+            {
+                BindingKind.UniformBuffer or BindingKind.UniformBufferDynamic => (info.MaxUniformBufferRange, info.MinUniformBufferOffsetAlignment, "maxUniformBufferRange"),
+                BindingKind.UniformTexelBuffer => (info.MaxTexelBufferElements * TexelBytes, info.MinTexelBufferOffsetAlignment, "maxTexelBufferElements"),
+                _ => (info.MaxStorageBufferRange, info.MinStorageBufferOffsetAlignment, "maxStorageBufferRange"),
+            };
+            if ((ulong)b.Size > maxRange && _kinds[i] != BindingKind.UniformBufferDynamic)
                 throw new ArgumentOutOfRangeException(nameof(buffers),
-                    $"kernel '{ShaderName}' binding {i}: {b.Size} bytes of buffer '{b.Buffer.DebugName}' exceed the device's maxStorageBufferRange ({info.MaxStorageBufferRange} bytes); split it into several ranges (see MatrixSplit)");
-            if ((ulong)b.Offset % info.MinStorageBufferOffsetAlignment != 0)
+                    $"kernel '{ShaderName}' binding {i}: {b.Size} bytes of buffer '{b.Buffer.DebugName}' exceed the device's {limit} ({maxRange} bytes); split it into several ranges (see MatrixSplit)");
+            if ((ulong)b.Offset % alignment != 0)
                 throw new ArgumentOutOfRangeException(nameof(buffers),
-                    $"kernel '{ShaderName}' binding {i}: offset {b.Offset} is not a multiple of minStorageBufferOffsetAlignment ({info.MinStorageBufferOffsetAlignment})");
+                    $"kernel '{ShaderName}' binding {i}: offset {b.Offset} is not a multiple of the device's offset alignment for {_kinds[i]} ({alignment})");
+            if (_kinds[i] == BindingKind.UniformTexelBuffer && b.Offset + ((b.Size + TexelBytes - 1) / TexelBytes * TexelBytes) > b.Buffer.AllocatedBytes)
+                throw new ArgumentOutOfRangeException(nameof(buffers),
+                    $"kernel '{ShaderName}' binding {i}: the last 16-byte texel of [{b.Offset}, {b.Offset + b.Size}) runs past buffer '{b.Buffer.DebugName}'");
         }
 
         DescriptorSet set = AllocateSet();
         Vk vk = _device.Vk;
         var infos = new DescriptorBufferInfo[Math.Max(1, buffers.Length)];
+        var views = new BufferView[Math.Max(1, buffers.Length)];
         var writes = new WriteDescriptorSet[Math.Max(1, buffers.Length)];
         fixed (DescriptorBufferInfo* pi = infos)
+        fixed (BufferView* pv = views)
         fixed (WriteDescriptorSet* pw = writes)
         {
             for (int i = 0; i < buffers.Length; i++)
             {
-                pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)DescriptorRange(buffers[i]) };
                 pw[i] = new WriteDescriptorSet
                 {
                     SType = StructureType.WriteDescriptorSet,
                     DstSet = set,
                     DstBinding = (uint)i,
                     DescriptorCount = 1,
-                    DescriptorType = DescriptorType.StorageBuffer,
-                    PBufferInfo = pi + i,
+                    DescriptorType = DescriptorTypeOf(_kinds[i]),
                 };
+                if (_kinds[i] == BindingKind.UniformTexelBuffer)
+                {
+                    pv[i] = CreateTexelView(buffers[i]);
+                    pw[i].PTexelBufferView = pv + i;
+                }
+                else
+                {
+                    long range = _kinds[i] == BindingKind.UniformBufferDynamic ? DynamicWindow(buffers[i]) : DescriptorRange(buffers[i]);
+                    pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)range };
+                    pw[i].PBufferInfo = pi + i;
+                }
             }
             if (buffers.Length > 0)
                 vk.UpdateDescriptorSets(_device.Device, (uint)buffers.Length, pw, 0, null);
         }
         return new KernelBinding(this, set, buffers);
     }
+
+    /// <summary>Bytes per texel of a <see cref="BindingKind.UniformTexelBuffer"/> view (R32G32B32A32_UINT).</summary>
+    public const long TexelBytes = 16;
+
+    private static DescriptorType DescriptorTypeOf(BindingKind kind) => kind switch
+    {
+        BindingKind.UniformBuffer => DescriptorType.UniformBuffer,
+        BindingKind.UniformBufferDynamic => DescriptorType.UniformBufferDynamic,
+        BindingKind.UniformTexelBuffer => DescriptorType.UniformTexelBuffer,
+        _ => DescriptorType.StorageBuffer,
+    };
+
+    /// <summary>A R32G32B32A32_UINT view over the range rounded up to whole texels; destroyed with the kernel.</summary>
+    private BufferView CreateTexelView(BufferRange b)
+    {
+        var ci = new BufferViewCreateInfo
+        {
+            SType = StructureType.BufferViewCreateInfo,
+            Buffer = b.Buffer.Handle,
+            Format = Format.R32G32B32A32Uint,
+            Offset = (ulong)b.Offset,
+            Range = (ulong)((b.Size + TexelBytes - 1) / TexelBytes * TexelBytes),
+        };
+        VkUtil.Check(_device.Vk.CreateBufferView(_device.Device, &ci, null, out BufferView view), $"vkCreateBufferView ({ShaderName}, '{b.Buffer.DebugName}')");
+        VkUtil.Created();
+        lock (_lock) _views.Add(view);
+        return view;
+    }
+
+    /// <summary>Number of <see cref="BindingKind.UniformBufferDynamic"/> bindings (offsets each dispatch must give).</summary>
+    public int DynamicBindingCount => _kinds.Count(k => k == BindingKind.UniformBufferDynamic);
+
+    /// <summary>The window a <see cref="BindingKind.UniformBufferDynamic"/> binding shows: the whole range, or the
+    /// device's maxUniformBufferRange (rounded down to 16 bytes) when the range is larger.</summary>
+    internal long DynamicWindow(BufferRange b) =>
+        (ulong)b.Size <= _device.Info.MaxUniformBufferRange ? b.Size : (long)_device.Info.MaxUniformBufferRange & ~15L;
 
     /// <summary>The range rounded up to whole 32-bit words where the buffer (and the device limit) allows.</summary>
     private long DescriptorRange(BufferRange b)
@@ -221,13 +304,20 @@ public sealed unsafe class ComputeKernel : IDisposable
                 if (r is not (Result.ErrorOutOfPoolMemory or Result.ErrorFragmentedPool))
                     VkUtil.Check(r, "vkAllocateDescriptorSets");
             }
-            var size = new DescriptorPoolSize { Type = DescriptorType.StorageBuffer, DescriptorCount = SetsPerPool * (uint)Math.Max(1, BindingCount) };
+            var sizes = stackalloc DescriptorPoolSize[4];
+            uint sizeCount = 0;
+            foreach (BindingKind kind in new[] { BindingKind.StorageBuffer, BindingKind.UniformBuffer, BindingKind.UniformBufferDynamic, BindingKind.UniformTexelBuffer })
+            {
+                uint count = (uint)_kinds.Count(k => k == kind);
+                if (count > 0 || (kind == BindingKind.StorageBuffer && _kinds.Length == 0))
+                    sizes[sizeCount++] = new DescriptorPoolSize { Type = DescriptorTypeOf(kind), DescriptorCount = SetsPerPool * Math.Max(1, count) };
+            }
             var pci = new DescriptorPoolCreateInfo
             {
                 SType = StructureType.DescriptorPoolCreateInfo,
                 MaxSets = SetsPerPool,
-                PoolSizeCount = 1,
-                PPoolSizes = &size,
+                PoolSizeCount = sizeCount,
+                PPoolSizes = sizes,
             };
             VkUtil.Check(vk.CreateDescriptorPool(_device.Device, &pci, null, out DescriptorPool pool), "vkCreateDescriptorPool");
             _pools.Add(pool);
@@ -259,6 +349,12 @@ public sealed unsafe class ComputeKernel : IDisposable
             VkUtil.Destroyed();
         }
         _pools.Clear();
+        foreach (BufferView view in _views)
+        {
+            vk.DestroyBufferView(_device.Device, view, null);
+            VkUtil.Destroyed();
+        }
+        _views.Clear();
         if (Pipeline.Handle != 0)
         {
             vk.DestroyPipeline(_device.Device, Pipeline, null);
@@ -296,4 +392,7 @@ public sealed class KernelBinding
     internal DescriptorSet Set { get; }
     /// <summary>The bound ranges, by binding index.</summary>
     public IReadOnlyList<BufferRange> Buffers { get; }
+
+    /// <summary>Bytes a shader sees through dynamic uniform binding <paramref name="index"/> (its window).</summary>
+    public long DynamicWindowBytes(int index) => Kernel.DynamicWindow(Buffers[index]);
 }

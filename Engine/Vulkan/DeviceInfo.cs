@@ -43,6 +43,15 @@ public sealed record DeviceInfo(
     /// <summary>True when Tipo can run on it (Vulkan 1.2 or newer with a compute queue).</summary>
     public bool Usable { get; init; } = true;
 
+    /// <summary>Most elements one texel-buffer view may span (2^27 on lavapipe and most GPUs: 2 GiB of 16-byte texels).</summary>
+    public ulong MaxTexelBufferElements { get; init; }
+    /// <summary>Required alignment of a texel-buffer view's offset, in bytes.</summary>
+    public ulong MinTexelBufferOffsetAlignment { get; init; } = 256;
+    /// <summary>Most bytes one uniform-buffer binding may span (64 KiB on many devices).</summary>
+    public ulong MaxUniformBufferRange { get; init; }
+    /// <summary>Required alignment of a uniform-buffer binding's offset, in bytes.</summary>
+    public ulong MinUniformBufferOffsetAlignment { get; init; } = 256;
+
     /// <summary>Human-readable type, e.g. "discrete GPU".</summary>
     public string KindText => Kind switch
     {

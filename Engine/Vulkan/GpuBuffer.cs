@@ -57,7 +57,8 @@ public sealed unsafe class GpuBuffer : IDisposable
         {
             SType = StructureType.BufferCreateInfo,
             Size = (ulong)AllocatedBytesFor(sizeBytes),
-            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
+            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.UniformBufferBit | BufferUsageFlags.UniformTexelBufferBit |
+                    BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
             SharingMode = SharingMode.Exclusive,
         };
         Result r = vk.CreateBuffer(device.Device, &ci, null, out VkBuffer buffer);

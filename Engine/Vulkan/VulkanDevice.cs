@@ -494,6 +494,10 @@ public sealed unsafe class VulkanDevice : IDisposable
             TimestampsSupported: tsBits > 0 && limits.TimestampPeriod > 0)
         {
             Usable = v12 && family >= 0,
+            MaxTexelBufferElements = limits.MaxTexelBufferElements,
+            MinTexelBufferOffsetAlignment = Math.Max(1, limits.MinTexelBufferOffsetAlignment),
+            MaxUniformBufferRange = limits.MaxUniformBufferRange,
+            MinUniformBufferOffsetAlignment = Math.Max(1, limits.MinUniformBufferOffsetAlignment),
         };
         bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);

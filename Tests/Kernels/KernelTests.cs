@@ -60,7 +60,7 @@ public class KernelTests : GpuTest
         using var _ = matrix;
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, (long)nTokens * rows * 4, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, forceSharedReduction: sharedReduction);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, forceSharedReduction: sharedReduction, layout: MatmulLayout.SplitK);
         KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
         Run(s => k.Record(s, b, rows, cols, nTokens, xOffset: 0, yOffset: 0, yStride: rows, rowOffset: 0, accumulate: false));
         float[] got = Read(yb, nTokens * rows);
@@ -68,6 +68,57 @@ public class KernelTests : GpuTest
         for (int t = 0; t < nTokens; t++)
             Reference.MatVec(wRef, x[(t * cols)..((t + 1) * cols)], rows, cols).CopyTo(expected, t * rows);
         Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction}");
+    }
+
+    /// <summary>The rows-per-lane layout (texel-buffer weights, X through a moving 64 KiB uniform window): decode and
+    /// prefill, a window start inside X (xOffset), runs of tokens longer than one window, row offset and accumulate.</summary>
+    [TestCase(GgmlType.F16, 77, 136, 1, 0)]
+    [TestCase(GgmlType.F16, 301, 520, 3, 0)]
+    [TestCase(GgmlType.F16, 2304, 768, 45, 768)]     // 45 tokens of 3 KiB: three windows
+    [TestCase(GgmlType.F16, 64, 3840, 9, 3840)]      // 15 KiB per token: 4 per window
+    [TestCase(GgmlType.F32, 130, 1024, 9, 4)]
+    [TestCase(GgmlType.F32, 5, 172, 1, 172)]         // stories260K's hidden size
+    [TestCase(GgmlType.F32, 1000, 64, 130, 0)]       // 128 tokens per window, then 2
+    public unsafe void MatmulRowsPerLane_MatchesReference(GgmlType type, int rows, int cols, int nTokens, int xOffset)
+    {
+        float[] w = Reference.Random(rows * cols, 10);
+        float[] x = Reference.Random(xOffset + nTokens * cols, 11);
+        float[] wRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w;
+        byte[] raw = type == GgmlType.F16
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
+        const int rowOffset = 3;
+        int yStride = rows + 5;
+        float[] y0 = Reference.Random(nTokens * yStride, 12);
+        GpuMatrix matrix;
+        fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
+        using var _ = matrix;
+        using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer yb = Upload(y0, "y");
+        foreach (uint tokensPerGroup in nTokens == 1 ? new[] { 1u } : new[] { 1u, 8u })
+        {
+            yb.Upload<float>(y0);
+            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane);
+            KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
+            Run(s => k.Record(s, b, rows, cols, nTokens, xOffset, yOffset: 0, yStride, rowOffset, accumulate: true));
+            float[] got = Read(yb, nTokens * yStride);
+            float[] expected = (float[])y0.Clone();
+            for (int t = 0; t < nTokens; t++)
+            {
+                float[] wx = Reference.MatVec(wRef, x[(xOffset + t * cols)..(xOffset + (t + 1) * cols)], rows, cols);
+                for (int r = 0; r < rows; r++) expected[t * yStride + rowOffset + r] += wx[r];
+            }
+            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup}");
+        }
+    }
+
+    [Test]
+    public void MatmulRowsPerLane_RefusesColumnsItCannotTake()
+    {
+        Assert.That(MatmulKernel.RowsLayoutFits(Device, GgmlType.F16, 130), Is.False, "not whole texels");
+        Assert.That(MatmulKernel.RowsLayoutFits(Device, GgmlType.F32, 20000), Is.False, "one token over the 64 KiB window");
+        Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.F16, 130), Is.EqualTo(MatmulLayout.SplitK));
+        Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.Q8_0, 768), Is.EqualTo(MatmulLayout.SplitK));
     }
 
     [Test]
@@ -82,7 +133,7 @@ public class KernelTests : GpuTest
         using var _ = matrix;
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer yb = Upload(y0, "y");
-        using var k = new MatmulKernel(Device, GgmlType.F32, 1);
+        using var k = new MatmulKernel(Device, GgmlType.F32, 1, layout: MatmulLayout.SplitK);
         KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
         Run(s => k.Record(s, b, rows, cols, 1, xOffset: 0, yOffset: 0, yStride: total, rowOffset: offset, accumulate: true));
         float[] got = Read(yb, total);
@@ -108,7 +159,7 @@ public class KernelTests : GpuTest
             Assert.That(matrix.Chunks, Has.Count.GreaterThan(1));
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, rows * 4L, "y");
-        using var k = new MatmulKernel(Device, GgmlType.F32, 1);
+        using var k = new MatmulKernel(Device, GgmlType.F32, 1, layout: MatmulLayout.SplitK);
         var bindings = matrix.Chunks.Select(c => k.Bind(c.Buffer, xb, yb)).ToArray();
         Run(s =>
         {

@@ -39,7 +39,7 @@ public static class KernelBenchmarks
 
     /// <summary>GB/s of weight read by the matmul kernel for a rows x cols matrix of <paramref name="type"/> (zeros).
     /// With <paramref name="nTokens"/> &gt; 1 (prefill) the GB/s counts the weight bytes once per token ("effective").</summary>
-    public static unsafe BandwidthResult Matmul(VulkanDevice device, GgmlType type, int rows, int cols, int repeats = 5, int nTokens = 1)
+    public static unsafe BandwidthResult Matmul(VulkanDevice device, GgmlType type, int rows, int cols, int repeats = 5, int nTokens = 1, MatmulLayout? layout = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         byte[] zeros = new byte[checked((int)GgmlTypeInfo.RowBytes(type, cols) * rows)];
@@ -49,14 +49,14 @@ public static class KernelBenchmarks
         using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
         using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
         x.Clear();
-        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : 8u);
+        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : 8u, layout: layout);
         var bindings = w.Chunks.Select(c => k.Bind(c.Buffer, x, y)).ToArray();
         double ms = Time(device, seq =>
         {
             for (int i = 0; i < bindings.Length; i++)
                 k.Record(seq, bindings[i], w.Chunks[i].RowCount, cols, nTokens, 0, 0, rows, w.Chunks[i].RowStart, false);
         }, repeats);
-        string name = nTokens == 1 ? $"matvec {type} {rows}x{cols}" : $"matmul {type} {rows}x{cols} x {nTokens} tokens (effective)";
+        string name = (nTokens == 1 ? $"matvec {type} {rows}x{cols}" : $"matmul {type} {rows}x{cols} x {nTokens} tokens (effective)") + $" [{k.Layout}]";
         return new BandwidthResult(name, w.SizeBytes * nTokens, ms);
     }
 

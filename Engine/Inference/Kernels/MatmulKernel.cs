@@ -4,10 +4,28 @@ using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
 
+/// <summary>How a matmul kernel divides the work between lanes.</summary>
+public enum MatmulLayout
+{
+    /// <summary>
+    /// A workgroup's lanes split the k dimension of a few rows and reduce with subgroupAdd (or shared memory):
+    /// neighbouring lanes read neighbouring weights (coalesced). The GPU layout; every weight type has it
+    /// (Shaders/include/matmul.glsl).
+    /// </summary>
+    SplitK,
+    /// <summary>
+    /// Every lane owns whole rows: no reduction, weights through a texel buffer, activations through a uniform
+    /// window every lane reads at the same index. The layout for CPU devices (lavapipe), F16 and F32 only
+    /// (Shaders/include/matmul_rows.glsl).
+    /// </summary>
+    RowsPerLane,
+}
+
 /// <summary>
 /// Weight-times-activations: <c>Y[t, rowOffset + r] (+)= sum_k W[r, k] X[t, k]</c> for one row chunk of a
-/// weight matrix (Shaders/matmul_{f32,f16,q8_0}.comp). With <see cref="TokensPerWorkgroup"/> = 1 it is the
-/// matrix-vector product of decoding; with more, every weight load is reused across that many tokens (prefill).
+/// weight matrix. With <see cref="TokensPerWorkgroup"/> = 1 it is the matrix-vector product of decoding; with more,
+/// every weight load is reused across that many tokens (prefill). Two layouts (<see cref="MatmulLayout"/>), picked per
+/// device by <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.
 /// </summary>
 public sealed class MatmulKernel : IDisposable
 {
@@ -15,21 +33,80 @@ public sealed class MatmulKernel : IDisposable
     private readonly record struct Push(uint Rows, uint Cols, uint NTokens, uint XOffset, uint YOffset, uint YStride, uint RowOffset, uint Accumulate);
 
     private readonly ComputeKernel _kernel;
+    private readonly VulkanDevice _device;
 
     /// <summary>Weight type this kernel reads.</summary>
     public GgmlType WeightType { get; }
-    /// <summary>Lanes per workgroup (splitting the k dimension).</summary>
+    public MatmulLayout Layout { get; }
+    /// <summary>Lanes per workgroup.</summary>
     public uint WorkgroupSize { get; }
     /// <summary>Weight rows per workgroup.</summary>
     public uint RowsPerWorkgroup { get; }
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
 
-    /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback).</param>
-    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false)
+    /// <summary>
+    /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane on CPU devices where the type
+    /// has it, split-k elsewhere. The environment variable <c>TIPO_MATMUL</c> (<c>splitk</c> or <c>rows</c>) overrides the
+    /// choice, for tests and benchmarks of both on one device.
+    /// </summary>
+    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type)
     {
         ArgumentNullException.ThrowIfNull(device);
+        if (!HasRowsLayout(type)) return MatmulLayout.SplitK;
+        string? forced = Environment.GetEnvironmentVariable("TIPO_MATMUL");
+        if (string.Equals(forced, "splitk", StringComparison.OrdinalIgnoreCase)) return MatmulLayout.SplitK;
+        if (string.Equals(forced, "rows", StringComparison.OrdinalIgnoreCase)) return MatmulLayout.RowsPerLane;
+        return device.Info.Kind == DeviceKind.Cpu ? MatmulLayout.RowsPerLane : MatmulLayout.SplitK;
+    }
+
+    /// <summary><see cref="LayoutFor(VulkanDevice, GgmlType)"/>, falling back to split-k where the rows-per-lane kernel cannot take
+    /// <paramref name="cols"/> columns (<see cref="RowsLayoutFits"/>).</summary>
+    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type, int cols)
+    {
+        MatmulLayout layout = LayoutFor(device, type);
+        return layout == MatmulLayout.RowsPerLane && !RowsLayoutFits(device, type, cols) ? MatmulLayout.SplitK : layout;
+    }
+
+    /// <summary>True when a rows-per-lane kernel exists for <paramref name="type"/>.</summary>
+    public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
+
+    /// <summary>Whether the rows-per-lane kernel can take a matrix of <paramref name="cols"/> columns: whole 16-byte texels
+    /// per row, and one token's activations (plus alignment slack) inside the device's uniform window.</summary>
+    public static bool RowsLayoutFits(VulkanDevice device, GgmlType type, int cols)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        int perTexel = type == GgmlType.F16 ? 8 : 4;
+        long window = Math.Min((long)device.Info.MaxUniformBufferRange, 65536) & ~15L;
+        return HasRowsLayout(type) && cols % perTexel == 0 && 4L * cols + XAlignment(device) <= window;
+    }
+
+    private static long XAlignment(VulkanDevice device) => Math.Max(16L, (long)device.Info.MinUniformBufferOffsetAlignment);
+
+    /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
+    /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.</param>
+    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        _device = device;
         WeightType = weightType;
+        Layout = layout ?? LayoutFor(device, weightType);
+        if (Layout == MatmulLayout.RowsPerLane)
+        {
+            if (!HasRowsLayout(weightType))
+                throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
+            // Measured on lavapipe (8-wide lanes, 2 threads): decode 8 rows per lane (4.0-4.9 GB/s of F16, against
+            // 1.4 with 4 rows and 3.0 with 16); prefill 4 rows x 4 tokens (15 GB/s effective, against 12.9 for 4x2 and
+            // 11.6 for 2x8).
+            WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
+            uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
+            TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
+            RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
+            _kernel = new ComputeKernel(device, weightType == GgmlType.F16 ? "matmul_rows_f16" : "matmul_rows_f32",
+                [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer],
+                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup]);
+            return;
+        }
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
@@ -58,10 +135,40 @@ public sealed class MatmulKernel : IDisposable
     public void Record(CommandSequence seq, KernelBinding binding, int rows, int cols, int nTokens,
         int xOffset, int yOffset, int yStride, int rowOffset, bool accumulate)
     {
-        var push = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
+        ArgumentNullException.ThrowIfNull(seq);
+        ArgumentNullException.ThrowIfNull(binding);
         uint groupsX = (uint)((rows + RowsPerWorkgroup - 1) / RowsPerWorkgroup);
-        uint groupsY = (uint)((nTokens + TokensPerWorkgroup - 1) / TokensPerWorkgroup);
-        seq.Dispatch(binding, push, groupsX, groupsY);
+        if (Layout == MatmulLayout.SplitK)
+        {
+            var push = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
+            seq.Dispatch(binding, push, groupsX, (uint)((nTokens + TokensPerWorkgroup - 1) / TokensPerWorkgroup));
+            return;
+        }
+
+        // Rows per lane: X is read through a uniform window of at most 64 KiB, so the tokens go in runs that fit it.
+        if (!RowsLayoutFits(_device, WeightType, cols))
+            throw new ArgumentOutOfRangeException(nameof(cols), $"the rows-per-lane {WeightType} matmul cannot take {cols} columns (whole 16-byte texels, one token inside the uniform window); use the split-k layout");
+        if (xOffset % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(xOffset), $"rows-per-lane matmul needs xOffset % 4 == 0, got {xOffset}");
+        long align = XAlignment(_device);
+        long bound = binding.Buffers[1].Size;
+        long window = binding.DynamicWindowBytes(1);
+        long tokenBytes = 4L * cols;
+        Span<uint> offset = stackalloc uint[1];
+        for (int t0 = 0; t0 < nTokens;)
+        {
+            long start = 4L * (xOffset + (long)t0 * cols);
+            long windowStart = Math.Min(start / align * align, (bound - window) / align * align);
+            int count = (int)Math.Min(nTokens - t0, (window - (start - windowStart)) / tokenBytes);
+            if (count <= 0)
+                throw new InvalidOperationException($"rows-per-lane matmul: a token of {cols} columns does not fit the {window}-byte uniform window");
+            if (count > TokensPerWorkgroup && t0 + count < nTokens) count -= count % (int)TokensPerWorkgroup;
+            offset[0] = (uint)windowStart;
+            var push = new Push((uint)rows, (uint)cols, (uint)count, (uint)((start - windowStart) / 4), (uint)(yOffset + (long)t0 * yStride),
+                (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
+            seq.Dispatch(binding, offset, push, groupsX, (uint)((count + TokensPerWorkgroup - 1) / TokensPerWorkgroup));
+            t0 += count;
+        }
     }
 
     public void Dispose() => _kernel.Dispose();

@@ -1,0 +1,79 @@
+// Shared body of the "rows per lane" weight-times-activation kernels (matmul_rows_f16, matmul_rows_f32), the
+// variant for CPU Vulkan devices (lavapipe):
+//
+//   Y[t, yOffset + rowOffset + r] (+)= sum_k W[r, k] * X[t, k]     for r < rows, t < nTokens
+//
+// Every lane owns ROWS whole weight rows and walks their k dimension alone, so there is no reduction (no shared
+// memory, no barrier(), no subgroup operation). Every lane of a workgroup reads the same X element at the same
+// time (see binding 1); the weights are read through a texel buffer (16-byte texels), llvmpipe's fastest path:
+// measured on lavapipe (2 threads) at 4-5 GB/s for F16 decode, against 0.5 GB/s for the split-k storage-buffer kernel. On a GPU this layout reads rows far apart in
+// neighbouring lanes (uncoalesced): GPUs use matmul.glsl's split-k kernels instead.
+// The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
+// `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
+layout(local_size_x_id = 0) in;                 // lanes per workgroup
+layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
+layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
+
+layout(binding = 0) uniform utextureBuffer W;                               // [rows, cols / TEXEL_ELEMS] texels
+// X is a window of at most 64 KiB (maxUniformBufferRange) that the host moves over the activations with a
+// dynamic offset: a uniform block, because llvmpipe loads a uniform-buffer element that every lane reads at once
+// with one scalar load (a storage-buffer load is a bounds-checked gather per lane: 4x slower here).
+layout(std140, binding = 1) uniform ActivationsIn { vec4 x[4096]; };        // [nTokens, cols] f32, as vec4
+layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
+
+layout(push_constant) uniform MatmulPush {
+    uint rows;       // rows of W in this binding
+    uint cols;       // columns of W = length of each X row (a multiple of TEXEL_ELEMS)
+    uint nTokens;    // rows of X
+    uint xOffset;    // element offset of X's row 0 (a multiple of 4)
+    uint yOffset;    // element offset of Y's row 0
+    uint yStride;    // elements between consecutive tokens in Y
+    uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
+    uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
+} pc;
+
+const uint OUTPUTS = ROWS * TOKENS;
+
+void main() {
+    const uint lanes = gl_WorkGroupSize.x;
+    const uint row0 = gl_WorkGroupID.x * lanes * ROWS + gl_LocalInvocationID.x;   // rows row0 + r * lanes
+    const uint tok0 = gl_WorkGroupID.y * TOKENS;
+    const uint texelsPerRow = pc.cols / TEXEL_ELEMS;
+    const uint x4PerRow = pc.cols / 4;
+
+    int rowTexel[ROWS];
+    for (uint r = 0; r < ROWS; r++) rowTexel[r] = int(min(row0 + r * lanes, pc.rows - 1) * texelsPerRow);
+    uint xRow[TOKENS];
+    for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
+
+    float acc[OUTPUTS];
+    for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
+
+    for (uint kt = 0; kt < texelsPerRow; kt++) {
+        vec4 xlo[TOKENS], xhi[TOKENS];
+        for (uint t = 0; t < TOKENS; t++) {
+            xlo[t] = x[xRow[t] + kt * (TEXEL_ELEMS / 4)];
+            if (TEXEL_ELEMS == 8) xhi[t] = x[xRow[t] + kt * 2 + 1];
+        }
+        for (uint r = 0; r < ROWS; r++) {
+            vec4 wlo, whi;
+            unpackTexel(texelFetch(W, rowTexel[r] + int(kt)), wlo, whi);
+            for (uint t = 0; t < TOKENS; t++) {
+                float s = dot(wlo, xlo[t]);
+                if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
+                acc[r * TOKENS + t] += s;
+            }
+        }
+    }
+
+    for (uint r = 0; r < ROWS; r++) {
+        uint row = row0 + r * lanes;
+        for (uint t = 0; t < TOKENS; t++) {
+            uint tok = tok0 + t;
+            if (row < pc.rows && tok < pc.nTokens) {
+                uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+                y[yi] = pc.accumulate != 0 ? y[yi] + acc[r * TOKENS + t] : acc[r * TOKENS + t];
+            }
+        }
+    }
+}
