@@ -1,12 +1,14 @@
 #version 450
 // Causal attention of queries over a KV cache, grouped-query aware. One workgroup per (head, token).
-// Query t (position pos0 + t) attends cache rows 0 .. pos0 + t inclusive; head h uses kv head h / (nHeads / nKvHeads).
+// Query t (position step.pos0 + t) attends cache rows 0 .. pos0 + t inclusive; head h uses kv head h / (nHeads / nKvHeads).
 // Single pass over the keys in tiles of WG with an online (running max) softmax.
-// bindings: 0 = q [nTokens, nHeads * headDim] f32, 1 = K cache [ctx, nKvHeads * headDim], 2 = V cache (same),
-//           3 = out [nTokens, nHeads * headDim] f32.  K/V are f32, or f16 as packed uint words when KV_F16 = 1.
-// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint pos0; float scale; }
+// bindings: 0 = q [nTokens, qStride] f32 (heads at the start of each row), 1 = K cache [ctx, nKvHeads * headDim], 2 = V cache (same),
+//           3 = out [nTokens, nHeads * headDim] f32, 4 = step { pos0 }.  K/V are f32, or f16 as packed uint words when KV_F16 = 1.
+// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; }
 // spec: 0 = WG (power of two, >= 64), 1 = KV_F16 (0/1)   grid: (nHeads, nTokens, 1). headDim <= 4 * WG and <= 256, even.
 #include "common.glsl"
+#define STEP_BINDING 4
+#include "step.glsl"
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const uint KV_F16 = 0;
 layout(local_size_x_id = 0) in;
@@ -16,7 +18,7 @@ layout(std430, set = 0, binding = 1) readonly buffer KH { uint kh[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VF { float vf[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VH { uint vh[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer O { float o[]; };
-layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint pos0; float scale; } pc;
+layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; } pc;
 
 const uint MAX_HEAD_DIM = 256;
 const uint MAX_DIMS_PER_THREAD = 4;
@@ -37,8 +39,9 @@ void main() {
     const uint kvh = h / (pc.nHeads / pc.nKvHeads);
     const uint kvStride = pc.nKvHeads * hd;
     const uint kvBase = kvh * hd;
-    const uint qBase = (t * pc.nHeads + h) * hd;
-    const uint len = pc.pos0 + t + 1u;
+    const uint qBase = t * pc.qStride + h * hd;
+    const uint oBase = (t * pc.nHeads + h) * hd;
+    const uint len = step.pos0 + t + 1u;
 
     for (uint d = tid; d < hd; d += WG) qs[d] = q[qBase + d] * pc.scale;
     barrier();
@@ -77,6 +80,6 @@ void main() {
     const float inv = 1.0 / runSum;
     for (uint k = 0; k < MAX_DIMS_PER_THREAD; k++) {
         const uint d = tid + k * WG;
-        if (d < hd) o[qBase + d] = acc[k] * inv;
+        if (d < hd) o[oBase + d] = acc[k] * inv;
     }
 }

@@ -14,14 +14,14 @@ public sealed class Activations : IDisposable
 
     public GpuBuffer X { get; }        // [maxTokens, dim] f32: the residual stream
     public GpuBuffer XNorm { get; }    // [maxTokens, dim] f32: RMSNorm(X)
-    public GpuBuffer Q { get; }        // [maxTokens, nHeads * headDim] f32
-    public GpuBuffer K { get; }        // [maxTokens, nKvHeads * headDim] f32, before it is stored in the cache
-    public GpuBuffer V { get; }        // [maxTokens, nKvHeads * headDim] f32
+    public GpuBuffer Qkv { get; }      // [maxTokens, (nHeads + 2 nKvHeads) * headDim] f32: q | k | v of each token, k and v before they go to the cache
     public GpuBuffer Attention { get; }// [maxTokens, nHeads * headDim] f32: attention output, before Wo
     public GpuBuffer Gate { get; }     // [maxTokens, ffDim] f32: W_gate x, then silu(gate) * up
     public GpuBuffer Up { get; }       // [maxTokens, ffDim] f32
     public GpuBuffer Logits { get; }   // [logitRows, vocab] f32
-    public GpuBuffer Argmax { get; }   // { uint index, float value }: greedy choice of the last row
+    public GpuBuffer Argmax { get; }   // { uint index, float value }: greedy choice of the last row (host-visible)
+    public GpuBuffer Step { get; }     // { uint pos0 }: cache position of the first token of the pass (host-visible, written before each submit)
+    public GpuBuffer DecodeInput { get; } // [dim] f32: the embedding of the token a recorded decode step starts from (host-visible)
 
     public Activations(VulkanDevice device, LlamaConfig c, int maxTokens)
     {
@@ -36,14 +36,16 @@ public sealed class Activations : IDisposable
         {
             X = Make((long)maxTokens * c.HiddenSize, "act.x");
             XNorm = Make((long)maxTokens * c.HiddenSize, "act.x_norm");
-            Q = Make((long)maxTokens * qDim, "act.q");
-            K = Make((long)maxTokens * kvDim, "act.k");
-            V = Make((long)maxTokens * kvDim, "act.v");
+            Qkv = Make((long)maxTokens * (qDim + 2 * kvDim), "act.qkv");
             Attention = Make((long)maxTokens * qDim, "act.attention");
             Gate = Make((long)maxTokens * c.IntermediateSize, "act.gate");
             Up = Make((long)maxTokens * c.IntermediateSize, "act.up");
             Logits = Make((long)LogitRows * c.VocabSize, "act.logits");
-            Argmax = Make(2, "act.argmax");
+            // Read or written by the host every token: host-visible memory on every device (no staging submit).
+            GpuBuffer Host(long floats, string name) { var b = new GpuBuffer(device, 4 * floats, name, GpuBuffer.Placement.HostStaging); all.Add(b); return b; }
+            Argmax = Host(2, "act.argmax");
+            Step = Host(4, "act.step");
+            DecodeInput = Host(c.HiddenSize, "act.decode_input");
         }
         catch
         {
@@ -54,6 +56,6 @@ public sealed class Activations : IDisposable
 
     public void Dispose()
     {
-        foreach (var b in new[] { X, XNorm, Q, K, V, Attention, Gate, Up, Logits, Argmax }) b?.Dispose();
+        foreach (var b in new[] { X, XNorm, Qkv, Attention, Gate, Up, Logits, Argmax, Step, DecodeInput }) b?.Dispose();
     }
 }

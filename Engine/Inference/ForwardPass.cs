@@ -14,11 +14,14 @@ public enum LogitsMode
 }
 
 /// <summary>
-/// The LLaMA forward pass, recorded into one command buffer per call: for n new tokens at positions
-/// pos0..pos0+n-1 it appends their K/V to the cache and leaves logits in <see cref="Activations.Logits"/>.
-/// Prefill (n &gt; 1) runs the weight products as matrix-matrix kernels that reuse each weight tile across
-/// a block of tokens; decode (n = 1) runs them as matrix-vector kernels. Every descriptor set is written once,
-/// at construction.
+/// The LLaMA forward pass as a command recording: for n new tokens at cache positions pos0..pos0+n-1 (pos0 read by
+/// the GPU from <see cref="Activations.Step"/>, so a recording does not depend on it) it appends their K/V to the
+/// cache and leaves logits in <see cref="Activations.Logits"/>. Decode is recorded once and replayed every token
+/// (<see cref="RecordDecode"/>); prefill (n &gt; 1) runs the weight products as matrix-matrix kernels that reuse each
+/// weight load across a block of tokens. Every descriptor set is written once, at construction.
+/// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k (one dispatch), K/V to the cache
+/// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
+/// W_down (+ residual).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -26,9 +29,8 @@ public sealed class ForwardPass : IDisposable
 
     private readonly LlamaConfig _c;
     private readonly RopeLayout _ropeLayout;
-    private readonly LlamaWeights _w;
-    private readonly KvCache _cache;
     private readonly Activations _a;
+    private readonly int _qDim, _kvDim, _qkvDim;
 
     private readonly RmsNormKernel _rmsNorm;
     private readonly RopeKernel _rope;
@@ -38,29 +40,32 @@ public sealed class ForwardPass : IDisposable
     private readonly ArgmaxKernel _argmax;
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
-    // Matmul kernels by weight type and layout (rows-per-lane on CPU devices where the shape allows, else split-k).
-    private readonly Dictionary<(GgmlType, MatmulLayout), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<(GgmlType, MatmulLayout), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
     private readonly MatrixBindings _output;
 
-    /// <summary>One weight matrix bound to its input and output, for each of the two kernels.</summary>
-    private sealed record MatrixBindings(GpuMatrix Matrix, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
+    /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
+    /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
+    private sealed record MatrixBindings(GpuMatrix Matrix, int RowOffset, int YStride, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
 
+    /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
     private sealed record LayerBindings(
-        KernelBinding AttnNorm, MatrixBindings Q, MatrixBindings K, MatrixBindings V,
-        KernelBinding RopeQ, KernelBinding RopeK, KernelBinding StoreK, KernelBinding StoreV,
-        KernelBinding Attention, MatrixBindings O,
-        KernelBinding FfnNorm, MatrixBindings Gate, MatrixBindings Up, KernelBinding SwiGlu, MatrixBindings Down);
+        KernelBinding AttnNorm, MatrixBindings[] Qkv, KernelBinding Rope, KernelBinding StoreKv, KernelBinding Attention, MatrixBindings O,
+        KernelBinding FfnNorm, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations)
     {
         _device = device;
-        _c = config; _ropeLayout = ropeLayout; _w = weights; _cache = cache; _a = activations;
+        _c = config; _ropeLayout = ropeLayout; _a = activations;
         if (config.RopeDimensionCount != 0 && config.RopeDimensionCount != config.HeadDim)
             throw new Errors.UnsupportedFeatureException($"partial rotary embeddings (rope dimension {config.RopeDimensionCount} of head_dim {config.HeadDim}) are not supported");
+        _qDim = config.HeadCount * config.HeadDim;
+        _kvDim = config.KvHeadCount * config.HeadDim;
+        _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
         _rmsNorm = new RmsNormKernel(device);
         _rope = new RopeKernel(device);
@@ -74,46 +79,86 @@ public sealed class ForwardPass : IDisposable
         for (int l = 0; l < config.LayerCount; l++)
         {
             var lw = weights.Layers[l];
+            var qkv = new MatrixBindings[lw.Qkv.Count];
+            for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
+                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row);
+            bool glu = CanFuseGlu(lw.Gate, lw.Up);
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm),
-                Q: BindMatrix(lw.Q, a.XNorm, a.Q), K: BindMatrix(lw.K, a.XNorm, a.K), V: BindMatrix(lw.V, a.XNorm, a.V),
-                RopeQ: _rope.Bind(a.Q), RopeK: _rope.Bind(a.K),
-                StoreK: _kvStore.Bind(a.K, cache.Keys(l)), StoreV: _kvStore.Bind(a.V, cache.Values(l)),
-                Attention: _attention.Bind(a.Q, cache.Keys(l), cache.Values(l), a.Attention),
-                O: BindMatrix(lw.O, a.Attention, a.X),
+                Qkv: qkv,
+                Rope: _rope.Bind(a.Qkv, a.Step),
+                StoreKv: _kvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
+                Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
+                O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm),
-                Gate: BindMatrix(lw.Gate, a.XNorm, a.Gate), Up: BindMatrix(lw.Up, a.XNorm, a.Up),
-                SwiGlu: _swiGlu.Bind(a.Gate, a.Up, a.Gate),
-                Down: BindMatrix(lw.Down, a.Gate, a.X));
+                FfnGlu: glu ? BindGlu(lw.Gate, lw.Up, a.XNorm, a.Gate) : null,
+                Gate: glu ? null : BindMatrix(lw.Gate, a.XNorm, a.Gate, config.IntermediateSize),
+                Up: glu ? null : BindMatrix(lw.Up, a.XNorm, a.Up, config.IntermediateSize),
+                SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
+                Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
-        _output = BindMatrix(weights.Output, a.XNorm, a.Logits);
+        _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
 
-    /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y)
+    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool), MatmulKernel> cache, GgmlType type, MatmulLayout layout, bool glu, uint tokens)
     {
-        var key = (m.Type, MatmulKernel.LayoutFor(_device, m.Type, m.Cols));
-        if (!_matvec.TryGetValue(key, out var decode))
-        {
-            _matvec[key] = decode = new MatmulKernel(_device, m.Type, 1, layout: key.Item2);
-            _matmul[key] = new MatmulKernel(_device, m.Type, PrefillTokensPerWorkgroup, layout: key.Item2);
-        }
-        var prefill = _matmul[key];
-        return new(m, decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, x, y)).ToArray(),
+        if (!cache.TryGetValue((type, layout, glu), out var k))
+            cache[(type, layout, glu)] = k = new MatmulKernel(_device, type, tokens, layout: layout, glu: glu);
+        return k;
+    }
+
+    /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0)
+    {
+        var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols);
+        var decode = Kernel(_matvec, m.Type, layout, false, 1);
+        var prefill = Kernel(_matmul, m.Type, layout, false, PrefillTokensPerWorkgroup);
+        return new(m, rowOffset, yStride, decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, x, y)).ToArray(),
             prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
     }
 
+    /// <summary>Gate and up go through one SwiGLU matmul when the device's layout for them is rows-per-lane.</summary>
+    private bool CanFuseGlu(GpuMatrix gate, GpuMatrix up) =>
+        gate.Type == up.Type && gate.Rows == up.Rows && gate.Cols == up.Cols && gate.Chunks.Count == up.Chunks.Count &&
+        gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) &&
+        MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols) == MatmulLayout.RowsPerLane;
+
+    private MatrixBindings BindGlu(GpuMatrix gate, GpuMatrix up, GpuBuffer x, GpuBuffer y)
+    {
+        var decode = Kernel(_matvec, gate.Type, MatmulLayout.RowsPerLane, true, 1);
+        var prefill = Kernel(_matmul, gate.Type, MatmulLayout.RowsPerLane, true, PrefillTokensPerWorkgroup);
+        return new(gate, 0, gate.Rows, decode, gate.Chunks.Select((ch, i) => decode.BindGlu(ch.Buffer, up.Chunks[i].Buffer, x, y)).ToArray(),
+            prefill, gate.Chunks.Select((ch, i) => prefill.BindGlu(ch.Buffer, up.Chunks[i].Buffer, x, y)).ToArray());
+    }
+
+    /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
+    public void SetPosition(int pos0) => _a.Step.Upload<uint>([(uint)pos0]);
+
     /// <summary>
-    /// Records the forward pass of <paramref name="n"/> tokens whose embeddings are already in X, at cache
-    /// positions <paramref name="pos0"/>.. . Logits land in rows 0.. of Logits (all n rows, or only the last token's).
+    /// Records one decode step, to be replayed for every token: the token's embedding is copied from
+    /// <see cref="Activations.DecodeInput"/>, its position comes from <see cref="SetPosition"/>, and the last row of
+    /// logits (or, with <paramref name="argmax"/>, the greedy choice) is left for the host.
+    /// </summary>
+    public void RecordDecode(CommandSequence seq, bool argmax)
+    {
+        ArgumentNullException.ThrowIfNull(seq);
+        seq.CopyBuffer(_a.DecodeInput, 0, _a.X, 0, 4L * _c.HiddenSize);
+        seq.Barrier();
+        Record(seq, 1, LogitsMode.Last, argmax);
+    }
+
+    /// <summary>
+    /// Records the forward pass of <paramref name="n"/> tokens whose embeddings are already in X, at the cache positions
+    /// that <see cref="SetPosition"/> gives. Logits land in rows 0.. of Logits (all n rows, or only the last token's).
     /// </summary>
     /// <param name="argmax">Also write the index of the largest logit of the last row to <see cref="Activations.Argmax"/>
     /// (greedy decoding reads back 8 bytes instead of the vocabulary's logits).</param>
-    public void Record(CommandSequence seq, int n, int pos0, LogitsMode logits, bool argmax = false)
+    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false)
     {
-        int dim = _c.HiddenSize, kvDim = _c.KvHeadCount * _c.HeadDim, ff = _c.IntermediateSize;
+        ArgumentNullException.ThrowIfNull(seq);
+        int dim = _c.HiddenSize, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
 
         foreach (var L in _layers)
@@ -121,17 +166,13 @@ public sealed class ForwardPass : IDisposable
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), cache ∪ rope(Wk·norm(x)), cache ∪ Wv·norm(x))
             _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
             seq.Barrier();
-            Project(seq, L.Q, n, accumulate: false);
-            Project(seq, L.K, n, accumulate: false);
-            Project(seq, L.V, n, accumulate: false);
+            foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
             seq.Barrier();
-            _rope.Record(seq, L.RopeQ, n, _c.HeadCount, _c.HeadDim, pos0, _c.RopeTheta, _ropeLayout);
-            _rope.Record(seq, L.RopeK, n, _c.KvHeadCount, _c.HeadDim, pos0, _c.RopeTheta, _ropeLayout);
+            _rope.Record(seq, L.Rope, n, _c.HeadCount + _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q and k heads
             seq.Barrier();
-            _kvStore.Record(seq, L.StoreK, kvDim, n, pos0);
-            _kvStore.Record(seq, L.StoreV, kvDim, n, pos0);
+            _kvStore.Record(seq, L.StoreKv, _kvDim, n, _qkvDim, kOffset: _qDim);
             seq.Barrier();
-            _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, pos0);
+            _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim);
             seq.Barrier();
             Project(seq, L.O, n, accumulate: true);          // residual add fused
             seq.Barrier();
@@ -139,10 +180,17 @@ public sealed class ForwardPass : IDisposable
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
             _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
             seq.Barrier();
-            Project(seq, L.Gate, n, accumulate: false);
-            Project(seq, L.Up, n, accumulate: false);
-            seq.Barrier();
-            _swiGlu.Record(seq, L.SwiGlu, n, ff);
+            if (L.FfnGlu != null)
+            {
+                Project(seq, L.FfnGlu, n, accumulate: false);  // silu(gate) * up in the epilogue
+            }
+            else
+            {
+                Project(seq, L.Gate!, n, accumulate: false);
+                Project(seq, L.Up!, n, accumulate: false);
+                seq.Barrier();
+                _swiGlu.Record(seq, L.SwiGlu!, n, ff);
+            }
             seq.Barrier();
             Project(seq, L.Down, n, accumulate: true);       // residual add fused
             seq.Barrier();
@@ -162,8 +210,8 @@ public sealed class ForwardPass : IDisposable
         }
     }
 
-    /// <summary>Y[t] (+)= W X[t] for tokens firstToken..firstToken+n-1 of X, written to rows 0..n-1 of Y.</summary>
-    private void Project(CommandSequence seq, MatrixBindings mb, int n, bool accumulate, int firstToken = 0)
+    /// <summary>Y[t, rowOffset..] (+)= W X[t] for tokens firstToken..firstToken+n-1 of X, written to rows 0..n-1 of Y.</summary>
+    private static void Project(CommandSequence seq, MatrixBindings mb, int n, bool accumulate, int firstToken = 0)
     {
         var m = mb.Matrix;
         var kernel = n == 1 ? mb.DecodeKernel : mb.PrefillKernel;
@@ -172,7 +220,7 @@ public sealed class ForwardPass : IDisposable
         {
             var chunk = m.Chunks[i];
             kernel.Record(seq, bindings[i], chunk.RowCount, m.Cols, n,
-                xOffset: firstToken * m.Cols, yOffset: 0, yStride: m.Rows, rowOffset: chunk.RowStart, accumulate);
+                xOffset: firstToken * m.Cols, yOffset: 0, yStride: mb.YStride, rowOffset: mb.RowOffset + chunk.RowStart, accumulate);
         }
     }
 

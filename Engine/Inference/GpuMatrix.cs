@@ -62,6 +62,43 @@ public sealed class GpuMatrix : IDisposable
         return Upload(device, tensor.Name, tensor.Type, checked((int)tensor.Shape[0]), checked((int)tensor.Shape[1]), tensor.Data);
     }
 
+    /// <summary>
+    /// Uploads 2-D tensors of one type and width stacked by rows into one matrix (Q, K and V as one QKV projection:
+    /// one dispatch and one read of the input instead of three).
+    /// </summary>
+    public static unsafe GpuMatrix UploadStacked(VulkanDevice device, string name, IReadOnlyList<ModelTensor> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0) throw new ArgumentException("nothing to stack", nameof(parts));
+        ModelTensor first = parts[0];
+        foreach (var t in parts)
+        {
+            if (t.Shape.Length != 2)
+                throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} should be 2-D, has shape [{string.Join(", ", t.Shape)}]");
+            if (t.Type != first.Type || t.Shape[1] != first.Shape[1])
+                throw new ArgumentException($"cannot stack {t.SourceName} ({t.Type}, {t.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
+        }
+        int cols = checked((int)first.Shape[1]);
+        int rows = checked((int)parts.Sum(t => t.Shape[0]));
+        long rowBytes = GgmlTypeInfo.RowBytes(first.Type, cols);
+        byte* stacked = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
+        try
+        {
+            long at = 0;
+            foreach (var t in parts)
+            {
+                long bytes = rowBytes * t.Shape[0];
+                System.Buffer.MemoryCopy(t.Data, stacked + at, bytes, bytes);
+                at += bytes;
+            }
+            return Upload(device, name, first.Type, rows, cols, stacked);
+        }
+        finally
+        {
+            NativeMemory.Free(stacked);
+        }
+    }
+
     /// <summary>Uploads a matrix held in GGUF layout (<paramref name="fileType"/>, rows of <paramref name="cols"/>) at <paramref name="data"/>.</summary>
     /// <param name="maxChunkBytes">Chunk limit below the device's binding limit (tests use it to force splits).</param>
     public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue)

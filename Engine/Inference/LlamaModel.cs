@@ -20,7 +20,10 @@ public sealed class LlamaModel : IDisposable
     private readonly Activations _activations;
     private readonly ForwardPass _forward;
     private readonly EmbeddingTable _embedding;
-    private readonly CommandSequence _sequence;
+    private readonly CommandSequence _sequence;        // prefill: recorded per chunk
+    private readonly CommandSequence _decodeLogits;    // one decode step leaving the last logits: recorded once, replayed
+    private readonly CommandSequence _decodeArgmax;    // one decode step leaving the greedy choice: recorded once, replayed
+    private bool _decodeLogitsRecorded, _decodeArgmaxRecorded;
     private readonly float[] _embeddingRows;   // [maxTokens, dim] host staging for X
     private readonly List<int> _cachedTokens = [];
 
@@ -63,6 +66,8 @@ public sealed class LlamaModel : IDisposable
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations));
             _sequence = Track(new CommandSequence(device));
+            _decodeLogits = Track(new CommandSequence(device));
+            _decodeArgmax = Track(new CommandSequence(device));
             _embeddingRows = new float[maxTokens * c.HiddenSize];
         }
         catch
@@ -184,10 +189,27 @@ public sealed class LlamaModel : IDisposable
         int n = tokens.Length, dim = Config.HiddenSize;
         var rows = _embeddingRows.AsSpan(0, n * dim);
         for (int t = 0; t < n; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
-        _activations.X.Upload<float>(rows);
+        _forward.SetPosition(pos0);
+        if (n == 1)
+        {
+            // Decode: replay the step recorded once; only the embedding row and the position change.
+            _activations.DecodeInput.Upload<float>(rows);
+            ref bool recorded = ref argmax ? ref _decodeArgmaxRecorded : ref _decodeLogitsRecorded;
+            CommandSequence step = argmax ? _decodeArgmax : _decodeLogits;
+            if (!recorded)
+            {
+                step.Begin();
+                _forward.RecordDecode(step, argmax);
+                step.End();
+                recorded = true;
+            }
+            step.Submit();
+            return;
+        }
 
+        _activations.X.Upload<float>(rows);
         _sequence.Begin();
-        _forward.Record(_sequence, n, pos0, mode, argmax);
+        _forward.Record(_sequence, n, mode, argmax);
         _sequence.End();
         _sequence.Submit();
     }
@@ -195,6 +217,8 @@ public sealed class LlamaModel : IDisposable
     public void Dispose()
     {
         _sequence.Dispose();
+        _decodeLogits.Dispose();
+        _decodeArgmax.Dispose();
         _forward.Dispose();
         _activations.Dispose();
         _cache.Dispose();

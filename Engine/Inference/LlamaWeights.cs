@@ -7,16 +7,18 @@ namespace Tipo.Inference;
 public sealed class LayerWeights : IDisposable
 {
     public required GpuBuffer AttnNorm { get; init; }   // [dim] f32
-    public required GpuMatrix Q { get; init; }          // [nHeads * headDim, dim]
-    public required GpuMatrix K { get; init; }          // [nKvHeads * headDim, dim]
-    public required GpuMatrix V { get; init; }          // [nKvHeads * headDim, dim]
+    /// <summary>
+    /// W_q, W_k and W_v stacked by rows: [(nHeads + 2 nKvHeads) * headDim, dim], one matrix when the three share a type
+    /// (one dispatch), else the three in that order (quantised files often keep V at a higher precision).
+    /// </summary>
+    public required IReadOnlyList<GpuMatrix> Qkv { get; init; }
     public required GpuMatrix O { get; init; }          // [dim, nHeads * headDim]
     public required GpuBuffer FfnNorm { get; init; }    // [dim] f32
     public required GpuMatrix Gate { get; init; }       // [ffDim, dim]
     public required GpuMatrix Up { get; init; }         // [ffDim, dim]
     public required GpuMatrix Down { get; init; }       // [dim, ffDim]
 
-    public IEnumerable<GpuMatrix> Matrices => [Q, K, V, O, Gate, Up, Down];
+    public IEnumerable<GpuMatrix> Matrices => [.. Qkv, O, Gate, Up, Down];
 
     public void Dispose()
     {
@@ -53,10 +55,24 @@ public sealed class LlamaWeights : IDisposable
             {
                 string p = $"blk.{i}.";
                 GpuMatrix M(string name) => GpuMatrix.Upload(device, file.Get(p + name + ".weight"));
+                ModelTensor[] qkv = [file.Get(p + "attn_q.weight"), file.Get(p + "attn_k.weight"), file.Get(p + "attn_v.weight")];
+                var qkvMatrices = new List<GpuMatrix>();
+                try
+                {
+                    if (qkv.All(t => t.Type == qkv[0].Type && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]))
+                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv));
+                    else
+                        foreach (var t in qkv) qkvMatrices.Add(GpuMatrix.Upload(device, t));
+                }
+                catch
+                {
+                    foreach (var m in qkvMatrices) m.Dispose();
+                    throw;
+                }
                 weights._layers.Add(new LayerWeights
                 {
                     AttnNorm = UploadVector(device, file.Get(p + "attn_norm.weight")),
-                    Q = M("attn_q"), K = M("attn_k"), V = M("attn_v"), O = M("attn_output"),
+                    Qkv = qkvMatrices, O = M("attn_output"),
                     FfnNorm = UploadVector(device, file.Get(p + "ffn_norm.weight")),
                     Gate = M("ffn_gate"), Up = M("ffn_up"), Down = M("ffn_down"),
                 });

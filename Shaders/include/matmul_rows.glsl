@@ -8,6 +8,8 @@
 // time (see binding 1); the weights are read through a texel buffer (16-byte texels), llvmpipe's fastest path:
 // measured on lavapipe (2 threads) at 4-5 GB/s for F16 decode, against 0.5 GB/s for the split-k storage-buffer kernel. On a GPU this layout reads rows far apart in
 // neighbouring lanes (uncoalesced): GPUs use matmul.glsl's split-k kernels instead.
+// With GLU defined the kernel is the gate and up projections of a SwiGLU feed-forward at once: binding 0 holds
+// W_gate, binding 3 W_up (same shape), and Y = silu(W_gate X) * (W_up X): every X load and the dispatch are shared.
 // The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
 // `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
@@ -15,6 +17,9 @@ layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
 
 layout(binding = 0) uniform utextureBuffer W;                               // [rows, cols / TEXEL_ELEMS] texels
+#ifdef GLU
+layout(binding = 3) uniform utextureBuffer WUp;                             // [rows, cols / TEXEL_ELEMS] texels
+#endif
 // X is a window of at most 64 KiB (maxUniformBufferRange) that the host moves over the activations with a
 // dynamic offset: a uniform block, because llvmpipe loads a uniform-buffer element that every lane reads at once
 // with one scalar load (a storage-buffer load is a bounds-checked gather per lane: 4x slower here).
@@ -48,6 +53,10 @@ void main() {
 
     float acc[OUTPUTS];
     for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
+#ifdef GLU
+    float accUp[OUTPUTS];
+    for (uint i = 0; i < OUTPUTS; i++) accUp[i] = 0.0;
+#endif
 
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
@@ -63,6 +72,14 @@ void main() {
                 if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
                 acc[r * TOKENS + t] += s;
             }
+#ifdef GLU
+            unpackTexel(texelFetch(WUp, rowTexel[r] + int(kt)), wlo, whi);
+            for (uint t = 0; t < TOKENS; t++) {
+                float s = dot(wlo, xlo[t]);
+                if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
+                accUp[r * TOKENS + t] += s;
+            }
+#endif
         }
     }
 
@@ -72,7 +89,12 @@ void main() {
             uint tok = tok0 + t;
             if (row < pc.rows && tok < pc.nTokens) {
                 uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+#ifdef GLU
+                float g = acc[r * TOKENS + t];
+                y[yi] = g / (1.0 + exp(-g)) * accUp[r * TOKENS + t];
+#else
                 y[yi] = pc.accumulate != 0 ? y[yi] + acc[r * TOKENS + t] : acc[r * TOKENS + t];
+#endif
             }
         }
     }

@@ -204,14 +204,87 @@ public class KernelTests : GpuTest
     [TestCase(RopeLayout.Interleaved, 2, 32, 128, 1000)]
     public void Rope_MatchesReference(RopeLayout layout, int nTokens, int nHeads, int headDim, int pos0)
     {
-        float[] x = Reference.Random(nTokens * nHeads * headDim, 30);
+        // Rows of a fused QKV buffer: the roped heads first, then 2 heads (v) that must stay as they are.
+        int stride = (nHeads + 2) * headDim;
+        float[] x = Reference.Random(nTokens * stride, 30);
         using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer step = Upload(new uint[] { (uint)pos0 }, "step");
         using var k = new RopeKernel(Device);
-        KernelBinding b = k.Bind(xb);
-        Run(s => k.Record(s, b, nTokens, nHeads, headDim, pos0, 10000f, layout));
-        float[] expected = Reference.Rope(x, nTokens, nHeads, headDim, pos0, 10000f, layout == RopeLayout.RotateHalf);
+        KernelBinding b = k.Bind(xb, step);
+        Run(s => k.Record(s, b, nTokens, nHeads, headDim, stride, 10000f, layout));
+        float[] heads = new float[nTokens * nHeads * headDim];
+        for (int t = 0; t < nTokens; t++) Array.Copy(x, t * stride, heads, t * nHeads * headDim, nHeads * headDim);
+        float[] roped = Reference.Rope(heads, nTokens, nHeads, headDim, pos0, 10000f, layout == RopeLayout.RotateHalf);
+        float[] expected = (float[])x.Clone();
+        for (int t = 0; t < nTokens; t++) Array.Copy(roped, t * nHeads * headDim, expected, t * stride, nHeads * headDim);
         // sin/cos of large angles in f32 are not exact: a looser bound than pure element-wise ops.
         Reference.AssertNmse(Read(xb, x.Length), expected, ReductionTol, $"rope {layout}");
+    }
+
+    [TestCase(false, 3, 2, 64, 5)]
+    [TestCase(true, 1, 4, 32, 17)]
+    public void KvStore_AppendsKAndVAtThePositionInTheStepBuffer(bool f16Cache, int nTokens, int nKvHeads, int headDim, int pos0)
+    {
+        int kvDim = nKvHeads * headDim, qDim = 2 * kvDim, stride = qDim + 2 * kvDim, ctx = pos0 + nTokens + 2;
+        float[] qkv = Reference.Random(nTokens * stride, 31);
+        using GpuBuffer src = Upload(qkv, "qkv");
+        using GpuBuffer step = Upload(new uint[] { (uint)pos0 }, "step");
+        long cacheBytes = (long)ctx * kvDim * (f16Cache ? 2 : 4);
+        using var kc = new GpuBuffer(Device, cacheBytes, "k-cache");
+        using var vc = new GpuBuffer(Device, cacheBytes, "v-cache");
+        kc.Clear(); vc.Clear();
+        using var k = new KvStoreKernel(Device, f16Cache);
+        KernelBinding b = k.Bind(src, kc, vc, step);
+        Run(s => k.Record(s, b, kvDim, nTokens, stride, kOffset: qDim));
+        float[] ReadCache(GpuBuffer c)
+        {
+            if (!f16Cache) return Read(c, ctx * kvDim);
+            var h = new Half[ctx * kvDim];
+            c.Download<Half>(h);
+            return Reference.FromHalf(h);
+        }
+        float[] kGot = ReadCache(kc), vGot = ReadCache(vc);
+        for (int t = 0; t < nTokens; t++)
+            for (int i = 0; i < kvDim; i++)
+            {
+                float kWant = qkv[t * stride + qDim + i], vWant = qkv[t * stride + qDim + kvDim + i];
+                if (f16Cache) { kWant = (float)(Half)kWant; vWant = (float)(Half)vWant; }
+                Assert.That(kGot[(pos0 + t) * kvDim + i], Is.EqualTo(kWant), $"k[{pos0 + t}, {i}]");
+                Assert.That(vGot[(pos0 + t) * kvDim + i], Is.EqualTo(vWant), $"v[{pos0 + t}, {i}]");
+            }
+        Assert.That(kGot[..(pos0 * kvDim)].All(v => v == 0) && vGot[((pos0 + nTokens) * kvDim)..].All(v => v == 0), Is.True, "rows outside pos0..pos0+n untouched");
+    }
+
+    [TestCase(GgmlType.F16, 300, 768, 1)]
+    [TestCase(GgmlType.F16, 2304, 768, 13)]
+    [TestCase(GgmlType.F32, 172, 64, 5)]
+    public unsafe void MatmulSwiGlu_MatchesGateUpThenSwiGlu(GgmlType type, int rows, int cols, int nTokens)
+    {
+        float[] g = Reference.Random(rows * cols, 90), u = Reference.Random(rows * cols, 91);
+        float[] x = Reference.Random(nTokens * cols, 92, 3f);
+        float[] gRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(g)) : g;
+        float[] uRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(u)) : u;
+        byte[] Raw(float[] w) => type == GgmlType.F16
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
+        byte[] gRaw = Raw(g), uRaw = Raw(u);
+        GpuMatrix gm, um;
+        fixed (byte* p = gRaw) gm = GpuMatrix.Upload(Device, "gate", type, rows, cols, p);
+        using var _g = gm;
+        fixed (byte* p = uRaw) um = GpuMatrix.Upload(Device, "up", type, rows, cols, p);
+        using var _u = um;
+        using GpuBuffer xb = Upload(x, "x");
+        using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true);
+        KernelBinding b = k.BindGlu(gm.Chunks[0].Buffer, um.Chunks[0].Buffer, xb, yb);
+        Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
+        var expected = new float[nTokens * rows];
+        for (int t = 0; t < nTokens; t++)
+        {
+            float[] xt = x[(t * cols)..((t + 1) * cols)];
+            Reference.SwiGlu(Reference.MatVec(gRef, xt, rows, cols), Reference.MatVec(uRef, xt, rows, cols)).CopyTo(expected, t * rows);
+        }
+        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"swiglu matmul {type} {rows}x{cols} x{nTokens}");
     }
 
     [Test]
@@ -283,7 +356,11 @@ public class KernelTests : GpuTest
     {
         int ctx = pos0 + nTokens + 3;
         int kvDim = nKvHeads * headDim;
-        float[] q = Reference.Random(nTokens * nHeads * headDim, 80, 2f);
+        // q heads at the start of fused QKV rows (2 kv-heads' worth of k and v after them).
+        int qStride = nHeads * headDim + 2 * kvDim;
+        float[] qRows = Reference.Random(nTokens * qStride, 80, 2f);
+        float[] q = new float[nTokens * nHeads * headDim];
+        for (int t = 0; t < nTokens; t++) Array.Copy(qRows, t * qStride, q, t * nHeads * headDim, nHeads * headDim);
         float[] kc = Reference.Random(ctx * kvDim, 81, 2f);
         float[] vc = Reference.Random(ctx * kvDim, 82);
         if (cacheType == MatrixType.F16)
@@ -291,13 +368,14 @@ public class KernelTests : GpuTest
             kc = Reference.FromHalf(Reference.ToHalf(kc));
             vc = Reference.FromHalf(Reference.ToHalf(vc));
         }
-        using GpuBuffer qb = Upload(q, "q");
+        using GpuBuffer qb = Upload(qRows, "q");
+        using GpuBuffer step = Upload(new uint[] { (uint)pos0 }, "step");
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
         using var ob = new GpuBuffer(Device, q.Length * 4L, "out");
         using var k = new AttentionKernel(Device, cacheType);
-        KernelBinding b = k.Bind(qb, kb, vb, ob);
-        Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, pos0));
+        KernelBinding b = k.Bind(qb, kb, vb, ob, step);
+        Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, qStride));
         float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
         Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}");
     }

@@ -44,6 +44,8 @@ public sealed class MatmulKernel : IDisposable
     public uint RowsPerWorkgroup { get; }
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
+    /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X) (<see cref="BindGlu"/>).</summary>
+    public bool Glu { get; }
 
     /// <summary>
     /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane on CPU devices where the type
@@ -85,8 +87,10 @@ public sealed class MatmulKernel : IDisposable
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.</param>
-    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null)
+    /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
+    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null, bool glu = false)
     {
+        Glu = glu;
         ArgumentNullException.ThrowIfNull(device);
         _device = device;
         WeightType = weightType;
@@ -102,11 +106,15 @@ public sealed class MatmulKernel : IDisposable
             uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
             TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
-            _kernel = new ComputeKernel(device, weightType == GgmlType.F16 ? "matmul_rows_f16" : "matmul_rows_f32",
-                [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer],
+            string name = (glu ? "matmul_rows_glu_" : "matmul_rows_") + (weightType == GgmlType.F16 ? "f16" : "f32");
+            _kernel = new ComputeKernel(device, name, glu
+                    ? [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer, BindingKind.UniformTexelBuffer]
+                    : [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer],
                 Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup]);
             return;
         }
+        if (glu)
+            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU matmul exists in the rows-per-lane layout only");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
@@ -129,7 +137,19 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="weights">[rows, cols] in <see cref="WeightType"/> (Q8_0 repacked: quants then scales).</param>
     /// <param name="x">[nTokens, cols] f32.</param>
     /// <param name="y">[nTokens, yStride] f32.</param>
-    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y) => _kernel.Bind(weights, x, y);
+    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y)
+    {
+        if (Glu) throw new InvalidOperationException("a SwiGLU matmul binds two weight chunks: use BindGlu");
+        return _kernel.Bind(weights, x, y);
+    }
+
+    /// <summary>Binds the gate and up chunks (same rows and shape) of a SwiGLU feed-forward with its input and output.</summary>
+    /// <param name="y">[nTokens, yStride] f32: silu(W_gate x) * (W_up x).</param>
+    public KernelBinding BindGlu(BufferRange gate, BufferRange up, BufferRange x, BufferRange y)
+    {
+        if (!Glu) throw new InvalidOperationException("BindGlu needs a kernel made with glu: true");
+        return _kernel.Bind(gate, x, y, up);
+    }
 
     /// <summary>Records Y (+)= W X for <paramref name="nTokens"/> tokens.</summary>
     public void Record(CommandSequence seq, KernelBinding binding, int rows, int cols, int nTokens,
@@ -138,6 +158,8 @@ public sealed class MatmulKernel : IDisposable
         ArgumentNullException.ThrowIfNull(seq);
         ArgumentNullException.ThrowIfNull(binding);
         uint groupsX = (uint)((rows + RowsPerWorkgroup - 1) / RowsPerWorkgroup);
+        if (Glu && accumulate)
+            throw new ArgumentException("the SwiGLU matmul cannot accumulate", nameof(accumulate));
         if (Layout == MatmulLayout.SplitK)
         {
             var push = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
