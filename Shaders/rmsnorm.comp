@@ -1,9 +1,14 @@
 #version 450
 // RMSNorm: y[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * w[i]. One workgroup per token (row).
 // bindings: 0 = x [nTokens, n] f32, 1 = w [n] f32, 2 = y [nTokens, n] f32 (may be the same buffer as x)
-// push: { uint n; float eps; }   spec: 0 = WG (power of two)   grid: (nTokens, 1, 1)
+// push: { uint n; float eps; }   spec: 0 = WG (power of two), 1 = USE_SUBGROUP_ADD   grid: (nTokens, 1, 1)
+// With USE_SUBGROUP_ADD and a workgroup that is one subgroup (CPU devices: WG = the subgroup size) the sum is one
+// subgroupAdd and the kernel has no barrier(); otherwise a shared-memory tree (any device).
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 layout(constant_id = 0) const uint WG = 256;
+layout(constant_id = 1) const bool USE_SUBGROUP_ADD = false;
 layout(local_size_x_id = 0) in;
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer W { float w[]; };
@@ -16,8 +21,12 @@ void main() {
     const uint base = gl_WorkGroupID.x * pc.n;
     float ss = 0.0;
     for (uint i = tid; i < pc.n; i += WG) { const float v = x[base + i]; ss += v * v; }
-    ss = wg_sum(ss);
+    if (USE_SUBGROUP_ADD && gl_NumSubgroups == 1) {
+        ss = subgroupAdd(ss);
+    } else {
+        ss = wg_sum(ss);
+        barrier();
+    }
     const float scale = inversesqrt(ss / float(pc.n) + pc.eps);
-    barrier();
     for (uint i = tid; i < pc.n; i += WG) y[base + i] = x[base + i] * scale * w[i];
 }

@@ -69,7 +69,7 @@ public sealed class ForwardPass : IDisposable
         bool f16Cache = cache.Type == KvCacheType.F16;
         _rmsNorm = new RmsNormKernel(device);
         _rope = new RopeKernel(device);
-        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32);
+        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _kvStore = new KvStoreKernel(device, f16Cache);
         _argmax = new ArgmaxKernel(device);

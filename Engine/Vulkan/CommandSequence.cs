@@ -63,6 +63,7 @@ public sealed unsafe class CommandSequence : IDisposable
     public void Begin()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        Profiler?.Clear();
         Vk vk = _device.Vk;
         VkUtil.Check(vk.ResetCommandBuffer(_cmd, 0), "vkResetCommandBuffer");
         var begin = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo };
@@ -70,6 +71,7 @@ public sealed unsafe class CommandSequence : IDisposable
         _recording = true;
         _recorded = false;
         _boundPipeline = default;
+        if (Profiler != null) WriteTimestamp(Profiler.Queries, 0);
     }
 
     /// <summary>Records a dispatch with push constants <paramref name="push"/> (its size must equal the kernel's push-constant size).</summary>
@@ -163,7 +165,15 @@ public sealed unsafe class CommandSequence : IDisposable
             throw new ArgumentOutOfRangeException(nameof(x), $"kernel '{k.ShaderName}': dispatch ({x}, {y}, {z}) exceeds maxComputeWorkGroupCount ({max[0]}, {max[1]}, {max[2]})");
         _device.Vk.CmdDispatch(_cmd, x, y, z);
         _recorded = true;
+        if (Profiler != null)
+        {
+            Profiler.Add(k.ShaderName);
+            WriteTimestamp(Profiler.Queries, Profiler.Count);
+        }
     }
+
+    /// <summary>When set before recording, a timestamp follows every dispatch (see <see cref="DispatchProfiler"/>).</summary>
+    public DispatchProfiler? Profiler { get; set; }
 
     /// <summary>Makes compute-shader and transfer writes recorded so far visible to following compute and transfer work.</summary>
     public void Barrier()
@@ -263,6 +273,36 @@ public sealed unsafe class CommandSequence : IDisposable
         _fence = default;
         _pool = default;
     }
+}
+
+/// <summary>
+/// GPU time per dispatch of one recording: a timestamp before the first dispatch and after each one (which also
+/// serialises them, so the sum is an upper bound of the unprofiled time). Attach with <see cref="CommandSequence.Profiler"/>.
+/// </summary>
+public sealed class DispatchProfiler : IDisposable
+{
+    private readonly List<string> _names = [];
+
+    public DispatchProfiler(VulkanDevice device, int maxDispatches) => Queries = new TimestampQueries(device, maxDispatches + 1);
+
+    internal TimestampQueries Queries { get; }
+    /// <summary>Dispatches recorded so far.</summary>
+    public int Count => _names.Count;
+
+    internal void Clear() => _names.Clear();
+
+    internal void Add(string name)
+    {
+        if (_names.Count + 1 >= Queries.Count)
+            throw new InvalidOperationException($"DispatchProfiler: more than {Queries.Count - 1} dispatches recorded");
+        _names.Add(name);
+    }
+
+    /// <summary>After the submit: (shader, milliseconds) of every dispatch in order.</summary>
+    public IReadOnlyList<(string Shader, double Milliseconds)> Read() =>
+        _names.Select((n, i) => (n, Queries.ElapsedMilliseconds(i, i + 1))).ToList();
+
+    public void Dispose() => Queries.Dispose();
 }
 
 /// <summary>A pool of GPU timestamp queries.</summary>

@@ -182,20 +182,22 @@ public class KernelTests : GpuTest
         Assert.That(odd.Sum(x => x.RowCount), Is.EqualTo(1000));
     }
 
-    [TestCase(3, 1000)]
-    [TestCase(2, 4097)]
-    [TestCase(1, 7)]
-    public void RmsNorm_MatchesReference(int nTokens, int n)
+    [TestCase(3, 1000, false)]
+    [TestCase(2, 4097, false)]
+    [TestCase(1, 7, false)]
+    [TestCase(3, 1000, true)]
+    [TestCase(1, 7, true)]
+    public void RmsNorm_MatchesReference(int nTokens, int n, bool oneSubgroup)
     {
         float[] x = Reference.Random(nTokens * n, 20, 3f);
         float[] w = Reference.Random(n, 21);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer wb = Upload(w, "w");
         using var yb = new GpuBuffer(Device, x.Length * 4L, "y");
-        using var k = new RmsNormKernel(Device);
+        using var k = new RmsNormKernel(Device, oneSubgroup);
         KernelBinding b = k.Bind(xb, wb, yb);
         Run(s => k.Record(s, b, nTokens, n, 1e-5f));
-        Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, "rmsnorm");
+        Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes");
     }
 
     [TestCase(RopeLayout.Interleaved, 3, 5, 64, 17)]
@@ -348,11 +350,17 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(ob, expected.Length), expected, ElementwiseTol, $"embedding {type}");
     }
 
-    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70)]    // prefill, GQA, more keys than one tile
-    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5)]    // decode, MHA
-    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0)]     // prefill from position 0, MQA, odd-ish head size
-    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130)]   // f16 cache
-    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0)
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, false)]    // prefill, GQA, more keys than one tile
+    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, false)]    // decode, MHA
+    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, false)]     // prefill from position 0, MQA, odd-ish head size
+    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, false)]   // f16 cache
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, true)]     // the same through the one-subgroup kernel
+    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, true)]
+    [TestCase(MatrixType.F32, 5, 6, 1, 36, 0, true)]      // head size not a multiple of the subgroup's texels
+    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, true)]      // not whole texels: the portable kernel instead
+    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, true)]
+    [TestCase(MatrixType.F16, 1, 12, 12, 256, 300, true)] // widest head
+    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, bool oneSubgroup)
     {
         int ctx = pos0 + nTokens + 3;
         int kvDim = nKvHeads * headDim;
@@ -373,10 +381,12 @@ public class KernelTests : GpuTest
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
         using var ob = new GpuBuffer(Device, q.Length * 4L, "out");
-        using var k = new AttentionKernel(Device, cacheType);
+        using var k = new AttentionKernel(Device, cacheType, oneSubgroup, headDim);
+        if (oneSubgroup && !k.OneSubgroup && headDim % (cacheType == MatrixType.F16 ? 8 : 4) == 0)
+            Assert.Ignore($"{Device.Info.Name} has no subgroup arithmetic for the one-subgroup kernel");
         KernelBinding b = k.Bind(qb, kb, vb, ob, step);
         Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, qStride));
         float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
-        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}");
+        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.WorkgroupSize} lanes");
     }
 }

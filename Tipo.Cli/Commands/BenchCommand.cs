@@ -23,7 +23,8 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
-        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, device, kv };
+        var profile = new Option<bool>("--profile") { Description = "Also print the GPU time of one decode step by shader (a timestamp after every dispatch)." };
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, profile, device, kv };
         command.SetAction(parse =>
         {
             string? modelPath = parse.GetValue(model);
@@ -81,6 +82,9 @@ internal static class BenchCommand
                     ? Tipo.Inference.Kernels.KernelBenchmarks.ReadBandwidth(llm.VulkanDevice, 256L << 20, r).GBps
                     : null;
                 Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps);
+                if (llm.CpuDriverInline && !parse.GetValue(json))
+                    Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
+                if (parse.GetValue(profile)) PrintProfile(llm, Math.Max(1, ng / 2));
                 return ExitCodes.Ok;
             }
             finally
@@ -89,6 +93,22 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    /// <summary>GPU time by shader of one decode step at position <paramref name="position"/>.</summary>
+    private static void PrintProfile(LlamaModel llm, int position)
+    {
+        llm.ResetCache();
+        var prompt = Enumerable.Repeat(llm.Config.BosTokenId, position).ToArray();
+        llm.Evaluate(prompt, LogitsMode.Last, new float[llm.VocabSize]);
+        var steps = llm.ProfileDecodeStep(llm.Config.BosTokenId);
+        double total = steps.Sum(s => s.Milliseconds);
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Format(inv, "decode step at position {0}: {1} dispatches, {2:F3} ms of GPU time (timestamps after each dispatch)", position, steps.Count, total));
+        Console.WriteLine("| shader | dispatches | ms | share |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach (var g in steps.GroupBy(s => s.Shader).OrderByDescending(g => g.Sum(s => s.Milliseconds)))
+            Console.WriteLine(string.Format(inv, "| {0} | {1} | {2:F3} | {3:F1}% |", g.Key, g.Count(), g.Sum(s => s.Milliseconds), 100 * g.Sum(s => s.Milliseconds) / total));
     }
 
     private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps)

@@ -10,18 +10,41 @@ namespace Tipo.Inference.Kernels;
 /// </summary>
 public sealed class AttentionKernel : IDisposable
 {
-    private const uint WorkgroupSize = 64;
     private readonly ComputeKernel _kernel;
+
+    /// <summary>Lanes per (head, token).</summary>
+    public uint WorkgroupSize { get; }
+    /// <summary>True for the one-subgroup kernel without barriers (attention_subgroup.comp, CPU devices); false for the
+    /// shared-memory tile kernel (attention.comp, any device).</summary>
+    public bool OneSubgroup { get; }
+    /// <summary>The head size the one-subgroup kernel is specialised for (0 for the portable kernel: any).</summary>
+    public int HeadDim { get; }
 
     private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale);
 
     /// <summary>Element type of the K/V caches.</summary>
     public MatrixType CacheType { get; }
 
-    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32)
+    /// <param name="oneSubgroup">Null picks the one-subgroup kernel on CPU devices with subgroup arithmetic.</param>
+    /// <param name="headDim">The head size it will run (0: unknown). The one-subgroup kernel reads whole 16-byte texels of
+    /// a head, so it needs headDim % 8 == 0 (f16 cache) or % 4 == 0 (f32); other sizes get the portable kernel.</param>
+    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32, bool? oneSubgroup = null, int headDim = 0)
     {
+        ArgumentNullException.ThrowIfNull(device);
         CacheType = cacheType;
-        _kernel = new ComputeKernel(device, "attention", bindingCount: 5, pushConstantBytes: 24, [WorkgroupSize, cacheType == MatrixType.F16 ? 1u : 0u]);
+        int texelElems = cacheType == MatrixType.F16 ? 8 : 4;
+        // On llvmpipe a workgroup of the reported subgroup size is one subgroup (its SIMD width is fixed); GPUs may
+        // compile narrower subgroups than they report, so they keep the portable kernel.
+        OneSubgroup = (oneSubgroup ?? device.Info.Kind == DeviceKind.Cpu) && device.Info.SubgroupArithmetic &&
+                      device.Info.SubgroupSize is >= 4 and <= 128 && headDim > 0 && headDim % texelElems == 0;
+        WorkgroupSize = OneSubgroup ? device.Info.SubgroupSize : 64;
+        BindingKind[] kinds = OneSubgroup
+            ? [BindingKind.StorageBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]
+            : [BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
+        HeadDim = headDim;
+        uint texelsPerLane = OneSubgroup ? (uint)((headDim / texelElems + WorkgroupSize - 1) / WorkgroupSize) : 0;
+        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_subgroup" : "attention", kinds, pushConstantBytes: 24,
+            OneSubgroup ? [WorkgroupSize, cacheType == MatrixType.F16 ? 1u : 0u, texelsPerLane] : [WorkgroupSize, cacheType == MatrixType.F16 ? 1u : 0u]);
     }
 
     /// <param name="q">[nTokens, qStride] f32, the heads at the start of each row</param>
@@ -39,6 +62,8 @@ public sealed class AttentionKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(nKvHeads), $"nHeads ({nHeads}) must be a multiple of nKvHeads ({nKvHeads})");
         if (headDim <= 0 || headDim > 256 || headDim % 2 != 0)
             throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even and at most 256");
+        if (OneSubgroup && headDim != HeadDim)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"this one-subgroup attention kernel is specialised for headDim {HeadDim}, not {headDim}");
         if (scale == 0)
             scale = 1f / MathF.Sqrt(headDim);
         seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)qStride, scale), (uint)nHeads, (uint)nTokens);
