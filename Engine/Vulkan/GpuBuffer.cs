@@ -18,6 +18,7 @@ public sealed unsafe class GpuBuffer : IDisposable
 
     private readonly VulkanDevice _device;
     private DeviceMemory _memory;
+    private long _memoryBytes;   // the allocation's size, as counted by the device
     private byte* _mapped;
     private bool _disposed;
 
@@ -94,6 +95,8 @@ public sealed unsafe class GpuBuffer : IDisposable
                 if (last != Result.Success)
                     continue;
                 _memory = memory;
+                _memoryBytes = (long)req.Size;
+                device.CountAllocation(_memoryBytes);
                 VkUtil.Created();
                 VkUtil.Check(vk.BindBufferMemory(device.Device, buffer, memory, 0), "vkBindBufferMemory");
                 if (map)
@@ -224,6 +227,7 @@ public sealed unsafe class GpuBuffer : IDisposable
                 vk.UnmapMemory(_device.Device, _memory);
             _mapped = null;
             vk.FreeMemory(_device.Device, _memory, null);
+            _device.CountFree(_memoryBytes);
             VkUtil.Destroyed();
             _memory = default;
         }

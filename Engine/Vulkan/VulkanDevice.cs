@@ -30,6 +30,8 @@ public sealed unsafe class VulkanDevice : IDisposable
     private Fence _transferFence;
     private GpuBuffer? _staging;
     private bool _disposed;
+    private long _allocatedBytes;
+    private long _liveAllocations;
 
     internal Vk Vk { get; }
     internal Device Device { get; }
@@ -163,6 +165,27 @@ public sealed unsafe class VulkanDevice : IDisposable
 
     /// <summary>Number of Vulkan objects created by Tipo and not destroyed yet (process-wide; for leak tests).</summary>
     internal static long LiveObjectCount => VkUtil.LiveObjects;
+
+    /// <summary>Bytes of device memory currently allocated with vkAllocateMemory on this device (every buffer, the
+    /// staging buffer included): what was allocated minus what was freed. Thread-safe.</summary>
+    public long AllocatedDeviceBytes => Interlocked.Read(ref _allocatedBytes);
+
+    /// <summary>Number of vkAllocateMemory allocations on this device not freed yet. Thread-safe.</summary>
+    public long LiveAllocations => Interlocked.Read(ref _liveAllocations);
+
+    /// <summary>Counts a successful vkAllocateMemory of <paramref name="bytes"/>.</summary>
+    internal void CountAllocation(long bytes)
+    {
+        Interlocked.Add(ref _allocatedBytes, bytes);
+        Interlocked.Increment(ref _liveAllocations);
+    }
+
+    /// <summary>Counts a vkFreeMemory of an allocation of <paramref name="bytes"/>.</summary>
+    internal void CountFree(long bytes)
+    {
+        Interlocked.Add(ref _allocatedBytes, -bytes);
+        Interlocked.Decrement(ref _liveAllocations);
+    }
 
     /// <summary>Waits until the device is idle.</summary>
     public void WaitIdle()
