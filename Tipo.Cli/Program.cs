@@ -14,6 +14,7 @@ root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(FuzzCommand.Create());
+root.Subcommands.Add(SoakCommand.Create());
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)

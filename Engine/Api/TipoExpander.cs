@@ -111,6 +111,10 @@ public sealed class TipoExpander : IDisposable
     /// <summary>The Vulkan device the model runs on.</summary>
     public string? DeviceName { get; }
 
+    /// <summary>The Vulkan device the model runs on (its memory counters, for <c>tipo soak</c>); null for a model that
+    /// is not on Tipo's engine.</summary>
+    internal Vulkan.VulkanDevice? VulkanDevice => (_model as LlamaLanguageModel)?.Model.VulkanDevice;
+
     /// <summary>The tag lists used to sort tags into categories.</summary>
     public TagLists TagLists { get; }
 
