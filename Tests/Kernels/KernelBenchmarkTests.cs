@@ -14,6 +14,15 @@ public class KernelBenchmarkTests : GpuTest
         Assert.That(r.Milliseconds, Is.GreaterThanOrEqualTo(0));
     }
 
+    [Test]
+    public void RooflineReadKernels_Run()
+    {
+        var (best, storage, texel) = KernelBenchmarks.Roofline(Device, 128L << 20, repeats: 1);
+        TestContext.Out.WriteLine($"{storage}\n{texel}");
+        Assert.That(best.GBps, Is.EqualTo(Math.Max(storage.GBps, texel.GBps)));
+        Assert.That(texel.BytesRead, Is.EqualTo(128L << 20));
+    }
+
     [Test, Explicit("prints GB/s numbers; slow on lavapipe")]
     public void PrintBandwidth()
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tipo.Inference;
+using Tipo.Inference.Kernels;
 using Tipo.Inference.Benchmarks;
 
 namespace Tipo.Cli.Commands;
@@ -78,10 +79,14 @@ internal static class BenchCommand
                 var results = new List<BenchResult>();
                 foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r));
                 if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r));
-                double? rooflineGbps = parse.GetValue(roofline)
-                    ? Tipo.Inference.Kernels.KernelBenchmarks.ReadBandwidth(llm.VulkanDevice, 256L << 20, r).GBps
+                (BandwidthResult Best, BandwidthResult Storage, BandwidthResult Texel)? roof = parse.GetValue(roofline)
+                    ? KernelBenchmarks.Roofline(llm.VulkanDevice, 256L << 20, r)
                     : null;
+                double? rooflineGbps = roof?.Best.GBps;
                 Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps);
+                if (roof is { } rl && !parse.GetValue(json))
+                    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "read kernels over 256 MiB: storage buffer {0:F2} GB/s, texel buffer {1:F2} GB/s (the roofline is the faster)",
+                        rl.Storage.GBps, rl.Texel.GBps));
                 if (llm.CpuDriverInline && !parse.GetValue(json))
                     Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
                 if (parse.GetValue(profile)) PrintProfile(llm, Math.Max(1, ng / 2));

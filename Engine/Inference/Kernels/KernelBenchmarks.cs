@@ -33,6 +33,7 @@ public static class KernelBenchmarks
             Matmul(device, GgmlType.F16, 32013, 1280, repeats),
             Matmul(device, GgmlType.F16, 3840, 1280, repeats, nTokens: 64),
             ReadBandwidth(device, readBytes, repeats),
+            ReadBandwidthTexel(device, readBytes, repeats),
         };
         return results;
     }
@@ -83,6 +84,41 @@ public static class KernelBenchmarks
     }
 
     private readonly record struct ReadPush(uint N4, uint OutOffset);
+    private readonly record struct TexelReadPush(uint N, uint OutOffset, uint PerLane);
+
+    /// <summary>GB/s of a read-only kernel that sums <paramref name="bytes"/> bytes through texel buffers (16-byte
+    /// texels, views of at most 128 MiB), the path the CPU-device kernels read weights and caches through.</summary>
+    public static BandwidthResult ReadBandwidthTexel(VulkanDevice device, long bytes, int repeats = 5)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        const uint wg = 8;
+        const uint groups = 256;
+        const long viewBytes = 128L << 20;
+        bytes = bytes / viewBytes * viewBytes;
+        if (bytes == 0) bytes = viewBytes;
+        using var data = new GpuBuffer(device, bytes, "bench-read-texel");
+        data.Clear();
+        int views = (int)(bytes / viewBytes);
+        uint texels = (uint)(viewBytes / 16);
+        uint perLane = (texels + groups * wg - 1) / (groups * wg);
+        using var output = new GpuBuffer(device, groups * wg * 4L * views, "bench-read-texel-out");
+        using var kernel = new ComputeKernel(device, "readbw_texel", [BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer], pushConstantBytes: 12, [wg]);
+        var bindings = Enumerable.Range(0, views).Select(v => kernel.Bind(new BufferRange(data, v * viewBytes, viewBytes), output)).ToList();
+        double ms = Time(device, seq =>
+        {
+            for (int i = 0; i < bindings.Count; i++)
+                seq.Dispatch(bindings[i], new TexelReadPush(texels, (uint)(i * groups * wg), perLane), groups);
+        }, repeats);
+        return new BandwidthResult("read bandwidth (readbw_texel)", bytes, ms);
+    }
+
+    /// <summary>The device's read bandwidth for the roofline: the faster of the storage-buffer and texel-buffer read kernels.</summary>
+    public static (BandwidthResult Best, BandwidthResult Storage, BandwidthResult Texel) Roofline(VulkanDevice device, long bytes, int repeats = 5)
+    {
+        var storage = ReadBandwidth(device, bytes, repeats);
+        var texel = ReadBandwidthTexel(device, bytes, repeats);
+        return (storage.GBps >= texel.GBps ? storage : texel, storage, texel);
+    }
 
     private static double Time(VulkanDevice device, Action<CommandSequence> record, int repeats)
     {
