@@ -21,7 +21,7 @@ public enum LogitsMode
 /// weight load across a block of tokens. Every descriptor set is written once, at construction.
 /// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k (one dispatch), K/V to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
-/// W_down (+ residual).
+/// W_down (+ residual). In the rows-per-lane layout (CPU devices) each rmsnorm runs inside the matmul after it.
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -41,21 +41,25 @@ public sealed class ForwardPass : IDisposable
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
     // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
+    private readonly bool _outputNormFused;        // decode: the norm runs inside the output matmul
     private readonly MatrixBindings _output;
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
     private sealed record MatrixBindings(GpuMatrix Matrix, int RowOffset, int YStride, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
 
+    /// <param name="AttnNormFused">decode runs the attention norm inside the QKV matmul (which then reads X); prefill keeps
+    /// the rmsnorm dispatch (there the prologue would be repeated by every token block of every row block).</param>
+    /// <param name="FfnNormFused">the same for the feed-forward norm and the SwiGLU matmul.</param>
     /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
     private sealed record LayerBindings(
-        KernelBinding AttnNorm, MatrixBindings[] Qkv, KernelBinding Rope, KernelBinding StoreKv, KernelBinding Attention, MatrixBindings O,
-        KernelBinding FfnNorm, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
+        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding Rope, KernelBinding StoreKv, KernelBinding Attention, MatrixBindings O,
+        KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations)
     {
@@ -79,43 +83,49 @@ public sealed class ForwardPass : IDisposable
         for (int l = 0; l < config.LayerCount; l++)
         {
             var lw = weights.Layers[l];
+            // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
+            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols) == MatmulLayout.RowsPerLane;
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
-                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row);
+                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, decodeNorm: attnNormFused ? (a.X, lw.AttnNorm) : null);
             bool glu = CanFuseGlu(lw.Gate, lw.Up);
             _layers[l] = new LayerBindings(
-                AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm),
+                AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
                 Qkv: qkv,
                 Rope: _rope.Bind(a.Qkv, a.Step),
                 StoreKv: _kvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
-                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm),
-                FfnGlu: glu ? BindGlu(lw.Gate, lw.Up, a.XNorm, a.Gate) : null,
+                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
+                FfnGlu: glu ? BindGlu(lw.Gate, lw.Up, a.XNorm, a.Gate, (a.X, lw.FfnNorm)) : null,
                 Gate: glu ? null : BindMatrix(lw.Gate, a.XNorm, a.Gate, config.IntermediateSize),
                 Up: glu ? null : BindMatrix(lw.Up, a.XNorm, a.Up, config.IntermediateSize),
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
                 Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
+        _outputNormFused = MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols) == MatmulLayout.RowsPerLane;
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
-        _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize);
+        _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, decodeNorm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
 
-    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool), MatmulKernel> cache, GgmlType type, MatmulLayout layout, bool glu, uint tokens)
+    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool), MatmulKernel> cache, GgmlType type, MatmulLayout layout, bool glu, bool norm, uint tokens)
     {
-        if (!cache.TryGetValue((type, layout, glu), out var k))
-            cache[(type, layout, glu)] = k = new MatmulKernel(_device, type, tokens, layout: layout, glu: glu);
+        if (!cache.TryGetValue((type, layout, glu, norm), out var k))
+            cache[(type, layout, glu, norm)] = k = new MatmulKernel(_device, type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null);
         return k;
     }
 
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0)
+    /// <param name="x">The (normalised) input of the prefill kernel, and of the decode kernel unless the norm is fused.</param>
+    /// <param name="decodeNorm">Decode fuses the RMSNorm (rows-per-lane only): it reads the residual stream and the norm weights.</param>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? decodeNorm = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols);
-        var decode = Kernel(_matvec, m.Type, layout, false, 1);
-        var prefill = Kernel(_matmul, m.Type, layout, false, PrefillTokensPerWorkgroup);
-        return new(m, rowOffset, yStride, decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, x, y)).ToArray(),
+        var decode = Kernel(_matvec, m.Type, layout, false, decodeNorm != null, 1);
+        var prefill = Kernel(_matmul, m.Type, layout, false, false, PrefillTokensPerWorkgroup);
+        return new(m, rowOffset, yStride,
+            decode, m.Chunks.Select(ch => decodeNorm is { } dn ? decode.Bind(ch.Buffer, dn.X, y, dn.Weights) : decode.Bind(ch.Buffer, x, y)).ToArray(),
             prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
     }
 
@@ -125,11 +135,13 @@ public sealed class ForwardPass : IDisposable
         gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) &&
         MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols) == MatmulLayout.RowsPerLane;
 
-    private MatrixBindings BindGlu(GpuMatrix gate, GpuMatrix up, GpuBuffer x, GpuBuffer y)
+    /// <summary>Gate and up as one SwiGLU matmul; decode also runs the RMSNorm before them inside it.</summary>
+    private MatrixBindings BindGlu(GpuMatrix gate, GpuMatrix up, GpuBuffer x, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) decodeNorm)
     {
-        var decode = Kernel(_matvec, gate.Type, MatmulLayout.RowsPerLane, true, 1);
-        var prefill = Kernel(_matmul, gate.Type, MatmulLayout.RowsPerLane, true, PrefillTokensPerWorkgroup);
-        return new(gate, 0, gate.Rows, decode, gate.Chunks.Select((ch, i) => decode.BindGlu(ch.Buffer, up.Chunks[i].Buffer, x, y)).ToArray(),
+        var decode = Kernel(_matvec, gate.Type, MatmulLayout.RowsPerLane, true, true, 1);
+        var prefill = Kernel(_matmul, gate.Type, MatmulLayout.RowsPerLane, true, false, PrefillTokensPerWorkgroup);
+        return new(gate, 0, gate.Rows,
+            decode, gate.Chunks.Select((ch, i) => decode.BindGlu(ch.Buffer, up.Chunks[i].Buffer, decodeNorm.X, y, decodeNorm.Weights)).ToArray(),
             prefill, gate.Chunks.Select((ch, i) => prefill.BindGlu(ch.Buffer, up.Chunks[i].Buffer, x, y)).ToArray());
     }
 
@@ -164,8 +176,11 @@ public sealed class ForwardPass : IDisposable
         foreach (var L in _layers)
         {
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), cache ∪ rope(Wk·norm(x)), cache ∪ Wv·norm(x))
-            _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
-            seq.Barrier();
+            if (!(n == 1 && L.AttnNormFused))
+            {
+                _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
+                seq.Barrier();
+            }
             foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
             seq.Barrier();
             _rope.Record(seq, L.Rope, n, _c.HeadCount + _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q and k heads
@@ -178,11 +193,14 @@ public sealed class ForwardPass : IDisposable
             seq.Barrier();
 
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
-            _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
-            seq.Barrier();
+            if (!(n == 1 && L.FfnNormFused))
+            {
+                _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
+                seq.Barrier();
+            }
             if (L.FfnGlu != null)
             {
-                Project(seq, L.FfnGlu, n, accumulate: false);  // silu(gate) * up in the epilogue
+                Project(seq, L.FfnGlu, n, accumulate: false);  // rmsnorm in the prologue, silu(gate) * up in the epilogue
             }
             else
             {
@@ -197,8 +215,11 @@ public sealed class ForwardPass : IDisposable
         }
 
         // Head: logits = W_out · norm(x), for every token or only the last one.
-        _rmsNorm.Record(seq, _outputNorm, n, dim, eps);
-        seq.Barrier();
+        if (!(n == 1 && _outputNormFused))
+        {
+            _rmsNorm.Record(seq, _outputNorm, n, dim, eps);
+            seq.Barrier();
+        }
         if (logits == LogitsMode.All)
             Project(seq, _output, n, accumulate: false);
         else

@@ -10,11 +10,16 @@
 // neighbouring lanes (uncoalesced): GPUs use matmul.glsl's split-k kernels instead.
 // With GLU defined the kernel is the gate and up projections of a SwiGLU feed-forward at once: binding 0 holds
 // W_gate, binding 3 W_up (same shape), and Y = silu(W_gate X) * (W_up X): every X load and the dispatch are shared.
+// With NORM defined the kernel first applies the RMSNorm that precedes the projection: Y = W (rmsnorm(X) * g) with the
+// norm weights g at binding 3 (4 with GLU); every lane computes its tokens' scale (rms_scale.glsl, uniform loads) and
+// normalises each X element as the rmsnorm kernel does, so the result is bit-identical to rmsnorm then matmul.
+// One dispatch and one barrier fewer per norm.
 // The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
 // `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
 layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
+layout(constant_id = 3) const float NORM_EPS = 1e-5; // RMSNorm epsilon (NORM kernels)
 
 layout(binding = 0) uniform utextureBuffer W;                               // [rows, cols / TEXEL_ELEMS] texels
 #ifdef GLU
@@ -25,6 +30,14 @@ layout(binding = 3) uniform utextureBuffer WUp;                             // [
 // with one scalar load (a storage-buffer load is a bounds-checked gather per lane: 4x slower here).
 layout(std140, binding = 1) uniform ActivationsIn { vec4 x[4096]; };        // [nTokens, cols] f32, as vec4
 layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
+#ifdef NORM
+#ifdef GLU
+#define NORM_BINDING 4
+#else
+#define NORM_BINDING 3
+#endif
+layout(std140, binding = NORM_BINDING) uniform NormWeights { vec4 g[4096]; };          // [cols] f32, as vec4
+#endif
 
 layout(push_constant) uniform MatmulPush {
     uint rows;       // rows of W in this binding
@@ -39,6 +52,13 @@ layout(push_constant) uniform MatmulPush {
 
 const uint OUTPUTS = ROWS * TOKENS;
 
+#ifdef NORM
+uint rmsRow;   // vec4 index of the row rmsScale reads
+vec4 rmsLoad4(uint i) { return x[rmsRow + i]; }
+float rmsLoad1(uint i) { return x[rmsRow + i / 4u][i % 4u]; }
+#include "rms_scale.glsl"
+#endif
+
 void main() {
     const uint lanes = gl_WorkGroupSize.x;
     const uint row0 = gl_WorkGroupID.x * lanes * ROWS + gl_LocalInvocationID.x;   // rows row0 + r * lanes
@@ -50,6 +70,14 @@ void main() {
     for (uint r = 0; r < ROWS; r++) rowTexel[r] = int(min(row0 + r * lanes, pc.rows - 1) * texelsPerRow);
     uint xRow[TOKENS];
     for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
+
+#ifdef NORM
+    float normScale[TOKENS];
+    for (uint t = 0; t < TOKENS; t++) {
+        rmsRow = xRow[t];
+        normScale[t] = rmsScale(pc.cols, NORM_EPS);
+    }
+#endif
 
     float acc[OUTPUTS];
     for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
@@ -63,6 +91,10 @@ void main() {
         for (uint t = 0; t < TOKENS; t++) {
             xlo[t] = x[xRow[t] + kt * (TEXEL_ELEMS / 4)];
             if (TEXEL_ELEMS == 8) xhi[t] = x[xRow[t] + kt * 2 + 1];
+#ifdef NORM
+            xlo[t] = xlo[t] * normScale[t] * g[kt * (TEXEL_ELEMS / 4)];
+            if (TEXEL_ELEMS == 8) xhi[t] = xhi[t] * normScale[t] * g[kt * 2 + 1];
+#endif
         }
         for (uint r = 0; r < ROWS; r++) {
             vec4 wlo, whi;

@@ -112,6 +112,45 @@ public class KernelTests : GpuTest
         }
     }
 
+    /// <summary>The rows-per-lane matmul with the RMSNorm before it fused: W (rmsnorm(X) * g), decode and prefill,
+    /// plain and SwiGLU.</summary>
+    [TestCase(GgmlType.F16, 2304, 768, 1, false)]
+    [TestCase(GgmlType.F16, 300, 768, 13, false)]
+    [TestCase(GgmlType.F32, 172, 64, 5, true)]
+    [TestCase(GgmlType.F16, 2304, 768, 3, true)]
+    public unsafe void MatmulRowsPerLane_FusedRmsNorm_MatchesNormThenProduct(GgmlType type, int rows, int cols, int nTokens, bool glu)
+    {
+        const float eps = 1e-5f;
+        float[] w = Reference.Random(rows * cols, 93), u = Reference.Random(rows * cols, 94);
+        float[] x = Reference.Random(nTokens * cols, 95, 3f), g = Reference.Random(cols, 96);
+        float[] Round(float[] a) => type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(a)) : a;
+        byte[] Raw(float[] a) => type == GgmlType.F16
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(a).AsSpan()).ToArray()
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()).ToArray();
+        byte[] wRaw = Raw(w), uRaw = Raw(u);
+        GpuMatrix wm, um;
+        fixed (byte* p = wRaw) wm = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
+        using var _w = wm;
+        fixed (byte* p = uRaw) um = GpuMatrix.Upload(Device, "u", type, rows, cols, p);
+        using var _u = um;
+        using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer gb = Upload(g, "norm");
+        using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: eps);
+        KernelBinding b = glu ? k.BindGlu(wm.Chunks[0].Buffer, um.Chunks[0].Buffer, xb, yb, gb) : k.Bind(wm.Chunks[0].Buffer, xb, yb, gb);
+        Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
+        float[] xn = Reference.RmsNorm(x, g, nTokens, cols, eps);
+        var expected = new float[nTokens * rows];
+        for (int t = 0; t < nTokens; t++)
+        {
+            float[] xt = xn[(t * cols)..((t + 1) * cols)];
+            float[] y = Reference.MatVec(Round(w), xt, rows, cols);
+            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(Round(u), xt, rows, cols));
+            y.CopyTo(expected, t * rows);
+        }
+        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"norm-fused {(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
+    }
+
     [Test]
     public void MatmulRowsPerLane_RefusesColumnsItCannotTake()
     {
@@ -187,14 +226,14 @@ public class KernelTests : GpuTest
     [TestCase(1, 7, false)]
     [TestCase(3, 1000, true)]
     [TestCase(1, 7, true)]
-    public void RmsNorm_MatchesReference(int nTokens, int n, bool oneSubgroup)
+    public void RmsNorm_MatchesReference(int nTokens, int n, bool everyLaneSums)
     {
         float[] x = Reference.Random(nTokens * n, 20, 3f);
         float[] w = Reference.Random(n, 21);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer wb = Upload(w, "w");
         using var yb = new GpuBuffer(Device, x.Length * 4L, "y");
-        using var k = new RmsNormKernel(Device, oneSubgroup);
+        using var k = new RmsNormKernel(Device, everyLaneSums);
         KernelBinding b = k.Bind(xb, wb, yb);
         Run(s => k.Record(s, b, nTokens, n, 1e-5f));
         Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes");

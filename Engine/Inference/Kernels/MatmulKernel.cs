@@ -46,6 +46,10 @@ public sealed class MatmulKernel : IDisposable
     public uint TokensPerWorkgroup { get; }
     /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X) (<see cref="BindGlu"/>).</summary>
     public bool Glu { get; }
+    /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
+    /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane only).</summary>
+    public bool Norm { get; }
+    public float NormEps { get; }
 
     /// <summary>
     /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane on CPU devices where the type
@@ -88,9 +92,13 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
-    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null, bool glu = false)
+    /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
+    public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
+        bool glu = false, float? normEps = null)
     {
         Glu = glu;
+        Norm = normEps.HasValue;
+        NormEps = normEps ?? 0;
         ArgumentNullException.ThrowIfNull(device);
         _device = device;
         WeightType = weightType;
@@ -106,15 +114,16 @@ public sealed class MatmulKernel : IDisposable
             uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
             TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
-            string name = (glu ? "matmul_rows_glu_" : "matmul_rows_") + (weightType == GgmlType.F16 ? "f16" : "f32");
-            _kernel = new ComputeKernel(device, name, glu
-                    ? [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer, BindingKind.UniformTexelBuffer]
-                    : [BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer],
-                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup]);
+            string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + (weightType == GgmlType.F16 ? "f16" : "f32");
+            var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer };
+            if (glu) kinds.Add(BindingKind.UniformTexelBuffer);
+            if (Norm) kinds.Add(BindingKind.UniformBuffer);
+            _kernel = new ComputeKernel(device, name, kinds.ToArray(),
+                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps)]);
             return;
         }
-        if (glu)
-            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU matmul exists in the rows-per-lane layout only");
+        if (glu || Norm)
+            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and RMSNorm matmuls exist in the rows-per-lane layout only");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
@@ -137,18 +146,28 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="weights">[rows, cols] in <see cref="WeightType"/> (Q8_0 repacked: quants then scales).</param>
     /// <param name="x">[nTokens, cols] f32.</param>
     /// <param name="y">[nTokens, yStride] f32.</param>
-    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y)
+    /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps (then x is the un-normalised input).</param>
+    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null)
     {
         if (Glu) throw new InvalidOperationException("a SwiGLU matmul binds two weight chunks: use BindGlu");
-        return _kernel.Bind(weights, x, y);
+        CheckNorm(norm);
+        return norm is { } n ? _kernel.Bind(weights, x, y, n) : _kernel.Bind(weights, x, y);
     }
 
     /// <summary>Binds the gate and up chunks (same rows and shape) of a SwiGLU feed-forward with its input and output.</summary>
     /// <param name="y">[nTokens, yStride] f32: silu(W_gate x) * (W_up x).</param>
-    public KernelBinding BindGlu(BufferRange gate, BufferRange up, BufferRange x, BufferRange y)
+    /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps.</param>
+    public KernelBinding BindGlu(BufferRange gate, BufferRange up, BufferRange x, BufferRange y, BufferRange? norm = null)
     {
         if (!Glu) throw new InvalidOperationException("BindGlu needs a kernel made with glu: true");
-        return _kernel.Bind(gate, x, y, up);
+        CheckNorm(norm);
+        return norm is { } n ? _kernel.Bind(gate, x, y, up, n) : _kernel.Bind(gate, x, y, up);
+    }
+
+    private void CheckNorm(BufferRange? norm)
+    {
+        if (Norm != norm.HasValue)
+            throw new ArgumentException(Norm ? "this kernel fuses an RMSNorm: bind its weights" : "this kernel has no fused RMSNorm; make it with normEps", nameof(norm));
     }
 
     /// <summary>Records Y (+)= W X for <paramref name="nTokens"/> tokens.</summary>

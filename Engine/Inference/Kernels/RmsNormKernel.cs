@@ -9,19 +9,23 @@ public sealed class RmsNormKernel : IDisposable
 {
     private readonly ComputeKernel _kernel;
 
-    /// <summary>Lanes per row: one subgroup on CPU devices (a reduction without barrier()), 256 elsewhere.</summary>
+    /// <summary>Lanes per row: 256 sharing the sum, or on CPU devices one SIMD group whose lanes each sum the row
+    /// (no barrier(); the order the norm-fused matmuls use).</summary>
     public uint WorkgroupSize { get; }
 
     private readonly record struct Push(uint N, float Eps);
 
-    public RmsNormKernel(VulkanDevice device, bool? oneSubgroup = null)
+    /// <param name="everyLaneSums">Null: on CPU devices (where the matmuls fuse the norm in decode and must agree bit for bit).</param>
+    public RmsNormKernel(VulkanDevice device, bool? everyLaneSums = null)
     {
         ArgumentNullException.ThrowIfNull(device);
-        bool subgroup = (oneSubgroup ?? device.Info.Kind == DeviceKind.Cpu) && device.Info.SubgroupArithmetic &&
-                        device.Info.SubgroupSize is >= 4 and <= 256 && (device.Info.SubgroupSize & (device.Info.SubgroupSize - 1)) == 0;
-        WorkgroupSize = subgroup ? device.Info.SubgroupSize : 256;
-        _kernel = new ComputeKernel(device, "rmsnorm", bindingCount: 3, pushConstantBytes: 8, [WorkgroupSize, subgroup ? 1u : 0u]);
+        EveryLaneSums = everyLaneSums ?? device.Info.Kind == DeviceKind.Cpu;
+        WorkgroupSize = EveryLaneSums ? Math.Clamp(device.Info.SubgroupSize, 1u, 64u) : 256;
+        _kernel = new ComputeKernel(device, "rmsnorm", bindingCount: 3, pushConstantBytes: 8, [WorkgroupSize, EveryLaneSums ? 1u : 0u]);
     }
+
+    /// <summary>True when every lane sums the row itself (rms_scale.glsl), as the norm-fused matmuls do.</summary>
+    public bool EveryLaneSums { get; }
 
     /// <param name="x">[nTokens, n] f32</param>
     /// <param name="w">[n] f32</param>

@@ -1,0 +1,12 @@
+#version 450
+// Y = silu(W_gate n) * (W_up n) with n = rmsnorm(X) * g (the norm fused), SwiGLU gate and up in one pass, with W in F32, 4 floats per texel (cols % 4 == 0), one lane per row. See include/matmul_rows.glsl.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
+#define GLU
+#define NORM
+const uint TEXEL_ELEMS = 4;
+void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
+    lo = uintBitsToFloat(t);
+    hi = vec4(0.0);
+}
+#include "matmul_rows.glsl"

@@ -1,0 +1,11 @@
+#version 450
+// Y (+)= W (rmsnorm(X) * g), the RMSNorm before the projection fused, with W in F32, 4 floats per texel (cols % 4 == 0), one lane per row. See include/matmul_rows.glsl.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
+#define NORM
+const uint TEXEL_ELEMS = 4;
+void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
+    lo = uintBitsToFloat(t);
+    hi = vec4(0.0);
+}
+#include "matmul_rows.glsl"
