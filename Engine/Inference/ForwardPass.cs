@@ -19,7 +19,7 @@ public enum LogitsMode
 /// cache and leaves logits in <see cref="Activations.Logits"/>. Decode is recorded once and replayed every token
 /// (<see cref="RecordDecode"/>); prefill (n &gt; 1) runs the weight products as matrix-matrix kernels that reuse each
 /// weight load across a block of tokens. Every descriptor set is written once, at construction.
-/// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k (one dispatch), K/V to the cache
+/// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k with k and v appended to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
 /// W_down (+ residual). In the rows-per-lane layout (CPU devices) each rmsnorm runs inside the matmul after it.
 /// </summary>
@@ -33,10 +33,9 @@ public sealed class ForwardPass : IDisposable
     private readonly int _qDim, _kvDim, _qkvDim;
 
     private readonly RmsNormKernel _rmsNorm;
-    private readonly RopeKernel _rope;
+    private readonly RopeKvStoreKernel _ropeKvStore;
     private readonly AttentionKernel _attention;
     private readonly SwiGluKernel _swiGlu;
-    private readonly KvStoreKernel _kvStore;
     private readonly ArgmaxKernel _argmax;
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
@@ -58,7 +57,7 @@ public sealed class ForwardPass : IDisposable
     /// <param name="FfnNormFused">the same for the feed-forward norm and the SwiGLU matmul.</param>
     /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
     private sealed record LayerBindings(
-        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding Rope, KernelBinding StoreKv, KernelBinding Attention, MatrixBindings O,
+        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding RopeKvStore, KernelBinding Attention, MatrixBindings O,
         KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations)
@@ -72,10 +71,9 @@ public sealed class ForwardPass : IDisposable
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
         _rmsNorm = new RmsNormKernel(device);
-        _rope = new RopeKernel(device);
+        _ropeKvStore = new RopeKvStoreKernel(device, f16Cache);
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
-        _kvStore = new KvStoreKernel(device, f16Cache);
         _argmax = new ArgmaxKernel(device);
 
         var a = activations;
@@ -92,8 +90,7 @@ public sealed class ForwardPass : IDisposable
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
                 Qkv: qkv,
-                Rope: _rope.Bind(a.Qkv, a.Step),
-                StoreKv: _kvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
+                RopeKvStore: _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
@@ -183,9 +180,7 @@ public sealed class ForwardPass : IDisposable
             }
             foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
             seq.Barrier();
-            _rope.Record(seq, L.Rope, n, _c.HeadCount + _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q and k heads
-            seq.Barrier();
-            _kvStore.Record(seq, L.StoreKv, _kvDim, n, _qkvDim, kOffset: _qDim);
+            _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
             seq.Barrier();
             _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim);
             seq.Barrier();
@@ -247,7 +242,7 @@ public sealed class ForwardPass : IDisposable
 
     public void Dispose()
     {
-        _rmsNorm.Dispose(); _rope.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _kvStore.Dispose(); _argmax.Dispose();
+        _rmsNorm.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();
     }

@@ -239,61 +239,54 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes");
     }
 
-    [TestCase(RopeLayout.Interleaved, 3, 5, 64, 17)]
-    [TestCase(RopeLayout.RotateHalf, 3, 5, 64, 17)]
-    [TestCase(RopeLayout.RotateHalf, 1, 3, 6, 300)]
-    [TestCase(RopeLayout.Interleaved, 2, 32, 128, 1000)]
-    public void Rope_MatchesReference(RopeLayout layout, int nTokens, int nHeads, int headDim, int pos0)
+    /// <summary>rope_kv_store: q heads rotated in place, k rotated into the cache, v copied into the cache, at the
+    /// position in the step buffer; both RoPE layouts, both cache types, GQA.</summary>
+    [TestCase(RopeLayout.Interleaved, false, 3, 4, 2, 64, 17)]
+    [TestCase(RopeLayout.RotateHalf, false, 3, 4, 2, 64, 17)]
+    [TestCase(RopeLayout.RotateHalf, true, 1, 3, 3, 6, 300)]
+    [TestCase(RopeLayout.Interleaved, true, 2, 32, 8, 128, 1000)]
+    public void RopeKvStore_MatchesReference(RopeLayout layout, bool f16Cache, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0)
     {
-        // Rows of a fused QKV buffer: the roped heads first, then 2 heads (v) that must stay as they are.
-        int stride = (nHeads + 2) * headDim;
-        float[] x = Reference.Random(nTokens * stride, 30);
-        using GpuBuffer xb = Upload(x, "x");
-        using GpuBuffer step = Upload(new uint[] { (uint)pos0 }, "step");
-        using var k = new RopeKernel(Device);
-        KernelBinding b = k.Bind(xb, step);
-        Run(s => k.Record(s, b, nTokens, nHeads, headDim, stride, 10000f, layout));
-        float[] heads = new float[nTokens * nHeads * headDim];
-        for (int t = 0; t < nTokens; t++) Array.Copy(x, t * stride, heads, t * nHeads * headDim, nHeads * headDim);
-        float[] roped = Reference.Rope(heads, nTokens, nHeads, headDim, pos0, 10000f, layout == RopeLayout.RotateHalf);
-        float[] expected = (float[])x.Clone();
-        for (int t = 0; t < nTokens; t++) Array.Copy(roped, t * nHeads * headDim, expected, t * stride, nHeads * headDim);
-        // sin/cos of large angles in f32 are not exact: a looser bound than pure element-wise ops.
-        Reference.AssertNmse(Read(xb, x.Length), expected, ReductionTol, $"rope {layout}");
-    }
-
-    [TestCase(false, 3, 2, 64, 5)]
-    [TestCase(true, 1, 4, 32, 17)]
-    public void KvStore_AppendsKAndVAtThePositionInTheStepBuffer(bool f16Cache, int nTokens, int nKvHeads, int headDim, int pos0)
-    {
-        int kvDim = nKvHeads * headDim, qDim = 2 * kvDim, stride = qDim + 2 * kvDim, ctx = pos0 + nTokens + 2;
-        float[] qkv = Reference.Random(nTokens * stride, 31);
-        using GpuBuffer src = Upload(qkv, "qkv");
+        int qDim = nHeads * headDim, kvDim = nKvHeads * headDim, stride = qDim + 2 * kvDim, ctx = pos0 + nTokens + 2;
+        float[] qkv = Reference.Random(nTokens * stride, 30);
+        using GpuBuffer qkvb = Upload(qkv, "qkv");
         using GpuBuffer step = Upload(new uint[] { (uint)pos0 }, "step");
         long cacheBytes = (long)ctx * kvDim * (f16Cache ? 2 : 4);
         using var kc = new GpuBuffer(Device, cacheBytes, "k-cache");
         using var vc = new GpuBuffer(Device, cacheBytes, "v-cache");
         kc.Clear(); vc.Clear();
-        using var k = new KvStoreKernel(Device, f16Cache);
-        KernelBinding b = k.Bind(src, kc, vc, step);
-        Run(s => k.Record(s, b, kvDim, nTokens, stride, kOffset: qDim));
+        using var k = new RopeKvStoreKernel(Device, f16Cache);
+        KernelBinding b = k.Bind(qkvb, kc, vc, step);
+        Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, stride, 10000f, layout));
+
+        float[] Part(int offset, int width)
+        {
+            var r = new float[nTokens * width];
+            for (int t = 0; t < nTokens; t++) Array.Copy(qkv, t * stride + offset, r, t * width, width);
+            return r;
+        }
+        bool neox = layout == RopeLayout.RotateHalf;
+        float[] qWant = Reference.Rope(Part(0, qDim), nTokens, nHeads, headDim, pos0, 10000f, neox);
+        float[] kWant = Reference.Rope(Part(qDim, kvDim), nTokens, nKvHeads, headDim, pos0, 10000f, neox);
+        float[] vWant = Part(qDim + kvDim, kvDim);
         float[] ReadCache(GpuBuffer c)
         {
-            if (!f16Cache) return Read(c, ctx * kvDim);
-            var h = new Half[ctx * kvDim];
-            c.Download<Half>(h);
-            return Reference.FromHalf(h);
+            float[] all;
+            if (f16Cache) { var h = new Half[ctx * kvDim]; c.Download<Half>(h); all = Reference.FromHalf(h); }
+            else all = Read(c, ctx * kvDim);
+            Assert.That(all[..(pos0 * kvDim)].All(v => v == 0) && all[((pos0 + nTokens) * kvDim)..].All(v => v == 0), Is.True, "cache rows outside pos0..pos0+n untouched");
+            return all[(pos0 * kvDim)..((pos0 + nTokens) * kvDim)];
         }
-        float[] kGot = ReadCache(kc), vGot = ReadCache(vc);
+        float[] got = Read(qkvb, qkv.Length);
+        float[] qGot = new float[nTokens * qDim];
+        for (int t = 0; t < nTokens; t++) Array.Copy(got, t * stride, qGot, t * qDim, qDim);
+        // sin/cos of large angles in f32 are not exact: a looser bound than pure element-wise ops.
+        Reference.AssertNmse(qGot, qWant, ReductionTol, $"rope q {layout}");
+        double cacheTol = f16Cache ? 1e-6 : ReductionTol;
+        Reference.AssertNmse(ReadCache(kc), kWant, cacheTol, $"rope k into the {(f16Cache ? "f16" : "f32")} cache, {layout}");
+        Reference.AssertNmse(ReadCache(vc), vWant, f16Cache ? 1e-6 : ElementwiseTol, "v into the cache");
         for (int t = 0; t < nTokens; t++)
-            for (int i = 0; i < kvDim; i++)
-            {
-                float kWant = qkv[t * stride + qDim + i], vWant = qkv[t * stride + qDim + kvDim + i];
-                if (f16Cache) { kWant = (float)(Half)kWant; vWant = (float)(Half)vWant; }
-                Assert.That(kGot[(pos0 + t) * kvDim + i], Is.EqualTo(kWant), $"k[{pos0 + t}, {i}]");
-                Assert.That(vGot[(pos0 + t) * kvDim + i], Is.EqualTo(vWant), $"v[{pos0 + t}, {i}]");
-            }
-        Assert.That(kGot[..(pos0 * kvDim)].All(v => v == 0) && vGot[((pos0 + nTokens) * kvDim)..].All(v => v == 0), Is.True, "rows outside pos0..pos0+n untouched");
+            Assert.That(got.AsSpan(t * stride + qDim, 2 * kvDim).ToArray(), Is.EqualTo(qkv.AsSpan(t * stride + qDim, 2 * kvDim).ToArray()), "k and v rows of qkv are left as they were");
     }
 
     [TestCase(GgmlType.F16, 300, 768, 1)]

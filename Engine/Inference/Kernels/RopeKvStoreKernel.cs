@@ -1,0 +1,42 @@
+using System.Runtime.InteropServices;
+using Tipo.Models;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference.Kernels;
+
+/// <summary>
+/// RoPE of the new tokens' q and k heads and the append of their k and v to one layer's caches, in one dispatch
+/// (Shaders/rope_kv_store.comp). Rows of the QKV buffer are [q heads | k heads | v]; token t has position pos0 + t,
+/// pos0 read from the step buffer. q is rotated in place; k (rotated) and v go to <c>cache[pos0 + t]</c>, converted to
+/// the caches' element type.
+/// </summary>
+public sealed class RopeKvStoreKernel : IDisposable
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint TokenStride, float FreqBase, uint Neox);
+
+    private const uint WorkgroupSize = 64;
+    private readonly ComputeKernel _kernel;
+
+    public RopeKvStoreKernel(VulkanDevice device, bool f16Cache) =>
+        _kernel = new ComputeKernel(device, "rope_kv_store", bindingCount: 4, pushConstantBytes: Marshal.SizeOf<Push>(),
+            [WorkgroupSize, f16Cache ? 1u : 0u]);
+
+    /// <param name="qkv">[nTokens, tokenStride] f32: q heads, k heads, v; q is rotated in place.</param>
+    /// <param name="kCache">[ctx, nKvHeads * headDim] f32 or f16.</param>
+    /// <param name="vCache">[ctx, nKvHeads * headDim] f32 or f16.</param>
+    /// <param name="step">the step buffer (<see cref="Activations.Step"/>): { uint pos0 }.</param>
+    public KernelBinding Bind(BufferRange qkv, BufferRange kCache, BufferRange vCache, BufferRange step) => _kernel.Bind(qkv, kCache, vCache, step);
+
+    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int nHeads, int nKvHeads, int headDim, int tokenStride, float freqBase, RopeLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(seq);
+        if (headDim <= 0 || headDim % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even");
+        long items = (long)nTokens * (nHeads + 2 * nKvHeads) * headDim / 2;
+        (uint gx, uint gy) = KernelMath.Groups1D(items, WorkgroupSize);
+        seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)tokenStride, freqBase, (uint)layout), gx, gy);
+    }
+
+    public void Dispose() => _kernel.Dispose();
+}

@@ -1,0 +1,77 @@
+#version 450
+// Rotary position embedding of the new tokens' q and k heads, and the append of their k and v to one layer's caches,
+// in one dispatch. Rows of qkv are [q heads | k heads | v] (tokenStride floats); token t has position step.pos0 + t.
+//   q: each rotation pair (2i, 2i+1) or (i, i + headDim/2) rotated in place in qkv by one invocation
+//   k, v: each invocation writes two adjacent cache elements (one packed word of an f16 cache): k rotated, v copied
+// Pair i of a head rotates by angle pos * freqBase^(-2i/headDim). neox = 0: GGUF / llama.cpp "normal" layout,
+// pairs (2i, 2i+1); neox = 1: Hugging Face rotate-half, pairs (i, i + headDim/2). Caches are f32 or f16 (F16_CACHE).
+// bindings: 0 = qkv [nTokens, tokenStride] f32, 1 = kCache [ctx, nKvHeads * headDim], 2 = vCache (same), 3 = step { pos0 }
+// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint tokenStride; float freqBase; uint neox; }
+// spec: 0 = WG, 1 = F16_CACHE   grid: ceil(nTokens * (nHeads + 2 nKvHeads) * headDim / 2 / WG) groups (KernelMath.Groups1D)
+#include "common.glsl"
+#define STEP_BINDING 3
+#include "step.glsl"
+layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 1) const bool F16_CACHE = false;
+layout(local_size_x_id = 0) in;
+layout(std430, set = 0, binding = 0) buffer QKV { float qkv[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer KF32 { vec2 kF32[]; };   // F16_CACHE false
+layout(std430, set = 0, binding = 1) writeonly buffer KF16 { uint kF16[]; };   // F16_CACHE true: f16 pairs
+layout(std430, set = 0, binding = 2) writeonly buffer VF32 { vec2 vF32[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer VF16 { uint vF16[]; };
+layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint tokenStride; float freqBase; uint neox; } pc;
+
+void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
+void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
+
+// cos and sin of the angle of rotation pair i at position pos.
+vec2 rotation(uint i, uint pos) {
+    const float angle = float(pos) * pow(pc.freqBase, -2.0 * float(i) / float(pc.headDim));
+    return vec2(cos(angle), sin(angle));
+}
+
+// Element d of the head starting at qkv[b], rotated for position pos (read-only: for k, which goes to the cache).
+float ropedElement(uint b, uint d, uint pos) {
+    const uint halfD = pc.headDim / 2u;
+    const bool first = pc.neox != 0u ? d < halfD : (d & 1u) == 0u;
+    const uint partner = pc.neox != 0u ? (first ? d + halfD : d - halfD) : (d ^ 1u);
+    const vec2 cs = rotation(pc.neox != 0u ? d % halfD : d / 2u, pos);
+    const float x = qkv[b + d], y = qkv[b + partner];
+    return first ? x * cs.x - y * cs.y : y * cs.y + x * cs.x;
+}
+
+void main() {
+    const uint halfD = pc.headDim / 2u;
+    const uint kvDim = pc.nKvHeads * pc.headDim;
+    const uint qPairs = pc.nHeads * halfD, kvWords = kvDim / 2u;
+    const uint itemsPerToken = qPairs + 2u * kvWords;
+    const uint idx = linear_index(WG);
+    if (idx >= pc.nTokens * itemsPerToken) return;
+    const uint t = idx / itemsPerToken;
+    const uint item = idx - t * itemsPerToken;
+    const uint row = t * pc.tokenStride;
+    const uint pos = step.pos0 + t;
+    const uint qDim = pc.nHeads * pc.headDim;
+    if (item < qPairs) {
+        // q: rotate pair i of head h in place
+        const uint h = item / halfD, i = item - h * halfD;
+        const uint b = row + h * pc.headDim;
+        const uint i0 = pc.neox != 0u ? b + i : b + 2u * i;
+        const uint i1 = pc.neox != 0u ? b + i + halfD : b + 2u * i + 1u;
+        const vec2 cs = rotation(i, pos);
+        const float x0 = qkv[i0], x1 = qkv[i1];
+        qkv[i0] = x0 * cs.x - x1 * cs.y;
+        qkv[i1] = x0 * cs.y + x1 * cs.x;
+    } else if (item < qPairs + kvWords) {
+        // k: elements e, e + 1 of the row's k, rotated, into the cache
+        const uint e = 2u * (item - qPairs);
+        const uint kh = e / pc.headDim, d = e - kh * pc.headDim;
+        const uint b = row + qDim + kh * pc.headDim;
+        storeK(pos * kvWords + e / 2u, vec2(ropedElement(b, d, pos), ropedElement(b, d + 1u, pos)));
+    } else {
+        // v: elements e, e + 1 copied
+        const uint e = 2u * (item - qPairs - kvWords);
+        const uint src = row + qDim + kvDim + e;
+        storeV(pos * kvWords + e / 2u, vec2(qkv[src], qkv[src + 1u]));
+    }
+}
