@@ -112,43 +112,52 @@ public class KernelTests : GpuTest
         }
     }
 
-    /// <summary>The rows-per-lane matmul with the RMSNorm before it fused: W (rmsnorm(X) * g), decode and prefill,
-    /// plain and SwiGLU.</summary>
-    [TestCase(GgmlType.F16, 2304, 768, 1, false)]
-    [TestCase(GgmlType.F16, 300, 768, 13, false)]
-    [TestCase(GgmlType.F32, 172, 64, 5, true)]
-    [TestCase(GgmlType.F16, 2304, 768, 3, true)]
-    public unsafe void MatmulRowsPerLane_FusedRmsNorm_MatchesNormThenProduct(GgmlType type, int rows, int cols, int nTokens, bool glu)
+    /// <summary>Uploads W ([rows, cols] of random values) as <paramref name="type"/>; returns it with the values the GPU holds.</summary>
+    private unsafe (GpuMatrix Matrix, float[] Values) UploadRandomMatrix(GgmlType type, int rows, int cols, int seed)
+    {
+        float[] w = Reference.Random(rows * cols, seed);
+        byte[] raw = type == GgmlType.F16
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
+        GpuMatrix m;
+        fixed (byte* p = raw) m = GpuMatrix.Upload(Device, $"w{seed}", type, rows, cols, p);
+        return (m, type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w);
+    }
+
+    /// <summary>The rows-per-lane matmul with its fusions: SwiGLU (gate and up in one pass, silu(g) * u in the epilogue)
+    /// and the RMSNorm before it (W (rmsnorm(X) * g)), against the separate operations; decode and prefill.</summary>
+    [TestCase(GgmlType.F16, 300, 768, 1, true, false)]
+    [TestCase(GgmlType.F16, 2304, 768, 13, true, false)]
+    [TestCase(GgmlType.F32, 172, 64, 5, true, false)]
+    [TestCase(GgmlType.F16, 2304, 768, 1, false, true)]
+    [TestCase(GgmlType.F16, 300, 768, 13, false, true)]
+    [TestCase(GgmlType.F32, 172, 64, 5, true, true)]
+    [TestCase(GgmlType.F16, 2304, 768, 3, true, true)]
+    public void MatmulRowsPerLane_Fused_MatchesSeparateOps(GgmlType type, int rows, int cols, int nTokens, bool glu, bool norm)
     {
         const float eps = 1e-5f;
-        float[] w = Reference.Random(rows * cols, 93), u = Reference.Random(rows * cols, 94);
-        float[] x = Reference.Random(nTokens * cols, 95, 3f), g = Reference.Random(cols, 96);
-        float[] Round(float[] a) => type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(a)) : a;
-        byte[] Raw(float[] a) => type == GgmlType.F16
-            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(a).AsSpan()).ToArray()
-            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()).ToArray();
-        byte[] wRaw = Raw(w), uRaw = Raw(u);
-        GpuMatrix wm, um;
-        fixed (byte* p = wRaw) wm = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
+        var (wm, w) = UploadRandomMatrix(type, rows, cols, 93);
         using var _w = wm;
-        fixed (byte* p = uRaw) um = GpuMatrix.Upload(Device, "u", type, rows, cols, p);
+        var (um, u) = UploadRandomMatrix(type, rows, cols, 94);
         using var _u = um;
+        float[] x = Reference.Random(nTokens * cols, 95, 3f), g = Reference.Random(cols, 96);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer gb = Upload(g, "norm");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: eps);
-        KernelBinding b = glu ? k.BindGlu(wm.Chunks[0].Buffer, um.Chunks[0].Buffer, xb, yb, gb) : k.Bind(wm.Chunks[0].Buffer, xb, yb, gb);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: norm ? eps : null);
+        BufferRange? normWeights = norm ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
+        KernelBinding b = glu ? k.BindGlu(wm.Chunks[0].Buffer, um.Chunks[0].Buffer, xb, yb, normWeights) : k.Bind(wm.Chunks[0].Buffer, xb, yb, normWeights);
         Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
-        float[] xn = Reference.RmsNorm(x, g, nTokens, cols, eps);
+        float[] xn = norm ? Reference.RmsNorm(x, g, nTokens, cols, eps) : x;
         var expected = new float[nTokens * rows];
         for (int t = 0; t < nTokens; t++)
         {
             float[] xt = xn[(t * cols)..((t + 1) * cols)];
-            float[] y = Reference.MatVec(Round(w), xt, rows, cols);
-            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(Round(u), xt, rows, cols));
+            float[] y = Reference.MatVec(w, xt, rows, cols);
+            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(u, xt, rows, cols));
             y.CopyTo(expected, t * rows);
         }
-        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"norm-fused {(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
+        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"{(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
     }
 
     [Test]
@@ -287,38 +296,6 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(ReadCache(vc), vWant, f16Cache ? 1e-6 : ElementwiseTol, "v into the cache");
         for (int t = 0; t < nTokens; t++)
             Assert.That(got.AsSpan(t * stride + qDim, 2 * kvDim).ToArray(), Is.EqualTo(qkv.AsSpan(t * stride + qDim, 2 * kvDim).ToArray()), "k and v rows of qkv are left as they were");
-    }
-
-    [TestCase(GgmlType.F16, 300, 768, 1)]
-    [TestCase(GgmlType.F16, 2304, 768, 13)]
-    [TestCase(GgmlType.F32, 172, 64, 5)]
-    public unsafe void MatmulSwiGlu_MatchesGateUpThenSwiGlu(GgmlType type, int rows, int cols, int nTokens)
-    {
-        float[] g = Reference.Random(rows * cols, 90), u = Reference.Random(rows * cols, 91);
-        float[] x = Reference.Random(nTokens * cols, 92, 3f);
-        float[] gRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(g)) : g;
-        float[] uRef = type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(u)) : u;
-        byte[] Raw(float[] w) => type == GgmlType.F16
-            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
-            : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
-        byte[] gRaw = Raw(g), uRaw = Raw(u);
-        GpuMatrix gm, um;
-        fixed (byte* p = gRaw) gm = GpuMatrix.Upload(Device, "gate", type, rows, cols, p);
-        using var _g = gm;
-        fixed (byte* p = uRaw) um = GpuMatrix.Upload(Device, "up", type, rows, cols, p);
-        using var _u = um;
-        using GpuBuffer xb = Upload(x, "x");
-        using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true);
-        KernelBinding b = k.BindGlu(gm.Chunks[0].Buffer, um.Chunks[0].Buffer, xb, yb);
-        Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
-        var expected = new float[nTokens * rows];
-        for (int t = 0; t < nTokens; t++)
-        {
-            float[] xt = x[(t * cols)..((t + 1) * cols)];
-            Reference.SwiGlu(Reference.MatVec(gRef, xt, rows, cols), Reference.MatVec(uRef, xt, rows, cols)).CopyTo(expected, t * rows);
-        }
-        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"swiglu matmul {type} {rows}x{cols} x{nTokens}");
     }
 
     [Test]
