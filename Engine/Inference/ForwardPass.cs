@@ -39,6 +39,7 @@ public sealed class ForwardPass : IDisposable
     private readonly ArgmaxKernel _argmax;
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
+    private readonly KernelSet _kernels;   // Gpu or Cpu, resolved
     // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
@@ -60,9 +61,12 @@ public sealed class ForwardPass : IDisposable
         KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding RopeKvStore, KernelBinding Attention, MatrixBindings O,
         KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
-    public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations)
+    public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
+        KernelSet kernels = KernelSet.Auto)
     {
         _device = device;
+        _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
+        bool cpu = _kernels == KernelSet.Cpu;
         _c = config; _ropeLayout = ropeLayout; _a = activations;
         if (config.RopeDimensionCount != 0 && config.RopeDimensionCount != config.HeadDim)
             throw new Errors.UnsupportedFeatureException($"partial rotary embeddings (rope dimension {config.RopeDimensionCount} of head_dim {config.HeadDim}) are not supported");
@@ -70,9 +74,9 @@ public sealed class ForwardPass : IDisposable
         _kvDim = config.KvHeadCount * config.HeadDim;
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
-        _rmsNorm = new RmsNormKernel(device);
+        _rmsNorm = new RmsNormKernel(device, everyLaneSums: cpu);
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache);
-        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, headDim: config.HeadDim);
+        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: cpu, headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);
 
@@ -82,7 +86,7 @@ public sealed class ForwardPass : IDisposable
         {
             var lw = weights.Layers[l];
             // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
-            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols) == MatmulLayout.RowsPerLane;
+            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.RowsPerLane;
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, decodeNorm: attnNormFused ? (a.X, lw.AttnNorm) : null);
@@ -100,7 +104,7 @@ public sealed class ForwardPass : IDisposable
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
                 Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
-        _outputNormFused = MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols) == MatmulLayout.RowsPerLane;
+        _outputNormFused = MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols, _kernels) == MatmulLayout.RowsPerLane;
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, decodeNorm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
@@ -118,7 +122,7 @@ public sealed class ForwardPass : IDisposable
     /// <param name="decodeNorm">Decode fuses the RMSNorm (rows-per-lane only): it reads the residual stream and the norm weights.</param>
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? decodeNorm = null)
     {
-        var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols);
+        var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
         var decode = Kernel(_matvec, m.Type, layout, false, decodeNorm != null, 1);
         var prefill = Kernel(_matmul, m.Type, layout, false, false, PrefillTokensPerWorkgroup);
         return new(m, rowOffset, yStride,
@@ -130,7 +134,7 @@ public sealed class ForwardPass : IDisposable
     private bool CanFuseGlu(GpuMatrix gate, GpuMatrix up) =>
         gate.Type == up.Type && gate.Rows == up.Rows && gate.Cols == up.Cols && gate.Chunks.Count == up.Chunks.Count &&
         gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) &&
-        MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols) == MatmulLayout.RowsPerLane;
+        MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols, _kernels) == MatmulLayout.RowsPerLane;
 
     /// <summary>Gate and up as one SwiGLU matmul; decode also runs the RMSNorm before them inside it.</summary>
     private MatrixBindings BindGlu(GpuMatrix gate, GpuMatrix up, GpuBuffer x, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) decodeNorm)

@@ -11,4 +11,7 @@ public sealed record InferenceOptions
     public KvCacheType KvCacheType { get; init; } = KvCacheType.F16;
     /// <summary>Most tokens one prefill pass processes; longer prompts are fed in chunks of this size.</summary>
     public int MaxBatchTokens { get; init; } = 512;
+    /// <summary>The kernel family: the device's own by default (<see cref="Tipo.Inference.Kernels.KernelSet.Auto"/>); tests run the GPU
+    /// family on lavapipe against the same references.</summary>
+    public Tipo.Inference.Kernels.KernelSet Kernels { get; init; } = Tipo.Inference.Kernels.KernelSet.Auto;
 }

@@ -66,7 +66,7 @@ public sealed class LlamaModel : IDisposable
             _weights = Track(LlamaWeights.Upload(device, file));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
-            _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations));
+            _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));
             _sequence = Track(new CommandSequence(device));
             _decodeLogits = Track(new CommandSequence(device));
             _decodeArgmax = Track(new CommandSequence(device));

@@ -1,4 +1,5 @@
 using Tipo.Inference;
+using Tipo.Inference.Kernels;
 using Tipo.Inference.Sampling;
 using Tipo.Tests.Vulkan;
 
@@ -12,20 +13,26 @@ public class ReferenceLogitsTests : GpuTest
 {
     private static readonly InferenceOptions F32Kv = new() { KvCacheType = KvCacheType.F32, ContextLength = 512 };
 
-    private LlamaModel Load(string sharedModel) => LlamaModel.Load(Device, TestData.Shared(sharedModel), F32Kv);
+    private LlamaModel Load(string sharedModel, KernelSet kernels = KernelSet.Auto) =>
+        LlamaModel.Load(Device, TestData.Shared(sharedModel), F32Kv with { Kernels = kernels });
 
-    [TestCase("models/tipo-tiny", 1e-6, 1.0)]
-    [TestCase("models/tipo-tiny-f16.gguf", 1e-4, 0.97)]
-    [TestCase("models/tipo-tiny-q8_0.gguf", 5e-3, 0.97)]
-    public void TipoTinyTeacherForcedLogitsMatchLlamaCpp(string model, double maxNmse, double minTop1)
+    // Both kernel families run on every device: the GPU family (split-k matmuls, shared-memory attention) is checked
+    // here on lavapipe against the same references as the CPU family lavapipe picks by itself.
+    [TestCase("models/tipo-tiny", 1e-6, 1.0, KernelSet.Cpu)]
+    [TestCase("models/tipo-tiny-f16.gguf", 1e-4, 0.97, KernelSet.Cpu)]
+    [TestCase("models/tipo-tiny-q8_0.gguf", 5e-3, 0.97, KernelSet.Cpu)]
+    [TestCase("models/tipo-tiny", 1e-6, 1.0, KernelSet.Gpu)]
+    [TestCase("models/tipo-tiny-f16.gguf", 1e-4, 0.97, KernelSet.Gpu)]
+    [TestCase("models/tipo-tiny-q8_0.gguf", 5e-3, 0.97, KernelSet.Gpu)]
+    public void TipoTinyTeacherForcedLogitsMatchLlamaCpp(string model, double maxNmse, double minTop1, KernelSet kernels)
     {
         var reference = Reference.Load("tipo-tiny-greedy");
-        using var llm = Load(model);
+        using var llm = Load(model, kernels);
         foreach (bool decode in new[] { false, true })
         {
             float[] logits = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: decode);
             var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
-            TestContext.Out.WriteLine($"{model} {(decode ? "decode" : "prefill")}: worst row NMSE {worst:E2} (row {row}), top-1 agreement {top1:P1}");
+            TestContext.Out.WriteLine($"{model} ({kernels} kernels) {(decode ? "decode" : "prefill")}: worst row NMSE {worst:E2} (row {row}), top-1 agreement {top1:P1}");
             Assert.That(worst, Is.LessThanOrEqualTo(maxNmse), $"{model} {(decode ? "decode" : "prefill")}: worst row NMSE (row {row})");
             Assert.That(top1, Is.GreaterThanOrEqualTo(minTop1), $"{model} {(decode ? "decode" : "prefill")}: top-1 agreement");
         }
@@ -40,11 +47,12 @@ public class ReferenceLogitsTests : GpuTest
         Assert.That(result.Tokens, Is.EqualTo(reference.Greedy));
     }
 
-    [Test]
-    public void StoriesTeacherForcedLogitsMatchLlamaCpp()
+    [TestCase(KernelSet.Cpu)]
+    [TestCase(KernelSet.Gpu)]
+    public void StoriesTeacherForcedLogitsMatchLlamaCpp(KernelSet kernels)
     {
         var reference = Reference.Load("stories260K-greedy");
-        using var llm = Load("models/stories260K.gguf");
+        using var llm = Load("models/stories260K.gguf", kernels);
         float[] prefill = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: false);
         float[] decode = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
         foreach (var (name, logits) in new[] { ("prefill", prefill), ("decode", decode) })

@@ -35,7 +35,7 @@ public sealed class AttentionKernel : IDisposable
         int texelElems = cacheType == MatrixType.F16 ? 8 : 4;
         // On llvmpipe a workgroup of the reported subgroup size is one subgroup (its SIMD width is fixed); GPUs may
         // compile narrower subgroups than they report, so they keep the portable kernel.
-        OneSubgroup = (oneSubgroup ?? device.Info.Kind == DeviceKind.Cpu) && device.Info.SubgroupArithmetic &&
+        OneSubgroup = (oneSubgroup ?? KernelSets.UseCpuKernels(device)) && device.Info.SubgroupArithmetic &&
                       device.Info.SubgroupSize is >= 4 and <= 128 && headDim > 0 && headDim % texelElems == 0;
         WorkgroupSize = OneSubgroup ? device.Info.SubgroupSize : 64;
         BindingKind[] kinds = OneSubgroup

@@ -25,7 +25,7 @@ public enum MatmulLayout
 /// Weight-times-activations: <c>Y[t, rowOffset + r] (+)= sum_k W[r, k] X[t, k]</c> for one row chunk of a
 /// weight matrix. With <see cref="TokensPerWorkgroup"/> = 1 it is the matrix-vector product of decoding; with more,
 /// every weight load is reused across that many tokens (prefill). Two layouts (<see cref="MatmulLayout"/>), picked per
-/// device by <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.
+/// device by <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.
 /// </summary>
 public sealed class MatmulKernel : IDisposable
 {
@@ -52,25 +52,17 @@ public sealed class MatmulKernel : IDisposable
     public float NormEps { get; }
 
     /// <summary>
-    /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane on CPU devices where the type
-    /// has it, split-k elsewhere. The environment variable <c>TIPO_MATMUL</c> (<c>splitk</c> or <c>rows</c>) overrides the
-    /// choice, for tests and benchmarks of both on one device.
+    /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane with the CPU kernel set where the
+    /// type has it (<see cref="KernelSets.UseCpuKernels"/>), split-k otherwise.
     /// </summary>
-    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type)
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        if (!HasRowsLayout(type)) return MatmulLayout.SplitK;
-        string? forced = Environment.GetEnvironmentVariable("TIPO_MATMUL");
-        if (string.Equals(forced, "splitk", StringComparison.OrdinalIgnoreCase)) return MatmulLayout.SplitK;
-        if (string.Equals(forced, "rows", StringComparison.OrdinalIgnoreCase)) return MatmulLayout.RowsPerLane;
-        return device.Info.Kind == DeviceKind.Cpu ? MatmulLayout.RowsPerLane : MatmulLayout.SplitK;
-    }
+    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type, KernelSet kernels = KernelSet.Auto) =>
+        HasRowsLayout(type) && KernelSets.UseCpuKernels(device, kernels) ? MatmulLayout.RowsPerLane : MatmulLayout.SplitK;
 
-    /// <summary><see cref="LayoutFor(VulkanDevice, GgmlType)"/>, falling back to split-k where the rows-per-lane kernel cannot take
+    /// <summary><see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>, falling back to split-k where the rows-per-lane kernel cannot take
     /// <paramref name="cols"/> columns (<see cref="RowsLayoutFits"/>).</summary>
-    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type, int cols)
+    public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type, int cols, KernelSet kernels = KernelSet.Auto)
     {
-        MatmulLayout layout = LayoutFor(device, type);
+        MatmulLayout layout = LayoutFor(device, type, kernels);
         return layout == MatmulLayout.RowsPerLane && !RowsLayoutFits(device, type, cols) ? MatmulLayout.SplitK : layout;
     }
 
@@ -90,7 +82,7 @@ public sealed class MatmulKernel : IDisposable
     private static long XAlignment(VulkanDevice device) => Math.Max(16L, (long)device.Info.MinUniformBufferOffsetAlignment);
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
-    /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType)"/>.</param>
+    /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
     /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,

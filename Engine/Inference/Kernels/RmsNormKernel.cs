@@ -19,7 +19,7 @@ public sealed class RmsNormKernel : IDisposable
     public RmsNormKernel(VulkanDevice device, bool? everyLaneSums = null)
     {
         ArgumentNullException.ThrowIfNull(device);
-        EveryLaneSums = everyLaneSums ?? device.Info.Kind == DeviceKind.Cpu;
+        EveryLaneSums = everyLaneSums ?? KernelSets.UseCpuKernels(device);
         WorkgroupSize = EveryLaneSums ? Math.Clamp(device.Info.SubgroupSize, 1u, 64u) : 256;
         _kernel = new ComputeKernel(device, "rmsnorm", bindingCount: 3, pushConstantBytes: 8, [WorkgroupSize, EveryLaneSums ? 1u : 0u]);
     }
