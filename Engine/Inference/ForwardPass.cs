@@ -86,7 +86,8 @@ public sealed class ForwardPass : IDisposable
         {
             var lw = weights.Layers[l];
             // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
-            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.RowsPerLane;
+            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.HasFusedRowsVariants(lw.Qkv[0].Type) &&
+                                 MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.RowsPerLane;
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, decodeNorm: attnNormFused ? (a.X, lw.AttnNorm) : null);
@@ -104,7 +105,8 @@ public sealed class ForwardPass : IDisposable
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
                 Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
-        _outputNormFused = MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols, _kernels) == MatmulLayout.RowsPerLane;
+        _outputNormFused = MatmulKernel.HasFusedRowsVariants(weights.Output.Type) &&
+                           MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols, _kernels) == MatmulLayout.RowsPerLane;
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, decodeNorm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
@@ -133,7 +135,7 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Gate and up go through one SwiGLU matmul when the device's layout for them is rows-per-lane.</summary>
     private bool CanFuseGlu(GpuMatrix gate, GpuMatrix up) =>
         gate.Type == up.Type && gate.Rows == up.Rows && gate.Cols == up.Cols && gate.Chunks.Count == up.Chunks.Count &&
-        gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) &&
+        gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) && MatmulKernel.HasFusedRowsVariants(gate.Type) &&
         MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols, _kernels) == MatmulLayout.RowsPerLane;
 
     /// <summary>Gate and up as one SwiGLU matmul; decode also runs the RMSNorm before them inside it.</summary>

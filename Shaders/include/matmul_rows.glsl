@@ -1,54 +1,6 @@
-// Shared body of the "rows per lane" weight-times-activation kernels (matmul_rows_f16, matmul_rows_f32), the
-// variant for CPU Vulkan devices (lavapipe):
-//
-//   Y[t, yOffset + rowOffset + r] (+)= sum_k W[r, k] * X[t, k]     for r < rows, t < nTokens
-//
-// Every lane owns ROWS whole weight rows and walks their k dimension alone, so there is no reduction (no shared
-// memory, no barrier(), no subgroup operation). Every lane of a workgroup reads the same X element at the same
-// time (see binding 1); the weights are read through a texel buffer (16-byte texels), llvmpipe's fastest path:
-// measured on lavapipe (2 threads) at 4-5 GB/s for F16 decode, against 0.5 GB/s for the split-k storage-buffer kernel. On a GPU this layout reads rows far apart in
-// neighbouring lanes (uncoalesced): GPUs use matmul.glsl's split-k kernels instead.
-// With GLU defined the kernel is the gate and up projections of a SwiGLU feed-forward at once: binding 0 holds
-// W_gate, binding 3 W_up (same shape), and Y = silu(W_gate X) * (W_up X): every X load and the dispatch are shared.
-// With NORM defined the kernel first applies the RMSNorm that precedes the projection: Y = W (rmsnorm(X) * g) with the
-// norm weights g at binding 3 (4 with GLU); every lane computes its tokens' scale (rms_scale.glsl, uniform loads) and
-// normalises each X element as the rmsnorm kernel does, so the result is bit-identical to rmsnorm then matmul.
-// One dispatch and one barrier fewer per norm.
-// The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
-// `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
-layout(local_size_x_id = 0) in;                 // lanes per workgroup
-layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
-layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
-layout(constant_id = 3) const float NORM_EPS = 1e-5; // RMSNorm epsilon (NORM kernels)
-
-layout(binding = 0) uniform utextureBuffer W;                               // [rows, cols / TEXEL_ELEMS] texels
-#ifdef GLU
-layout(binding = 3) uniform utextureBuffer WUp;                             // [rows, cols / TEXEL_ELEMS] texels
-#endif
-// X is a window of at most 64 KiB (maxUniformBufferRange) that the host moves over the activations with a
-// dynamic offset: a uniform block, because llvmpipe loads a uniform-buffer element that every lane reads at once
-// with one scalar load (a storage-buffer load is a bounds-checked gather per lane: 4x slower here).
-layout(std140, binding = 1) uniform ActivationsIn { vec4 x[4096]; };        // [nTokens, cols] f32, as vec4
-layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
-#ifdef NORM
-#ifdef GLU
-#define NORM_BINDING 4
-#else
-#define NORM_BINDING 3
-#endif
-layout(std140, binding = NORM_BINDING) uniform NormWeights { vec4 g[4096]; };          // [cols] f32, as vec4
-#endif
-
-layout(push_constant) uniform MatmulPush {
-    uint rows;       // rows of W in this binding
-    uint cols;       // columns of W = length of each X row (a multiple of TEXEL_ELEMS)
-    uint nTokens;    // rows of X
-    uint xOffset;    // element offset of X's row 0 (a multiple of 4)
-    uint yOffset;    // element offset of Y's row 0
-    uint yStride;    // elements between consecutive tokens in Y
-    uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
-    uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
-} pc;
+// main() of the float rows-per-lane kernels (matmul_rows_f16, matmul_rows_f32 and their GLU/NORM variants); the
+// declarations and what the including file must define are in matmul_rows_decl.glsl.
+#include "matmul_rows_decl.glsl"
 
 const uint OUTPUTS = ROWS * TOKENS;
 

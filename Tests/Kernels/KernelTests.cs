@@ -166,7 +166,8 @@ public class KernelTests : GpuTest
         Assert.That(MatmulKernel.RowsLayoutFits(Device, GgmlType.F16, 130), Is.False, "not whole texels");
         Assert.That(MatmulKernel.RowsLayoutFits(Device, GgmlType.F32, 20000), Is.False, "one token over the 64 KiB window");
         Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.F16, 130), Is.EqualTo(MatmulLayout.SplitK));
-        Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.Q8_0, 768), Is.EqualTo(MatmulLayout.SplitK));
+        Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.Q8_0, 48), Is.EqualTo(MatmulLayout.SplitK), "Q8_0 rows of 1.5 blocks");
+        Assert.That(MatmulKernel.LayoutFor(Device, GgmlType.Q4_K, 768), Is.EqualTo(MatmulLayout.SplitK), "no rows-per-lane k-quant kernel");
     }
 
     [Test]

@@ -46,8 +46,12 @@ public class MatmulKernelTests : GpuTest
     [TestCase(GgmlType.F16, 301, 1280, 9)]
     [TestCase(GgmlType.Q8_0, 33, 96, 1)]
     [TestCase(GgmlType.Q8_0, 33, 96, 13)]
+    [TestCase(GgmlType.Q8_0, 300, 768, 1)]
+    [TestCase(GgmlType.Q8_0, 300, 2304, 7)]
     public void MatchesReference(GgmlType type, int rows, int cols, int nTokens)
     {
+        var layouts = MatmulKernel.RowsLayoutFits(Device, type, cols) ? new[] { MatmulLayout.SplitK, MatmulLayout.RowsPerLane } : new[] { MatmulLayout.SplitK };
+        foreach (MatmulLayout layout in layouts)
         foreach (bool accumulate in new[] { false, true })
         foreach (long chunkLimit in new[] { long.MaxValue, GpuMatrix.GpuRowBytes(type, cols) * 8 })
         {
@@ -56,9 +60,9 @@ public class MatmulKernelTests : GpuTest
             float[] x = Enumerable.Range(0, nTokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             float[] yInit = Enumerable.Range(0, nTokens * rows).Select(_ => (float)rng.NextDouble()).ToArray();
             float[] expected = MatmulHarness.Expected(type, w, rows, cols, x, nTokens, accumulate ? yInit : null);
-            var result = MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit);
+            var result = MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit, layout);
             double nmse = Reference.Nmse(result.Y, expected);
-            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
+            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {layout} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
             if (chunkLimit != long.MaxValue) Assert.That(result.Chunks, Is.GreaterThan(1));
         }
     }

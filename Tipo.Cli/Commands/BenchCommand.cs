@@ -15,7 +15,7 @@ internal static class BenchCommand
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model file or directory." };
         var synthetic = new Option<string?>("--synthetic") { Description = $"Random weights of a TIPO shape: {string.Join(", ", SyntheticModels.All.Select(s => s.Name))}." };
-        var syntheticType = new Option<string>("--synthetic-type") { Description = "Weight type of the --synthetic model: f16 or q4_k_m (llama-quantize's Q4_K/Q6_K mix).", DefaultValueFactory = _ => "f16" };
+        var syntheticType = new Option<string>("--synthetic-type") { Description = "Weight type of the --synthetic model: f16, q8_0 or q4_k_m (llama-quantize's Q4_K/Q6_K mix).", DefaultValueFactory = _ => "f16" };
         var prompts = new Option<string>("-p", "--n-prompt") { Description = "Prompt lengths to test, comma-separated.", DefaultValueFactory = _ => "64,512" };
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
@@ -35,7 +35,8 @@ internal static class BenchCommand
             {
                 "f16" => SyntheticWeightType.F16,
                 "q4_k_m" => SyntheticWeightType.Q4_K_M,
-                var t => throw new UsageException($"--synthetic-type must be f16 or q4_k_m, not '{t}'"),
+                "q8_0" => SyntheticWeightType.Q8_0,
+                var t => throw new UsageException($"--synthetic-type must be f16, q8_0 or q4_k_m, not '{t}'"),
             };
             if (syntheticName == null && parse.GetResult(syntheticType) is { Implicit: false }) throw new UsageException("--synthetic-type needs --synthetic");
             int[] pp;

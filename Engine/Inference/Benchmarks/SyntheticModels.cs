@@ -22,6 +22,8 @@ public enum SyntheticWeightType
     /// llama.cpp's use_more_bits picks (the first and last eighth and every third between: half of them).
     /// </summary>
     Q4_K_M,
+    /// <summary>Every matrix Q8_0.</summary>
+    Q8_0,
 }
 
 /// <summary>
@@ -65,7 +67,7 @@ public static class SyntheticModels
         ulong state = seed;
         void Matrix(string name, long rows, long cols, GgmlType type) => w.AddTensor(name, type, [rows, cols], stream => WriteRandom(stream, type, rows * cols, ref state));
         bool q4km = weightType == SyntheticWeightType.Q4_K_M;
-        GgmlType baseType = q4km ? GgmlType.Q4_K : GgmlType.F16;
+        GgmlType baseType = q4km ? GgmlType.Q4_K : weightType == SyntheticWeightType.Q8_0 ? GgmlType.Q8_0 : GgmlType.F16;
         GgmlType MoreBits(int layer) => q4km && UseMoreBits(layer, s.Layers) ? GgmlType.Q6_K : baseType;
         void Norm(string name) => w.AddTensor(name, GgmlType.F32, [s.Hidden], stream => WriteOnes(stream, s.Hidden));
 
@@ -121,6 +123,7 @@ public static class SyntheticModels
                     for (int i = 0; i < n; i++) BinaryPrimitives.WriteHalfLittleEndian(y[(2 * i)..], (Half)x[i]);
                     break;
                 case GgmlType.Q4_K: KQuantize.Q4_K(x, y); break;
+                case GgmlType.Q8_0: Quantize.Q8_0(x, y); break;
                 case GgmlType.Q6_K: KQuantize.Q6_K(x, y); break;
                 default: throw new NotSupportedException($"synthetic weights of type {type}");
             }

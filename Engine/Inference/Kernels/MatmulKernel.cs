@@ -67,14 +67,17 @@ public sealed class MatmulKernel : IDisposable
     }
 
     /// <summary>True when a rows-per-lane kernel exists for <paramref name="type"/>.</summary>
-    public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
+    public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32 or GgmlType.Q8_0;
+
+    /// <summary>True when the rows-per-lane kernel of <paramref name="type"/> also comes with the SwiGLU and RMSNorm fusions.</summary>
+    public static bool HasFusedRowsVariants(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
 
     /// <summary>Whether the rows-per-lane kernel can take a matrix of <paramref name="cols"/> columns: whole 16-byte texels
     /// per row, and one token's activations (plus alignment slack) inside the device's uniform window.</summary>
     public static bool RowsLayoutFits(VulkanDevice device, GgmlType type, int cols)
     {
         ArgumentNullException.ThrowIfNull(device);
-        int perTexel = type == GgmlType.F16 ? 8 : 4;
+        int perTexel = type switch { GgmlType.F16 => 8, GgmlType.Q8_0 => 32, _ => 4 };   // Q8_0: whole blocks
         long window = Math.Min((long)device.Info.MaxUniformBufferRange, 65536) & ~15L;
         return HasRowsLayout(type) && cols % perTexel == 0 && 4L * cols + XAlignment(device) <= window;
     }
@@ -99,6 +102,8 @@ public sealed class MatmulKernel : IDisposable
         {
             if (!HasRowsLayout(weightType))
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
+            if ((glu || Norm) && !HasFusedRowsVariants(weightType))
+                throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
             // Measured on lavapipe (8-wide lanes, 2 threads): decode 8 rows per lane (4.0-4.9 GB/s of F16, against
             // 1.4 with 4 rows and 3.0 with 16); prefill 4 rows x 4 tokens (15 GB/s effective, against 12.9 for 4x2 and
             // 11.6 for 2x8).
@@ -106,7 +111,12 @@ public sealed class MatmulKernel : IDisposable
             uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
             TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
-            string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + (weightType == GgmlType.F16 ? "f16" : "f32");
+            string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
+            {
+                GgmlType.F16 => "f16",
+                GgmlType.Q8_0 => "q8_0",
+                _ => "f32",
+            };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer };
             if (glu) kinds.Add(BindingKind.UniformTexelBuffer);
             if (Norm) kinds.Add(BindingKind.UniformBuffer);

@@ -1,0 +1,64 @@
+#version 450
+// Y (+)= W X with W in Q8_0, one lane per row (see include/matmul_rows_decl.glsl). The chunk holds its int8 quants
+// [rows, cols] and then its f16 block scales [rows, cols / 32] (GpuMatrix's Q8_0 layout), read as one texel view:
+// a texel is 16 quants (half a block); the scales start at texel rows * cols / 16, 8 per texel. cols % 32 == 0.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_samplerless_texture_functions : require
+const uint TEXEL_ELEMS = 16;
+#include "matmul_rows_decl.glsl"
+
+const uint OUTPUTS = ROWS * TOKENS;
+
+// The 16 signed bytes of a texel as four vec4.
+void unpackQuants(uvec4 t, out vec4 q0, out vec4 q1, out vec4 q2, out vec4 q3) {
+    ivec4 w = ivec4(t);
+    q0 = vec4(bitfieldExtract(w.x, 0, 8), bitfieldExtract(w.x, 8, 8), bitfieldExtract(w.x, 16, 8), bitfieldExtract(w.x, 24, 8));
+    q1 = vec4(bitfieldExtract(w.y, 0, 8), bitfieldExtract(w.y, 8, 8), bitfieldExtract(w.y, 16, 8), bitfieldExtract(w.y, 24, 8));
+    q2 = vec4(bitfieldExtract(w.z, 0, 8), bitfieldExtract(w.z, 8, 8), bitfieldExtract(w.z, 16, 8), bitfieldExtract(w.z, 24, 8));
+    q3 = vec4(bitfieldExtract(w.w, 0, 8), bitfieldExtract(w.w, 8, 8), bitfieldExtract(w.w, 16, 8), bitfieldExtract(w.w, 24, 8));
+}
+
+void main() {
+    const uint lanes = gl_WorkGroupSize.x;
+    const uint row0 = gl_WorkGroupID.x * lanes * ROWS + gl_LocalInvocationID.x;   // rows row0 + r * lanes
+    const uint tok0 = gl_WorkGroupID.y * TOKENS;
+    const uint blocksPerRow = pc.cols / 32;
+    const int scaleTexel0 = int(pc.rows * pc.cols / 16);
+
+    uint rowIndex[ROWS];
+    for (uint r = 0; r < ROWS; r++) rowIndex[r] = min(row0 + r * lanes, pc.rows - 1);
+    uint xRow[TOKENS];
+    for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
+
+    float acc[OUTPUTS];
+    for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
+
+    for (uint b = 0; b < blocksPerRow; b++) {
+        for (uint r = 0; r < ROWS; r++) {
+            const uint block = rowIndex[r] * blocksPerRow + b;
+            const uvec4 st = texelFetch(W, scaleTexel0 + int(block / 8u));
+            const uint word = st[(block % 8u) / 2u];
+            const float d = unpackHalf2x16(word)[block % 2u];
+            vec4 q0, q1, q2, q3, q4, q5, q6, q7;
+            unpackQuants(texelFetch(W, int(block * 2u)), q0, q1, q2, q3);
+            unpackQuants(texelFetch(W, int(block * 2u + 1u)), q4, q5, q6, q7);
+            for (uint t = 0; t < TOKENS; t++) {
+                const uint xi = xRow[t] + b * 8u;
+                float s = dot(q0, x[xi]) + dot(q1, x[xi + 1u]) + dot(q2, x[xi + 2u]) + dot(q3, x[xi + 3u])
+                        + dot(q4, x[xi + 4u]) + dot(q5, x[xi + 5u]) + dot(q6, x[xi + 6u]) + dot(q7, x[xi + 7u]);
+                acc[r * TOKENS + t] += d * s;
+            }
+        }
+    }
+
+    for (uint r = 0; r < ROWS; r++) {
+        uint row = row0 + r * lanes;
+        for (uint t = 0; t < TOKENS; t++) {
+            uint tok = tok0 + t;
+            if (row < pc.rows && tok < pc.nTokens) {
+                uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+                y[yi] = pc.accumulate != 0 ? y[yi] + acc[r * TOKENS + t] : acc[r * TOKENS + t];
+            }
+        }
+    }
+}
