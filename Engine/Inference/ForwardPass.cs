@@ -91,7 +91,10 @@ public sealed class ForwardPass : IDisposable
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, decodeNorm: attnNormFused ? (a.X, lw.AttnNorm) : null);
-            bool glu = CanFuseGlu(lw.Gate, lw.Up);
+            bool glu = lw.GateUp != null && MatmulKernel.LayoutFor(device, lw.GateUp.Type, lw.GateUp.Cols, _kernels) == MatmulLayout.RowsPerLane
+                       && lw.GateUp.Chunks.Count == 1;
+            if (lw.GateUp != null && !glu)
+                throw new InvalidOperationException($"layer {l}: gate and up were interleaved for the fused SwiGLU kernel, which this device cannot run");
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
                 Qkv: qkv,
@@ -99,9 +102,9 @@ public sealed class ForwardPass : IDisposable
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
-                FfnGlu: glu ? BindGlu(lw.Gate, lw.Up, a.XNorm, a.Gate, (a.X, lw.FfnNorm)) : null,
-                Gate: glu ? null : BindMatrix(lw.Gate, a.XNorm, a.Gate, config.IntermediateSize),
-                Up: glu ? null : BindMatrix(lw.Up, a.XNorm, a.Up, config.IntermediateSize),
+                FfnGlu: glu ? BindGlu(lw.GateUp!, a.XNorm, a.Gate, (a.X, lw.FfnNorm)) : null,
+                Gate: glu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
+                Up: glu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
                 Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
@@ -132,20 +135,14 @@ public sealed class ForwardPass : IDisposable
             prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
     }
 
-    /// <summary>Gate and up go through one SwiGLU matmul when the device's layout for them is rows-per-lane.</summary>
-    private bool CanFuseGlu(GpuMatrix gate, GpuMatrix up) =>
-        gate.Type == up.Type && gate.Rows == up.Rows && gate.Cols == up.Cols && gate.Chunks.Count == up.Chunks.Count &&
-        gate.Chunks.Zip(up.Chunks).All(p => p.First.RowCount == p.Second.RowCount) && MatmulKernel.HasFusedRowsVariants(gate.Type) &&
-        MatmulKernel.LayoutFor(_device, gate.Type, gate.Cols, _kernels) == MatmulLayout.RowsPerLane;
-
     /// <summary>Gate and up as one SwiGLU matmul; decode also runs the RMSNorm before them inside it.</summary>
-    private MatrixBindings BindGlu(GpuMatrix gate, GpuMatrix up, GpuBuffer x, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) decodeNorm)
+    private MatrixBindings BindGlu(GpuMatrix gateUp, GpuBuffer x, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) decodeNorm)
     {
-        var decode = Kernel(_matvec, gate.Type, MatmulLayout.RowsPerLane, true, true, 1);
-        var prefill = Kernel(_matmul, gate.Type, MatmulLayout.RowsPerLane, true, false, PrefillTokensPerWorkgroup);
-        return new(gate, 0, gate.Rows,
-            decode, gate.Chunks.Select((ch, i) => decode.BindGlu(ch.Buffer, up.Chunks[i].Buffer, decodeNorm.X, y, decodeNorm.Weights)).ToArray(),
-            prefill, gate.Chunks.Select((ch, i) => prefill.BindGlu(ch.Buffer, up.Chunks[i].Buffer, x, y)).ToArray());
+        var decode = Kernel(_matvec, gateUp.Type, MatmulLayout.RowsPerLane, true, true, 1);
+        var prefill = Kernel(_matmul, gateUp.Type, MatmulLayout.RowsPerLane, true, false, PrefillTokensPerWorkgroup);
+        return new(gateUp, 0, gateUp.Rows / 2,
+            decode, gateUp.Chunks.Select(ch => decode.Bind(ch.Buffer, decodeNorm.X, y, decodeNorm.Weights)).ToArray(),
+            prefill, gateUp.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
     }
 
     /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>

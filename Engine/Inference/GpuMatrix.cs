@@ -99,6 +99,34 @@ public sealed class GpuMatrix : IDisposable
         }
     }
 
+    /// <summary>
+    /// Uploads two matrices of one type and shape interleaved in blocks of <paramref name="blockRows"/> rows (a's rows
+    /// 0..b-1, b's rows 0..b-1, a's rows b..2b-1, ...): the SwiGLU gate and up of the rows-per-lane kernel, which reads
+    /// a lane's gate and up rows from one texel view. Rows must be a multiple of <paramref name="blockRows"/>.
+    /// </summary>
+    public static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockRows);
+        if (rows % blockRows != 0)
+            throw new ArgumentException($"{name}: {rows} rows are not a multiple of the interleave block ({blockRows})", nameof(rows));
+        long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
+        long blockBytes = rowBytes * blockRows;
+        byte* both = (byte*)NativeMemory.Alloc((nuint)(2 * rowBytes * rows));
+        try
+        {
+            for (long blk = 0; blk < rows / blockRows; blk++)
+            {
+                System.Buffer.MemoryCopy(a + blk * blockBytes, both + 2 * blk * blockBytes, blockBytes, blockBytes);
+                System.Buffer.MemoryCopy(b + blk * blockBytes, both + (2 * blk + 1) * blockBytes, blockBytes, blockBytes);
+            }
+            return Upload(device, name, fileType, 2 * rows, cols, both);
+        }
+        finally
+        {
+            NativeMemory.Free(both);
+        }
+    }
+
     /// <summary>Uploads a matrix held in GGUF layout (<paramref name="fileType"/>, rows of <paramref name="cols"/>) at <paramref name="data"/>.</summary>
     /// <param name="maxChunkBytes">Chunk limit below the device's binding limit (tests use it to force splits).</param>
     public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue)

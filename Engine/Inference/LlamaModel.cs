@@ -63,7 +63,9 @@ public sealed class LlamaModel : IDisposable
         try
         {
             _embedding = new EmbeddingTable(file.Get("token_embd.weight"));
-            _weights = Track(LlamaWeights.Upload(device, file));
+            // CPU kernels run gate and up as one SwiGLU matmul over the two interleaved by the kernel's lane count.
+            int gluBlockRows = Kernels.KernelSets.UseCpuKernels(device, options.Kernels) ? Kernels.MatmulKernel.RowsLayoutLanes(device) : 0;
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));

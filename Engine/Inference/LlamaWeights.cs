@@ -14,11 +14,14 @@ public sealed class LayerWeights : IDisposable
     public required IReadOnlyList<GpuMatrix> Qkv { get; init; }
     public required GpuMatrix O { get; init; }          // [dim, nHeads * headDim]
     public required GpuBuffer FfnNorm { get; init; }    // [dim] f32
-    public required GpuMatrix Gate { get; init; }       // [ffDim, dim]
-    public required GpuMatrix Up { get; init; }         // [ffDim, dim]
+    public GpuMatrix? Gate { get; init; }               // [ffDim, dim]  (null when GateUp holds it)
+    public GpuMatrix? Up { get; init; }                 // [ffDim, dim]  (null when GateUp holds it)
+    /// <summary>W_gate and W_up interleaved in blocks of rows for the fused SwiGLU matmul of CPU devices:
+    /// [2 ffDim, dim] (<see cref="GpuMatrix.UploadInterleaved"/>); null when Gate and Up are separate.</summary>
+    public GpuMatrix? GateUp { get; init; }
     public required GpuMatrix Down { get; init; }       // [dim, ffDim]
 
-    public IEnumerable<GpuMatrix> Matrices => [.. Qkv, O, Gate, Up, Down];
+    public IEnumerable<GpuMatrix> Matrices => new[] { O, Gate, Up, GateUp, Down }.Where(m => m != null).Select(m => m!).Concat(Qkv);
 
     public void Dispose()
     {
@@ -46,7 +49,10 @@ public sealed class LlamaWeights : IDisposable
 
     private LlamaWeights(ModelTensor tokenEmbedding) => TokenEmbedding = tokenEmbedding;
 
-    public static LlamaWeights Upload(VulkanDevice device, LlamaModelFile file)
+    /// <param name="gluBlockRows">When positive, gate and up are uploaded interleaved in blocks of this many rows (see
+    /// <see cref="LayerWeights.GateUp"/>) where the type has the fused kernel, the rows divide evenly and the pair fits one
+    /// binding; 0 keeps them separate.</param>
+    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0)
     {
         var weights = new LlamaWeights(file.Get("token_embd.weight"));
         try
@@ -69,12 +75,22 @@ public sealed class LlamaWeights : IDisposable
                     foreach (var m in qkvMatrices) m.Dispose();
                     throw;
                 }
+                ModelTensor gate = file.Get(p + "ffn_gate.weight"), up = file.Get(p + "ffn_up.weight");
+                bool interleave = gluBlockRows > 0 && gate.Type == up.Type && gate.Shape.Length == 2 && up.Shape.Length == 2 &&
+                                  gate.Shape[0] == up.Shape[0] && gate.Shape[1] == up.Shape[1] && gate.Shape[0] % gluBlockRows == 0 &&
+                                  Kernels.MatmulKernel.HasFusedRowsVariants(GpuMatrix.GpuTypeFor(gate.Type, gate.Name)) &&
+                                  Kernels.MatmulKernel.RowsLayoutFits(device, GpuMatrix.GpuTypeFor(gate.Type, gate.Name), (int)gate.Shape[1]) &&
+                                  2 * GpuMatrix.GpuRowBytes(GpuMatrix.GpuTypeFor(gate.Type, gate.Name), (int)gate.Shape[1]) * gate.Shape[0] <= (long)Math.Min(device.Info.MaxStorageBufferRange, int.MaxValue);
                 weights._layers.Add(new LayerWeights
                 {
                     AttnNorm = UploadVector(device, file.Get(p + "attn_norm.weight")),
                     Qkv = qkvMatrices, O = M("attn_output"),
                     FfnNorm = UploadVector(device, file.Get(p + "ffn_norm.weight")),
-                    Gate = M("ffn_gate"), Up = M("ffn_up"), Down = M("ffn_down"),
+                    Gate = interleave ? null : M("ffn_gate"), Up = interleave ? null : M("ffn_up"),
+                    GateUp = interleave
+                        ? GpuMatrix.UploadInterleaved(device, p + "ffn_gate_up", gate.Type, (int)gate.Shape[0], (int)gate.Shape[1], gate.Data, up.Data, gluBlockRows)
+                        : null,
+                    Down = M("ffn_down"),
                 });
             }
             weights.OutputNorm = UploadVector(device, file.Get("output_norm.weight"));

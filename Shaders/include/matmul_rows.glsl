@@ -33,10 +33,6 @@ void main() {
 
     float acc[OUTPUTS];
     for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
-#ifdef GLU
-    float accUp[OUTPUTS];
-    for (uint i = 0; i < OUTPUTS; i++) accUp[i] = 0.0;
-#endif
 
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
@@ -56,30 +52,32 @@ void main() {
                 if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
                 acc[r * TOKENS + t] += s;
             }
-#ifdef GLU
-            unpackTexel(texelFetch(WUp, rowTexel[r] + int(kt)), wlo, whi);
-            for (uint t = 0; t < TOKENS; t++) {
-                float s = dot(wlo, xlo[t]);
-                if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
-                accUp[r * TOKENS + t] += s;
-            }
-#endif
         }
     }
 
+#ifdef GLU
+    // Even rows are gate rows, the odd row after each its up row: output row = (block / 2) * lanes + lane.
+    for (uint r = 0; r < ROWS; r += 2) {
+        uint row = row0 + r * lanes;
+        uint outRow = (row / lanes / 2u) * lanes + row % lanes;
+        for (uint t = 0; t < TOKENS; t++) {
+            uint tok = tok0 + t;
+            if (row < pc.rows && tok < pc.nTokens) {
+                float g = acc[r * TOKENS + t];
+                y[pc.yOffset + tok * pc.yStride + pc.rowOffset + outRow] = g / (1.0 + exp(-g)) * acc[(r + 1) * TOKENS + t];
+            }
+        }
+    }
+#else
     for (uint r = 0; r < ROWS; r++) {
         uint row = row0 + r * lanes;
         for (uint t = 0; t < TOKENS; t++) {
             uint tok = tok0 + t;
             if (row < pc.rows && tok < pc.nTokens) {
                 uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
-#ifdef GLU
-                float g = acc[r * TOKENS + t];
-                y[yi] = g / (1.0 + exp(-g)) * accUp[r * TOKENS + t];
-#else
                 y[yi] = pc.accumulate != 0 ? y[yi] + acc[r * TOKENS + t] : acc[r * TOKENS + t];
-#endif
             }
         }
     }
+#endif
 }

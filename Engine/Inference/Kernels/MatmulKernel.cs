@@ -44,7 +44,8 @@ public sealed class MatmulKernel : IDisposable
     public uint RowsPerWorkgroup { get; }
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
-    /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X) (<see cref="BindGlu"/>).</summary>
+    /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X), W being gate and up interleaved in blocks of
+    /// <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved"/>); rows counts both.</summary>
     public bool Glu { get; }
     /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
     /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane only).</summary>
@@ -82,6 +83,14 @@ public sealed class MatmulKernel : IDisposable
         return HasRowsLayout(type) && cols % perTexel == 0 && 4L * cols + XAlignment(device) <= window;
     }
 
+    /// <summary>Lanes per workgroup of the rows-per-lane kernels on <paramref name="device"/>: the interleave block of a
+    /// SwiGLU matrix.</summary>
+    public static int RowsLayoutLanes(VulkanDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return (int)Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
+    }
+
     private static long XAlignment(VulkanDevice device) => Math.Max(16L, (long)device.Info.MinUniformBufferOffsetAlignment);
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
@@ -107,7 +116,7 @@ public sealed class MatmulKernel : IDisposable
             // Measured on lavapipe (8-wide lanes, 2 threads): decode 8 rows per lane (4.0-4.9 GB/s of F16, against
             // 1.4 with 4 rows and 3.0 with 16); prefill 4 rows x 4 tokens (15 GB/s effective, against 12.9 for 4x2 and
             // 11.6 for 2x8).
-            WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
+            WorkgroupSize = (uint)RowsLayoutLanes(device);
             uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
             TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
@@ -118,7 +127,6 @@ public sealed class MatmulKernel : IDisposable
                 _ => "f32",
             };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer };
-            if (glu) kinds.Add(BindingKind.UniformTexelBuffer);
             if (Norm) kinds.Add(BindingKind.UniformBuffer);
             _kernel = new ComputeKernel(device, name, kinds.ToArray(),
                 Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps)]);
@@ -151,19 +159,8 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps (then x is the un-normalised input).</param>
     public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null)
     {
-        if (Glu) throw new InvalidOperationException("a SwiGLU matmul binds two weight chunks: use BindGlu");
         CheckNorm(norm);
         return norm is { } n ? _kernel.Bind(weights, x, y, n) : _kernel.Bind(weights, x, y);
-    }
-
-    /// <summary>Binds the gate and up chunks (same rows and shape) of a SwiGLU feed-forward with its input and output.</summary>
-    /// <param name="y">[nTokens, yStride] f32: silu(W_gate x) * (W_up x).</param>
-    /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps.</param>
-    public KernelBinding BindGlu(BufferRange gate, BufferRange up, BufferRange x, BufferRange y, BufferRange? norm = null)
-    {
-        if (!Glu) throw new InvalidOperationException("BindGlu needs a kernel made with glu: true");
-        CheckNorm(norm);
-        return norm is { } n ? _kernel.Bind(gate, x, y, up, n) : _kernel.Bind(gate, x, y, up);
     }
 
     private void CheckNorm(BufferRange? norm)
