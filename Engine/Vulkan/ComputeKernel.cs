@@ -21,7 +21,7 @@ public enum BindingKind
 
 /// <summary>
 /// One compute pipeline built from the embedded SPIR-V module <c>Tipo.Shaders.&lt;shaderName&gt;.spv</c>:
-/// <c>bindingCount</c> storage buffers in set 0 (bindings 0..n-1), an optional push-constant block and
+/// bindings 0..n-1 of set 0 (storage buffers, or the <see cref="BindingKind"/>s given), an optional push-constant block and
 /// specialization constants with ids 0..n-1 (each 32 bits; pass floats as their bits).
 /// Owns its descriptor pools: every <see cref="KernelBinding"/> made by <see cref="Bind"/> lives until the kernel is disposed.
 /// </summary>
@@ -47,8 +47,14 @@ public sealed unsafe class ComputeKernel : IDisposable
     public int PushConstantBytes { get; }
 
     public ComputeKernel(VulkanDevice device, string shaderName, int bindingCount, int pushConstantBytes, ReadOnlySpan<uint> specializationConstants)
-        : this(device, shaderName, Enumerable.Repeat(BindingKind.StorageBuffer, Math.Max(0, bindingCount)).ToArray(), pushConstantBytes, specializationConstants)
+        : this(device, shaderName, StorageBindings(bindingCount), pushConstantBytes, specializationConstants)
     {
+    }
+
+    private static BindingKind[] StorageBindings(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count, "bindingCount");
+        return Enumerable.Repeat(BindingKind.StorageBuffer, count).ToArray();
     }
 
     /// <summary>A kernel whose bindings 0..n-1 are of the given kinds.</summary>
