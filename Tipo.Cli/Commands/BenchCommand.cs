@@ -20,7 +20,7 @@ internal static class BenchCommand
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array, one object per test (llama-bench field names)." };
-        var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (read-only kernel over 256 MiB) and print decode as a percentage of it." };
+        var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (the faster of a storage-buffer and a texel-buffer read-only kernel over 256 MiB) and print decode as a percentage of it." };
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
