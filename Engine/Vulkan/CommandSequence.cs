@@ -59,6 +59,9 @@ public sealed unsafe class CommandSequence : IDisposable
     /// <summary>True between <see cref="Begin"/> and <see cref="End"/>.</summary>
     public bool IsRecording => _recording;
 
+    /// <summary>The Vulkan command buffer, for recording commands this class has no method for (between Begin and End).</summary>
+    internal CommandBuffer CommandBuffer => _cmd;
+
     /// <summary>(Re)starts recording; discards what was recorded before.</summary>
     public void Begin()
     {
@@ -235,7 +238,7 @@ public sealed unsafe class CommandSequence : IDisposable
         _device.SubmitAndWait(_cmd, _fence);
     }
 
-    internal static void HostBarrier(Vk vk, CommandBuffer cmd)
+    private static void HostBarrier(Vk vk, CommandBuffer cmd)
     {
         var mb = new MemoryBarrier
         {

@@ -25,9 +25,7 @@ public sealed unsafe class VulkanDevice : IDisposable
     private readonly DebugUtilsMessengerEXT _messenger;
     private readonly object _queueLock = new();
     private readonly object _transferLock = new();
-    private CommandPool _transferPool;
-    private CommandBuffer _transferCmd;
-    private Fence _transferFence;
+    private CommandSequence? _transfer;   // one-time transfers (staging copies, fills), made on first use
     private GpuBuffer? _staging;
     private bool _disposed;
     private long _allocatedBytes;
@@ -202,12 +200,8 @@ public sealed unsafe class VulkanDevice : IDisposable
         Vk.DeviceWaitIdle(Device);
         _staging?.Dispose();
         _staging = null;
-        if (_transferFence.Handle != 0)
-        {
-            Vk.DestroyFence(Device, _transferFence, null);
-            Vk.DestroyCommandPool(Device, _transferPool, null);
-            VkUtil.Destroyed(2);
-        }
+        _transfer?.Dispose();
+        _transfer = null;
         Vk.DestroyDevice(Device, null);
         VkUtil.Destroyed();
         DestroyInstance();
@@ -250,14 +244,11 @@ public sealed unsafe class VulkanDevice : IDisposable
         lock (_transferLock)
         {
             ThrowIfDisposed();
-            EnsureTransferObjects();
-            VkUtil.Check(Vk.ResetCommandBuffer(_transferCmd, 0), "vkResetCommandBuffer");
-            var begin = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo, Flags = CommandBufferUsageFlags.OneTimeSubmitBit };
-            VkUtil.Check(Vk.BeginCommandBuffer(_transferCmd, &begin), "vkBeginCommandBuffer");
-            record(_transferCmd);
-            CommandSequence.HostBarrier(Vk, _transferCmd);
-            VkUtil.Check(Vk.EndCommandBuffer(_transferCmd), "vkEndCommandBuffer");
-            SubmitAndWait(_transferCmd, _transferFence);
+            _transfer ??= new CommandSequence(this);
+            _transfer.Begin();
+            record(_transfer.CommandBuffer);
+            _transfer.End();
+            _transfer.Submit();
         }
     }
 
@@ -639,34 +630,6 @@ public sealed unsafe class VulkanDevice : IDisposable
         {
             VkUtil.FreeStrings(extNames, extensions.Count);
         }
-    }
-
-    private void EnsureTransferObjects()
-    {
-        if (_transferFence.Handle != 0)
-            return;
-        var poolInfo = new CommandPoolCreateInfo
-        {
-            SType = StructureType.CommandPoolCreateInfo,
-            QueueFamilyIndex = QueueFamily,
-            Flags = CommandPoolCreateFlags.ResetCommandBufferBit | CommandPoolCreateFlags.TransientBit,
-        };
-        VkUtil.Check(Vk.CreateCommandPool(Device, &poolInfo, null, out CommandPool pool), "vkCreateCommandPool");
-        var alloc = new CommandBufferAllocateInfo
-        {
-            SType = StructureType.CommandBufferAllocateInfo,
-            CommandPool = pool,
-            Level = CommandBufferLevel.Primary,
-            CommandBufferCount = 1,
-        };
-        CommandBuffer cmd;
-        VkUtil.Check(Vk.AllocateCommandBuffers(Device, &alloc, &cmd), "vkAllocateCommandBuffers");
-        var fenceInfo = new FenceCreateInfo { SType = StructureType.FenceCreateInfo };
-        VkUtil.Check(Vk.CreateFence(Device, &fenceInfo, null, out Fence fence), "vkCreateFence");
-        _transferPool = pool;
-        _transferCmd = cmd;
-        _transferFence = fence;
-        VkUtil.Created(2);
     }
 
     private void DestroyInstance()
