@@ -23,6 +23,16 @@ int qsbyte(uint base, uint off) {
     return bitfieldExtract(int(QW[base + (off >> 2)]), int((off & 3u) * 8u), 8);
 }
 
+// 6-bit scale (x) and min (y) of sub-block s (0..7) of a Q4_K or Q5_K block, packed as ggml's get_scale_min_k4;
+// the 12 scale bytes start at byte `off` of the slot.
+uvec2 qscale_min_k4(uint base, uint off, uint s) {
+    if (s < 4u)
+        return uvec2(qbyte(base, off + s) & 63u, qbyte(base, off + s + 4u) & 63u);
+    uint b = qbyte(base, off + s + 4u);
+    return uvec2((b & 0xFu) | ((qbyte(base, off + s - 4u) >> 6) << 4),
+                 (b >> 4) | ((qbyte(base, off + s) >> 6) << 4));
+}
+
 // One weight: element i of the block at `base` (any i).
 #define QLOAD1(base, i) (qload4((base), (i) & ~3u)[(i) & 3u])
 

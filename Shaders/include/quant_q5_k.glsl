@@ -4,14 +4,6 @@
 const uint QBLOCK_ELEMS = 256u;
 const uint QBLOCK_WORDS = 44u;
 
-uvec2 qscale_min_k4(uint base, uint off, uint s) {
-    if (s < 4u)
-        return uvec2(qbyte(base, off + s) & 63u, qbyte(base, off + s + 4u) & 63u);
-    uint b = qbyte(base, off + s + 4u);
-    return uvec2((b & 0xFu) | ((qbyte(base, off + s - 4u) >> 6) << 4),
-                 (b >> 4) | ((qbyte(base, off + s) >> 6) << 4));
-}
-
 vec4 qload4(uint base, uint i) {
     vec2 dm = unpackHalf2x16(QW[base]);
     uint s = i >> 5, l = i & 31u;
