@@ -65,16 +65,7 @@ public sealed unsafe class GgufFile : IDisposable
 
     public static GgufFile Open(string path)
     {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        return MappedFile.OpenAndParse(path, Parse);
     }
 
     private static GgufFile Parse(MappedFile file)

@@ -23,7 +23,22 @@ internal sealed unsafe class MappedFile : IDisposable
         Pointer = pointer;
     }
 
-    public static MappedFile Open(string path)
+    /// <summary>Maps <paramref name="path"/> and parses it; the mapping is released if parsing throws, else owned by the result.</summary>
+    public static T OpenAndParse<T>(string path, Func<MappedFile, T> parse)
+    {
+        var file = Open(path);
+        try
+        {
+            return parse(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static MappedFile Open(string path)
     {
         string full = System.IO.Path.GetFullPath(path);
         if (Directory.Exists(full))

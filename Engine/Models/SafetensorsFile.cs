@@ -39,16 +39,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public static SafetensorsFile Open(string path)
     {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Parse(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        return MappedFile.OpenAndParse(path, Parse);
     }
 
     public TensorInfo? FindTensor(string name) => _byName.GetValueOrDefault(name);
