@@ -5,34 +5,15 @@ using Tipo.Hub;
 namespace Tipo.Tests.Hub;
 
 /// <summary>Runs the built <c>tipo</c> CLI against the local fake hub.</summary>
-public class CliDownloadTests
+public class CliDownloadTests : FakeHubTest
 {
-    private string _cacheDir = "";
-    private FakeHub _hub = null!;
-    private FakeHub.Repo _repo = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _cacheDir = Path.Combine(Path.GetTempPath(), "tipo-cli-test-" + Guid.NewGuid().ToString("N"));
-        _hub = FakeHub.WithTinyRepo(out _repo);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _hub.Dispose();
-        if (Directory.Exists(_cacheDir))
-            Directory.Delete(_cacheDir, recursive: true);
-    }
-
     private (int Code, string Out, string Err) Tipo(string endpoint, params string[] args)
     {
         return TipoCli.Run(args, new Dictionary<string, string?>
         {
             ["HF_ENDPOINT"] = endpoint,
-            ["HF_HUB_CACHE"] = Path.Combine(_cacheDir, "hub"),
-            ["TIPO_CACHE"] = Path.Combine(_cacheDir, "tipo"),
+            ["HF_HUB_CACHE"] = Path.Combine(CacheDir, "hub"),
+            ["TIPO_CACHE"] = Path.Combine(CacheDir, "tipo"),
             ["TIPO_TAG_LIST_URL"] = endpoint + "/KohakuBlueleaf/KGen",
             ["HF_HUB_OFFLINE"] = null,
             ["HF_TOKEN"] = null,
@@ -42,38 +23,38 @@ public class CliDownloadTests
     [Test]
     public void DownloadsAFileAndListsIt()
     {
-        var (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny", "--file", "tipo-tiny-F16.gguf");
-        string expected = Path.Combine(_cacheDir, "hub", "models--test--tipo-tiny", "snapshots", _repo.Commit, "tipo-tiny-F16.gguf");
+        var (code, output, err) = Tipo(Hub.Endpoint, "download", "test/tipo-tiny", "--file", "tipo-tiny-F16.gguf");
+        string expected = Path.Combine(CacheDir, "hub", "models--test--tipo-tiny", "snapshots", Repo.Commit, "tipo-tiny-F16.gguf");
         Assert.That(code, Is.Zero, err);
         Assert.That(output.Trim(), Is.EqualTo(expected));
         Assert.That(err, Does.Contain("downloading test/tipo-tiny/tipo-tiny-F16.gguf").And.Contain("done"));
-        HubDownloadTests.AssertSameBytes(expected, _repo.Files["tipo-tiny-F16.gguf"]);
+        HubDownloadTests.AssertSameBytes(expected, Repo.Files["tipo-tiny-F16.gguf"]);
 
-        (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny");
+        (code, output, err) = Tipo(Hub.Endpoint, "download", "test/tipo-tiny");
         Assert.That(code, Is.Zero, err);
         Assert.That(output.Trim(), Is.EqualTo(Path.GetDirectoryName(expected)));
 
-        (code, output, err) = Tipo(_hub.Endpoint, "models");
+        (code, output, err) = Tipo(Hub.Endpoint, "models");
         Assert.That(code, Is.Zero, err);
         Assert.That(output, Does.Contain("TIPO-500M-ft (default)\tKBlueLeaf/TIPO-500M-ft\tTIPO-500M-ft-F16.gguf\tno")
             .And.Contain("test/tipo-tiny\ttest/tipo-tiny\t(Hugging Face files)\tyes").And.Contain(Path.GetDirectoryName(expected)!)
-            .And.Contain("cache: " + Path.Combine(_cacheDir, "hub")));
+            .And.Contain("cache: " + Path.Combine(CacheDir, "hub")));
     }
 
     [Test]
     public void DownloadsTagListsToo()
     {
         foreach (string name in TagListCache.Names)
-            _hub.Raw[$"/KohakuBlueleaf/KGen/{TagListCache.PinnedCommit}/src/kgen/tag-list/{name}.txt"] =
+            Hub.Raw[$"/KohakuBlueleaf/KGen/{TagListCache.PinnedCommit}/src/kgen/tag-list/{name}.txt"] =
                 name switch { "meta" => File.ReadAllBytes(TestData.Shared("tipo/tag-list/meta.txt")), "copyrights" => File.ReadAllBytes(TestData.Shared("tipo/tag-list/copyrights.txt")), _ => "a\nb\n"u8.ToArray() };
-        var (code, output, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny:config.json", "--tag-lists");
+        var (code, output, err) = Tipo(Hub.Endpoint, "download", "test/tipo-tiny:config.json", "--tag-lists");
         Assert.That(code, Is.Zero, err);
         Assert.That(output.Trim(), Does.EndWith("config.json"));
-        string dir = Path.Combine(_cacheDir, "tipo", "tag-list", TagListCache.PinnedCommit);
+        string dir = Path.Combine(CacheDir, "tipo", "tag-list", TagListCache.PinnedCommit);
         Assert.That(err, Does.Contain("tag lists: " + dir));
         Assert.That(Directory.EnumerateFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal),
             Is.EqualTo(new[] { "artist.txt", "characters.txt", "copyrights.txt", "meta.txt" }));
-        (code, output, _) = Tipo(_hub.Endpoint, "models");
+        (code, output, _) = Tipo(Hub.Endpoint, "models");
         Assert.That(output, Does.Contain("tag lists: " + dir));
     }
 
@@ -94,10 +75,10 @@ public class CliDownloadTests
     [Test]
     public void ErrorsHaveTheirExitCodes()
     {
-        var (code, _, err) = Tipo(_hub.Endpoint, "download", "test/tipo-tiny", "--file", "nope.gguf");
+        var (code, _, err) = Tipo(Hub.Endpoint, "download", "test/tipo-tiny", "--file", "nope.gguf");
         Assert.That(code, Is.EqualTo(9));
         Assert.That(err, Does.Contain("file nope.gguf not found in test/tipo-tiny at revision main"));
-        (code, _, err) = Tipo(_hub.Endpoint, "download", "not a model");
+        (code, _, err) = Tipo(Hub.Endpoint, "download", "not a model");
         Assert.That(code, Is.EqualTo(2), err);
     }
 }
