@@ -21,9 +21,8 @@ public sealed class LlamaModel : IDisposable
     private readonly ForwardPass _forward;
     private readonly EmbeddingTable _embedding;
     private readonly CommandSequence _sequence;        // prefill: recorded per chunk
-    private readonly CommandSequence _decodeLogits;    // one decode step leaving the last logits: recorded once, replayed
-    private readonly CommandSequence _decodeArgmax;    // one decode step leaving the greedy choice: recorded once, replayed
-    private bool _decodeLogitsRecorded, _decodeArgmaxRecorded;
+    private CommandSequence? _decodeLogits;            // one decode step leaving the last logits: recorded on first use, replayed
+    private CommandSequence? _decodeArgmax;            // one decode step leaving the greedy choice: recorded on first use, replayed
     private readonly float[] _embeddingRows;   // [maxTokens, dim] host staging for X
     private readonly List<int> _cachedTokens = [];
 
@@ -70,8 +69,6 @@ public sealed class LlamaModel : IDisposable
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));
             _sequence = Track(new CommandSequence(device));
-            _decodeLogits = Track(new CommandSequence(device));
-            _decodeArgmax = Track(new CommandSequence(device));
             _embeddingRows = new float[maxTokens * c.HiddenSize];
         }
         catch
@@ -149,9 +146,7 @@ public sealed class LlamaModel : IDisposable
     {
         int n = tokens.Length;
         if (n == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
-        int pos0 = _cachedTokens.Count;
-        if (pos0 + n > ContextLength)
-            throw new ContextOverflowException($"{pos0} cached + {n} new tokens exceed the context length {ContextLength}");
+        CheckRoomFor(n);
         int vocab = VocabSize;
         int need = mode == LogitsMode.All ? n * vocab : vocab;
         if (logits.Length < need) throw new ArgumentException($"logits span holds {logits.Length} floats, needs {need}", nameof(logits));
@@ -193,8 +188,7 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public int EvaluateGreedy(int token)
     {
-        if (_cachedTokens.Count + 1 > ContextLength)
-            throw new ContextOverflowException($"{_cachedTokens.Count} cached + 1 new token exceed the context length {ContextLength}");
+        CheckRoomFor(1);
         RunChunk([token], _cachedTokens.Count, LogitsMode.Last, argmax: true);
         _cachedTokens.Add(token);
         Span<uint> result = stackalloc uint[1];
@@ -208,12 +202,8 @@ public sealed class LlamaModel : IDisposable
     /// </summary>
     public IReadOnlyList<(string Shader, double Milliseconds)> ProfileDecodeStep(int token)
     {
-        if (_cachedTokens.Count + 1 > ContextLength)
-            throw new ContextOverflowException($"{_cachedTokens.Count} cached + 1 new token exceed the context length {ContextLength}");
-        int dim = Config.HiddenSize;
-        _embedding.Lookup(token, _embeddingRows.AsSpan(0, dim));
-        _activations.DecodeInput.Upload<float>(_embeddingRows.AsSpan(0, dim));
-        _forward.SetPosition(_cachedTokens.Count);
+        CheckRoomFor(1);
+        StageDecodeInput(token, _cachedTokens.Count);
         using var profiler = new DispatchProfiler(_device, 16 * Config.LayerCount + 16);
         using var seq = new CommandSequence(_device) { Profiler = profiler };
         seq.Begin();
@@ -224,29 +214,52 @@ public sealed class LlamaModel : IDisposable
         return profiler.Read();
     }
 
+    private void CheckRoomFor(int n)
+    {
+        if (_cachedTokens.Count + n > ContextLength)
+            throw new ContextOverflowException($"{_cachedTokens.Count} cached + {n} new tokens exceed the context length {ContextLength}");
+    }
+
+    /// <summary>The inputs a recorded decode step reads: the token's embedding and its position.</summary>
+    private void StageDecodeInput(int token, int pos)
+    {
+        var row = _embeddingRows.AsSpan(0, Config.HiddenSize);
+        _embedding.Lookup(token, row);
+        _activations.DecodeInput.Upload<float>(row);
+        _forward.SetPosition(pos);
+    }
+
     private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode, bool argmax = false)
     {
         int n = tokens.Length, dim = Config.HiddenSize;
-        var rows = _embeddingRows.AsSpan(0, n * dim);
-        for (int t = 0; t < n; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
-        _forward.SetPosition(pos0);
         if (n == 1)
         {
             // Decode: replay the step recorded once; only the embedding row and the position change.
-            _activations.DecodeInput.Upload<float>(rows);
-            ref bool recorded = ref argmax ? ref _decodeArgmaxRecorded : ref _decodeLogitsRecorded;
-            CommandSequence step = argmax ? _decodeArgmax : _decodeLogits;
-            if (!recorded)
+            StageDecodeInput(tokens[0], pos0);
+            ref CommandSequence? step = ref argmax ? ref _decodeArgmax : ref _decodeLogits;
+            if (step == null)
             {
-                step.Begin();
-                _forward.RecordDecode(step, argmax);
-                step.End();
-                recorded = true;
+                var recorded = new CommandSequence(_device);
+                try
+                {
+                    recorded.Begin();
+                    _forward.RecordDecode(recorded, argmax);
+                    recorded.End();
+                }
+                catch
+                {
+                    recorded.Dispose();
+                    throw;
+                }
+                step = recorded;
             }
             step.Submit();
             return;
         }
 
+        var rows = _embeddingRows.AsSpan(0, n * dim);
+        for (int t = 0; t < n; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
+        _forward.SetPosition(pos0);
         _activations.X.Upload<float>(rows);
         _sequence.Begin();
         _forward.Record(_sequence, n, mode, argmax);
@@ -257,8 +270,8 @@ public sealed class LlamaModel : IDisposable
     public void Dispose()
     {
         _sequence.Dispose();
-        _decodeLogits.Dispose();
-        _decodeArgmax.Dispose();
+        _decodeLogits?.Dispose();
+        _decodeArgmax?.Dispose();
         _forward.Dispose();
         _activations.Dispose();
         _cache.Dispose();
