@@ -78,25 +78,8 @@ public sealed class GpuMatrix : IDisposable
             if (t.Type != first.Type || t.Shape[1] != first.Shape[1])
                 throw new ArgumentException($"cannot stack {t.SourceName} ({t.Type}, {t.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
         }
-        int cols = checked((int)first.Shape[1]);
-        int rows = checked((int)parts.Sum(t => t.Shape[0]));
-        long rowBytes = GgmlTypeInfo.RowBytes(first.Type, cols);
-        byte* stacked = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
-        try
-        {
-            long at = 0;
-            foreach (var t in parts)
-            {
-                long bytes = rowBytes * t.Shape[0];
-                System.Buffer.MemoryCopy(t.Data, stacked + at, bytes, bytes);
-                at += bytes;
-            }
-            return Upload(device, name, first.Type, rows, cols, stacked);
-        }
-        finally
-        {
-            NativeMemory.Free(stacked);
-        }
+        return UploadPieces(device, name, first.Type, checked((int)first.Shape[1]),
+            parts.Select(t => ((nint)t.Data, checked((int)t.Shape[0]))).ToList());
     }
 
     /// <summary>
@@ -109,21 +92,36 @@ public sealed class GpuMatrix : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockRows);
         if (rows % blockRows != 0)
             throw new ArgumentException($"{name}: {rows} rows are not a multiple of the interleave block ({blockRows})", nameof(rows));
+        long blockBytes = GgmlTypeInfo.RowBytes(fileType, cols) * blockRows;
+        var pieces = new List<(nint, int)>();
+        for (long blk = 0; blk < rows / blockRows; blk++)
+        {
+            pieces.Add(((nint)(a + blk * blockBytes), blockRows));
+            pieces.Add(((nint)(b + blk * blockBytes), blockRows));
+        }
+        return UploadPieces(device, name, fileType, cols, pieces);
+    }
+
+    /// <summary>Uploads the rows of <paramref name="pieces"/> (file-layout rows of one type and width), one after another, as one matrix.</summary>
+    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces)
+    {
         long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
-        long blockBytes = rowBytes * blockRows;
-        byte* both = (byte*)NativeMemory.Alloc((nuint)(2 * rowBytes * rows));
+        int rows = checked(pieces.Sum(p => p.Count));
+        byte* all = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
         try
         {
-            for (long blk = 0; blk < rows / blockRows; blk++)
+            long at = 0;
+            foreach (var (src, count) in pieces)
             {
-                System.Buffer.MemoryCopy(a + blk * blockBytes, both + 2 * blk * blockBytes, blockBytes, blockBytes);
-                System.Buffer.MemoryCopy(b + blk * blockBytes, both + (2 * blk + 1) * blockBytes, blockBytes, blockBytes);
+                long bytes = rowBytes * count;
+                System.Buffer.MemoryCopy((byte*)src, all + at, bytes, bytes);
+                at += bytes;
             }
-            return Upload(device, name, fileType, 2 * rows, cols, both);
+            return Upload(device, name, fileType, rows, cols, all);
         }
         finally
         {
-            NativeMemory.Free(both);
+            NativeMemory.Free(all);
         }
     }
 

@@ -76,11 +76,7 @@ public sealed class LlamaWeights : IDisposable
                     throw;
                 }
                 ModelTensor gate = file.Get(p + "ffn_gate.weight"), up = file.Get(p + "ffn_up.weight");
-                bool interleave = gluBlockRows > 0 && gate.Type == up.Type && gate.Shape.Length == 2 && up.Shape.Length == 2 &&
-                                  gate.Shape[0] == up.Shape[0] && gate.Shape[1] == up.Shape[1] && gate.Shape[0] % gluBlockRows == 0 &&
-                                  Kernels.MatmulKernel.HasFusedRowsVariants(GpuMatrix.GpuTypeFor(gate.Type, gate.Name)) &&
-                                  Kernels.MatmulKernel.RowsLayoutFits(device, GpuMatrix.GpuTypeFor(gate.Type, gate.Name), (int)gate.Shape[1]) &&
-                                  2 * GpuMatrix.GpuRowBytes(GpuMatrix.GpuTypeFor(gate.Type, gate.Name), (int)gate.Shape[1]) * gate.Shape[0] <= (long)Math.Min(device.Info.MaxStorageBufferRange, int.MaxValue);
+                bool interleave = gluBlockRows > 0 && CanInterleave(device, gate, up, gluBlockRows);
                 weights._layers.Add(new LayerWeights
                 {
                     AttnNorm = UploadVector(device, file.Get(p + "attn_norm.weight")),
@@ -102,6 +98,19 @@ public sealed class LlamaWeights : IDisposable
             weights.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Whether gate and up can be one interleaved matrix for the fused SwiGLU kernel: the same type and shape,
+    /// rows in whole blocks, a type and width the kernel takes, and one binding for the pair.</summary>
+    private static bool CanInterleave(VulkanDevice device, ModelTensor gate, ModelTensor up, int blockRows)
+    {
+        if (gate.Type != up.Type || gate.Shape.Length != 2 || !gate.Shape.SequenceEqual(up.Shape) || gate.Shape[0] % blockRows != 0)
+            return false;
+        GgmlType gpuType = GpuMatrix.GpuTypeFor(gate.Type, gate.Name);
+        int cols = (int)gate.Shape[1];
+        long pairBytes = 2 * GpuMatrix.GpuRowBytes(gpuType, cols) * gate.Shape[0];
+        return Kernels.MatmulKernel.HasFusedRowsVariants(gpuType) && Kernels.MatmulKernel.RowsLayoutFits(device, gpuType, cols) &&
+               pairBytes <= (long)Math.Min(device.Info.MaxStorageBufferRange, int.MaxValue);
     }
 
     private static GpuBuffer UploadVector(VulkanDevice device, ModelTensor tensor)
