@@ -200,19 +200,35 @@ public sealed class LlamaModel : IDisposable
     /// GPU time of one decode step of <paramref name="token"/> by shader, with a timestamp after every dispatch (a
     /// profile, not a benchmark: the timestamps serialise the dispatches). The token is appended to the cache.
     /// </summary>
-    public IReadOnlyList<(string Shader, double Milliseconds)> ProfileDecodeStep(int token)
+    public IReadOnlyList<(string Shader, double Milliseconds)> ProfileDecodeStep(int token) => ProfileStep([token]);
+
+    /// <summary>
+    /// GPU time by shader of one pass over <paramref name="tokens"/> (the decode recording for one token, the prefill
+    /// pass with the last row of logits for more), with a timestamp after every dispatch. The tokens are appended to
+    /// the cache.
+    /// </summary>
+    public IReadOnlyList<(string Shader, double Milliseconds)> ProfileStep(ReadOnlySpan<int> tokens)
     {
-        CheckRoomFor(1);
-        StageDecodeInput(token, _cachedTokens.Count);
-        using var profiler = new DispatchProfiler(_device, 16 * Config.LayerCount + 16);
+        int n = tokens.Length;
+        int maxBatch = _embeddingRows.Length / Config.HiddenSize;
+        if (n == 0 || n > maxBatch)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"a profiled pass takes 1 to {maxBatch} tokens (the batch size), got {n}");
+        CheckRoomFor(n);
+        if (n == 1) StageDecodeInput(tokens[0], _cachedTokens.Count);
+        else StagePrefillInput(tokens, _cachedTokens.Count);
+        using var profiler = new DispatchProfiler(_device, ProfiledDispatchLimit);
         using var seq = new CommandSequence(_device) { Profiler = profiler };
         seq.Begin();
-        _forward.RecordDecode(seq, argmax: false);
+        if (n == 1) _forward.RecordDecode(seq, argmax: false);
+        else _forward.Record(seq, n, LogitsMode.Last);
         seq.End();
         seq.Submit();
-        _cachedTokens.Add(token);
+        _cachedTokens.AddRange(tokens);
         return profiler.Read();
     }
+
+    /// <summary>Timestamps a profile can take: far more than the dispatches of one prefill pass (a few per layer).</summary>
+    private const int ProfiledDispatchLimit = 1 << 16;
 
     private void CheckRoomFor(int n)
     {
@@ -227,6 +243,16 @@ public sealed class LlamaModel : IDisposable
         _embedding.Lookup(token, row);
         _activations.DecodeInput.Upload<float>(row);
         _forward.SetPosition(pos);
+    }
+
+    /// <summary>The inputs a prefill pass reads: the tokens' embeddings in X and the position of the first.</summary>
+    private void StagePrefillInput(ReadOnlySpan<int> tokens, int pos0)
+    {
+        int dim = Config.HiddenSize;
+        var rows = _embeddingRows.AsSpan(0, tokens.Length * dim);
+        for (int t = 0; t < tokens.Length; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
+        _forward.SetPosition(pos0);
+        _activations.X.Upload<float>(rows);
     }
 
     private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode, bool argmax = false)
@@ -257,10 +283,7 @@ public sealed class LlamaModel : IDisposable
             return;
         }
 
-        var rows = _embeddingRows.AsSpan(0, n * dim);
-        for (int t = 0; t < n; t++) _embedding.Lookup(tokens[t], rows.Slice(t * dim, dim));
-        _forward.SetPosition(pos0);
-        _activations.X.Upload<float>(rows);
+        StagePrefillInput(tokens, pos0);
         _sequence.Begin();
         _forward.Record(_sequence, n, mode, argmax);
         _sequence.End();

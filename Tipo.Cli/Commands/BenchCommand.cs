@@ -24,7 +24,7 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
-        var profile = new Option<bool>("--profile") { Description = "Also print the GPU time of one decode step by shader (a timestamp after every dispatch)." };
+        var profile = new Option<bool>("--profile") { Description = "Also print the GPU time by shader of one prefill pass of the longest prompt and one decode step (a timestamp after every dispatch)." };
         var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, profile, device, kv };
         command.SetAction(parse =>
         {
@@ -90,7 +90,7 @@ internal static class BenchCommand
                         rl.Storage.GBps, rl.Texel.GBps));
                 if (llm.CpuDriverInline && !parse.GetValue(json))
                     Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
-                if (parse.GetValue(profile)) PrintProfile(llm, Math.Max(1, ng / 2));
+                if (parse.GetValue(profile)) PrintProfile(llm, pp.DefaultIfEmpty(0).Max(), Math.Max(1, ng / 2));
                 return ExitCodes.Ok;
             }
             finally
@@ -101,16 +101,27 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>GPU time by shader of one decode step at position <paramref name="position"/>.</summary>
-    private static void PrintProfile(LlamaModel llm, int position)
+    /// <summary>GPU time by shader of one prefill pass of <paramref name="prompt"/> tokens (when more than one) and of one
+    /// decode step at position <paramref name="position"/>.</summary>
+    private static void PrintProfile(LlamaModel llm, int prompt, int position)
     {
+        var inv = CultureInfo.InvariantCulture;
+        if (prompt > 1)
+        {
+            llm.ResetCache();
+            var steps = llm.ProfileStep(Enumerable.Repeat(llm.Config.BosTokenId, prompt).ToArray());
+            PrintSteps(string.Format(inv, "prefill of {0} tokens", prompt), steps);
+        }
         llm.ResetCache();
-        var prompt = Enumerable.Repeat(llm.Config.BosTokenId, position).ToArray();
-        llm.Evaluate(prompt, LogitsMode.Last, new float[llm.VocabSize]);
-        var steps = llm.ProfileDecodeStep(llm.Config.BosTokenId);
+        llm.Evaluate(Enumerable.Repeat(llm.Config.BosTokenId, position).ToArray(), LogitsMode.Last, new float[llm.VocabSize]);
+        PrintSteps(string.Format(inv, "decode step at position {0}", position), llm.ProfileDecodeStep(llm.Config.BosTokenId));
+    }
+
+    private static void PrintSteps(string what, IReadOnlyList<(string Shader, double Milliseconds)> steps)
+    {
         double total = steps.Sum(s => s.Milliseconds);
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Format(inv, "decode step at position {0}: {1} dispatches, {2:F3} ms of GPU time (timestamps after each dispatch)", position, steps.Count, total));
+        Console.WriteLine(string.Format(inv, "{0}: {1} dispatches, {2:F3} ms of GPU time (timestamps after each dispatch)", what, steps.Count, total));
         Console.WriteLine("| shader | dispatches | ms | share |");
         Console.WriteLine("| --- | ---: | ---: | ---: |");
         foreach (var g in steps.GroupBy(s => s.Shader).OrderByDescending(g => g.Sum(s => s.Milliseconds)))
