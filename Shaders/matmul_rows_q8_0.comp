@@ -44,8 +44,8 @@ void main() {
             unpackQuants(texelFetch(W, int(block * 2u + 1u)), q4, q5, q6, q7);
             for (uint t = 0; t < TOKENS; t++) {
                 const uint xi = xRow[t] + b * 8u;
-                float s = dot(q0, x[xi]) + dot(q1, x[xi + 1u]) + dot(q2, x[xi + 2u]) + dot(q3, x[xi + 3u])
-                        + dot(q4, x[xi + 4u]) + dot(q5, x[xi + 5u]) + dot(q6, x[xi + 6u]) + dot(q7, x[xi + 7u]);
+                float s = dot(q0, x4(xi)) + dot(q1, x4(xi + 1u)) + dot(q2, x4(xi + 2u)) + dot(q3, x4(xi + 3u))
+                        + dot(q4, x4(xi + 4u)) + dot(q5, x4(xi + 5u)) + dot(q6, x4(xi + 6u)) + dot(q7, x4(xi + 7u));
                 acc[r * TOKENS + t] += d * s;
             }
         }

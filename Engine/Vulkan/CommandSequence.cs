@@ -84,50 +84,18 @@ public sealed unsafe class CommandSequence : IDisposable
         DispatchWith(binding.Kernel, binding, push, groupsX, groupsY, groupsZ);
     }
 
-    /// <summary>
-    /// Records a dispatch whose <see cref="BindingKind.UniformBufferDynamic"/> bindings (in binding order) start
-    /// <paramref name="dynamicOffsets"/> bytes into their bound ranges. Each window must stay inside its range.
-    /// </summary>
-    public void Dispatch<TPush>(KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(binding);
-        DispatchCore(binding.Kernel, binding, dynamicOffsets, push, groupsX, groupsY, groupsZ);
-    }
-
     /// <summary>Like <see cref="Dispatch{TPush}(KernelBinding, in TPush, uint, uint, uint)"/> but runs <paramref name="kernel"/>'s pipeline with a binding made by
     /// another kernel whose layout is identical (same binding kinds and push size; e.g. two specializations of one shader).</summary>
     internal void DispatchWith<TPush>(ComputeKernel kernel, KernelBinding binding, in TPush push, uint groupsX, uint groupsY = 1, uint groupsZ = 1) where TPush : unmanaged
     {
         ArgumentNullException.ThrowIfNull(kernel);
         ArgumentNullException.ThrowIfNull(binding);
-        DispatchCore(kernel, binding, default, push, groupsX, groupsY, groupsZ);
-    }
-
-    private void DispatchCore<TPush>(ComputeKernel kernel, KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets, in TPush push, uint groupsX, uint groupsY, uint groupsZ) where TPush : unmanaged
-    {
         if (sizeof(TPush) != kernel.PushConstantBytes)
             throw new ArgumentException($"kernel '{kernel.ShaderName}' takes {kernel.PushConstantBytes} bytes of push constants, got {sizeof(TPush)} ({typeof(TPush).Name})", nameof(push));
-        BindFor(kernel, binding, dynamicOffsets);
+        BindFor(kernel, binding);
         fixed (TPush* p = &push)
             _device.Vk.CmdPushConstants(_cmd, kernel.Layout, ShaderStageFlags.ComputeBit, 0, (uint)sizeof(TPush), p);
         DispatchGroups(kernel, groupsX, groupsY, groupsZ);
-    }
-
-    /// <summary>One offset per dynamic uniform binding, each window aligned and inside its bound range.</summary>
-    private void CheckDynamicOffsets(ComputeKernel k, KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets)
-    {
-        if (dynamicOffsets.Length != k.DynamicBindingCount)
-            throw new ArgumentException($"kernel '{k.ShaderName}' has {k.DynamicBindingCount} dynamic bindings; dispatch it with one offset each, got {dynamicOffsets.Length}", nameof(dynamicOffsets));
-        ulong align = _device.Info.MinUniformBufferOffsetAlignment;
-        for (int i = 0, d = 0; d < dynamicOffsets.Length; i++)
-        {
-            if (k.BindingKinds[i] != BindingKind.UniformBufferDynamic) continue;
-            uint off = dynamicOffsets[d++];
-            long window = binding.DynamicWindowBytes(i);
-            if (off % align != 0 || off + window > binding.Buffers[i].Size)
-                throw new ArgumentOutOfRangeException(nameof(dynamicOffsets),
-                    $"kernel '{k.ShaderName}' binding {i}: window [{off}, {off + window}) is misaligned (alignment {align}) or outside the bound {binding.Buffers[i].Size} bytes");
-        }
     }
 
     /// <summary>Records a dispatch of a kernel without push constants.</summary>
@@ -141,7 +109,7 @@ public sealed unsafe class CommandSequence : IDisposable
         DispatchGroups(k, groupsX, groupsY, groupsZ);
     }
 
-    private void BindFor(ComputeKernel k, KernelBinding binding, ReadOnlySpan<uint> dynamicOffsets = default)
+    private void BindFor(ComputeKernel k, KernelBinding binding)
     {
         RequireRecording();
         k.ThrowIfDisposed();
@@ -150,7 +118,6 @@ public sealed unsafe class CommandSequence : IDisposable
             throw new ArgumentException($"kernel '{k.ShaderName}' belongs to another device", nameof(binding));
         if (k != binding.Kernel && (!k.BindingKinds.SequenceEqual(binding.Kernel.BindingKinds) || k.PushConstantBytes != binding.Kernel.PushConstantBytes))
             throw new ArgumentException($"binding of kernel '{binding.Kernel.ShaderName}' does not fit kernel '{k.ShaderName}'", nameof(binding));
-        CheckDynamicOffsets(k, binding, dynamicOffsets);
         Vk vk = _device.Vk;
         if (_boundPipeline.Handle != k.Pipeline.Handle)
         {
@@ -158,8 +125,7 @@ public sealed unsafe class CommandSequence : IDisposable
             _boundPipeline = k.Pipeline;
         }
         DescriptorSet set = binding.Set;
-        fixed (uint* po = dynamicOffsets)
-            vk.CmdBindDescriptorSets(_cmd, PipelineBindPoint.Compute, k.Layout, 0, 1, &set, (uint)dynamicOffsets.Length, po);
+        vk.CmdBindDescriptorSets(_cmd, PipelineBindPoint.Compute, k.Layout, 0, 1, &set, 0, null);
     }
 
     private void DispatchGroups(ComputeKernel k, uint x, uint y, uint z)

@@ -10,9 +10,6 @@ public enum BindingKind
     StorageBuffer,
     /// <summary><c>uniform</c> block (read-only, up to maxUniformBufferRange; small vectors every lane reads).</summary>
     UniformBuffer,
-    /// <summary><c>uniform</c> block whose offset is given per dispatch (<see cref="CommandSequence.Dispatch{TPush}(KernelBinding, ReadOnlySpan{uint}, in TPush, uint, uint, uint)"/>):
-    /// a window of at most maxUniformBufferRange bytes moved over a larger buffer.</summary>
-    UniformBufferDynamic,
     /// <summary><c>utextureBuffer</c> of R32G32B32A32_UINT texels, 16 bytes each (read-only, up to maxTexelBufferElements
     /// texels: 2 GiB where storage bindings stop at 128 MiB). Read with <c>texelFetch</c>; on lavapipe much faster than
     /// storage-buffer loads.</summary>
@@ -193,11 +190,11 @@ public sealed unsafe class ComputeKernel : IDisposable
                     $"kernel '{ShaderName}' binding {i}: range [{b.Offset}, {b.Offset + b.Size}) is outside buffer '{b.Buffer.DebugName}' of {b.Buffer.SizeBytes} bytes");
             (ulong maxRange, ulong alignment, string limit) = _kinds[i] switch
             {
-                BindingKind.UniformBuffer or BindingKind.UniformBufferDynamic => (info.MaxUniformBufferRange, info.MinUniformBufferOffsetAlignment, "maxUniformBufferRange"),
+                BindingKind.UniformBuffer => (info.MaxUniformBufferRange, info.MinUniformBufferOffsetAlignment, "maxUniformBufferRange"),
                 BindingKind.UniformTexelBuffer => (info.MaxTexelBufferElements * TexelBytes, info.MinTexelBufferOffsetAlignment, "maxTexelBufferElements"),
                 _ => (info.MaxStorageBufferRange, info.MinStorageBufferOffsetAlignment, "maxStorageBufferRange"),
             };
-            if ((ulong)b.Size > maxRange && _kinds[i] != BindingKind.UniformBufferDynamic)
+            if ((ulong)b.Size > maxRange)
                 throw new ArgumentOutOfRangeException(nameof(buffers),
                     $"kernel '{ShaderName}' binding {i}: {b.Size} bytes of buffer '{b.Buffer.DebugName}' exceed the device's {limit} ({maxRange} bytes); split it into several ranges (see MatrixSplit)");
             if ((ulong)b.Offset % alignment != 0)
@@ -234,7 +231,7 @@ public sealed unsafe class ComputeKernel : IDisposable
                 }
                 else
                 {
-                    long range = _kinds[i] == BindingKind.UniformBufferDynamic ? DynamicWindow(buffers[i]) : DescriptorRange(buffers[i]);
+                    long range = DescriptorRange(buffers[i]);
                     pi[i] = new DescriptorBufferInfo { Buffer = buffers[i].Buffer.Handle, Offset = (ulong)buffers[i].Offset, Range = (ulong)range };
                     pw[i].PBufferInfo = pi + i;
                 }
@@ -251,7 +248,6 @@ public sealed unsafe class ComputeKernel : IDisposable
     private static DescriptorType DescriptorTypeOf(BindingKind kind) => kind switch
     {
         BindingKind.UniformBuffer => DescriptorType.UniformBuffer,
-        BindingKind.UniformBufferDynamic => DescriptorType.UniformBufferDynamic,
         BindingKind.UniformTexelBuffer => DescriptorType.UniformTexelBuffer,
         _ => DescriptorType.StorageBuffer,
     };
@@ -272,14 +268,6 @@ public sealed unsafe class ComputeKernel : IDisposable
         lock (_lock) _views.Add(view);
         return view;
     }
-
-    /// <summary>Number of <see cref="BindingKind.UniformBufferDynamic"/> bindings (offsets each dispatch must give).</summary>
-    public int DynamicBindingCount => _kinds.Count(k => k == BindingKind.UniformBufferDynamic);
-
-    /// <summary>The window a <see cref="BindingKind.UniformBufferDynamic"/> binding shows: the whole range, or the
-    /// device's maxUniformBufferRange (rounded down to 16 bytes) when the range is larger.</summary>
-    internal long DynamicWindow(BufferRange b) =>
-        (ulong)b.Size <= _device.Info.MaxUniformBufferRange ? b.Size : (long)_device.Info.MaxUniformBufferRange & ~15L;
 
     /// <summary>The range rounded up to whole 32-bit words where the buffer (and the device limit) allows.</summary>
     private long DescriptorRange(BufferRange b)
@@ -310,9 +298,9 @@ public sealed unsafe class ComputeKernel : IDisposable
                 if (r is not (Result.ErrorOutOfPoolMemory or Result.ErrorFragmentedPool))
                     VkUtil.Check(r, "vkAllocateDescriptorSets");
             }
-            var sizes = stackalloc DescriptorPoolSize[4];
+            var sizes = stackalloc DescriptorPoolSize[3];
             uint sizeCount = 0;
-            foreach (BindingKind kind in new[] { BindingKind.StorageBuffer, BindingKind.UniformBuffer, BindingKind.UniformBufferDynamic, BindingKind.UniformTexelBuffer })
+            foreach (BindingKind kind in new[] { BindingKind.StorageBuffer, BindingKind.UniformBuffer, BindingKind.UniformTexelBuffer })
             {
                 uint count = (uint)_kinds.Count(k => k == kind);
                 if (count > 0 || (kind == BindingKind.StorageBuffer && _kinds.Length == 0))
@@ -398,7 +386,4 @@ public sealed class KernelBinding
     internal DescriptorSet Set { get; }
     /// <summary>The bound ranges, by binding index.</summary>
     public IReadOnlyList<BufferRange> Buffers { get; }
-
-    /// <summary>Bytes a shader sees through dynamic uniform binding <paramref name="index"/> (its window).</summary>
-    public long DynamicWindowBytes(int index) => Kernel.DynamicWindow(Buffers[index]);
 }

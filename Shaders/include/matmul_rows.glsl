@@ -6,8 +6,8 @@ const uint OUTPUTS = ROWS * TOKENS;
 
 #ifdef NORM
 uint rmsRow;   // vec4 index of the row rmsScale reads
-vec4 rmsLoad4(uint i) { return x[rmsRow + i]; }
-float rmsLoad1(uint i) { return x[rmsRow + i / 4u][i % 4u]; }
+vec4 rmsLoad4(uint i) { return x4(rmsRow + i); }
+float rmsLoad1(uint i) { return x4(rmsRow + i / 4u)[i % 4u]; }
 #include "rms_scale.glsl"
 #endif
 
@@ -37,11 +37,11 @@ void main() {
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
         for (uint t = 0; t < TOKENS; t++) {
-            xlo[t] = x[xRow[t] + kt * (TEXEL_ELEMS / 4)];
-            if (TEXEL_ELEMS == 8) xhi[t] = x[xRow[t] + kt * 2 + 1];
+            xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
+            if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
 #ifdef NORM
-            xlo[t] = xlo[t] * normScale[t] * g[kt * (TEXEL_ELEMS / 4)];
-            if (TEXEL_ELEMS == 8) xhi[t] = xhi[t] * normScale[t] * g[kt * 2 + 1];
+            xlo[t] = xlo[t] * normScale[t] * g4(kt * (TEXEL_ELEMS / 4));
+            if (TEXEL_ELEMS == 8) xhi[t] = xhi[t] * normScale[t] * g4(kt * 2 + 1);
 #endif
         }
         for (uint r = 0; r < ROWS; r++) {

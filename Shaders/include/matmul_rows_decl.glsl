@@ -25,13 +25,15 @@ layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill
 layout(constant_id = 3) const float NORM_EPS = 1e-5; // RMSNorm epsilon (NORM kernels)
 
 layout(binding = 0) uniform utextureBuffer W;                               // [rows, cols / TEXEL_ELEMS] texels
-// X is a window of at most 64 KiB (maxUniformBufferRange) that the host moves over the activations with a
-// dynamic offset: a uniform block, because llvmpipe loads a uniform-buffer element that every lane reads at once
-// with one scalar load (a storage-buffer load is a bounds-checked gather per lane: 4x slower here).
-layout(std140, binding = 1) uniform ActivationsIn { vec4 x[4096]; };        // [nTokens, cols] f32, as vec4
+// X through a texel view too: inside the k loop llvmpipe cannot prove a uniform-buffer index uniform, so a
+// uniform-buffer read becomes a bounds-checked scalar load per lane and component; a texel fetch is one 16-byte
+// load per lane.
+layout(binding = 1) uniform utextureBuffer X;                               // [nTokens, cols] f32, as 4-float texels
+vec4 x4(uint i) { return uintBitsToFloat(texelFetch(X, int(i))); }
 layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
 #ifdef NORM
-layout(std140, binding = 3) uniform NormWeights { vec4 g[4096]; };          // [cols] f32, as vec4
+layout(binding = 3) uniform utextureBuffer G;                               // [cols] f32 norm weights, as 4-float texels
+vec4 g4(uint i) { return uintBitsToFloat(texelFetch(G, int(i))); }
 #endif
 
 layout(push_constant) uniform MatmulPush {

@@ -14,8 +14,8 @@ public enum MatmulLayout
     /// </summary>
     SplitK,
     /// <summary>
-    /// Every lane owns whole rows: no reduction, weights through a texel buffer, activations through a uniform
-    /// window every lane reads at the same index. The layout for CPU devices (lavapipe), F16 and F32 only
+    /// Every lane owns whole rows: no reduction, weights and activations through texel buffers (every lane reads
+    /// the same activation texel). The layout for CPU devices (lavapipe), F16 and F32 only
     /// (Shaders/include/matmul_rows.glsl).
     /// </summary>
     RowsPerLane,
@@ -74,13 +74,12 @@ public sealed class MatmulKernel : IDisposable
     public static bool HasFusedRowsVariants(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
 
     /// <summary>Whether the rows-per-lane kernel can take a matrix of <paramref name="cols"/> columns: whole 16-byte texels
-    /// per row, and one token's activations (plus alignment slack) inside the device's uniform window.</summary>
+    /// per row.</summary>
     public static bool RowsLayoutFits(VulkanDevice device, GgmlType type, int cols)
     {
         ArgumentNullException.ThrowIfNull(device);
         int perTexel = type switch { GgmlType.F16 => 8, GgmlType.Q8_0 => 32, _ => 4 };   // Q8_0: whole blocks
-        long window = Math.Min((long)device.Info.MaxUniformBufferRange, 65536) & ~15L;
-        return HasRowsLayout(type) && cols % perTexel == 0 && 4L * cols + XAlignment(device) <= window;
+        return HasRowsLayout(type) && cols % perTexel == 0;
     }
 
     /// <summary>Lanes per workgroup of the rows-per-lane kernels on <paramref name="device"/>: the interleave block of a
@@ -90,8 +89,6 @@ public sealed class MatmulKernel : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         return (int)Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
     }
-
-    private static long XAlignment(VulkanDevice device) => Math.Max(16L, (long)device.Info.MinUniformBufferOffsetAlignment);
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
@@ -113,12 +110,12 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
             if ((glu || Norm) && !HasFusedRowsVariants(weightType))
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
-            // Measured on lavapipe (8-wide lanes, 2 threads): decode 8 rows per lane (4.0-4.9 GB/s of F16, against
-            // 1.4 with 4 rows and 3.0 with 16); prefill 4 rows x 4 tokens (15 GB/s effective, against 12.9 for 4x2 and
-            // 11.6 for 2x8).
+            // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16: decode 8 rows per lane (14.6-15.7 tok/s,
+            // against 9.4-10.3 with 4 rows, 12.5-14.2 with 12 and 13.6-16.7 with 16); prefill 4 rows x 8 tokens
+            // (pp128 60-70 tok/s, against 59.6 for 4x4, 67 for 8x4, 56.6 for 2x8, 52 for 8x8 and 35-45 for 4x12/2x16).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
-            TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
+            TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 8u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
             {
@@ -126,8 +123,8 @@ public sealed class MatmulKernel : IDisposable
                 GgmlType.Q8_0 => "q8_0",
                 _ => "f32",
             };
-            var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformBufferDynamic, BindingKind.StorageBuffer };
-            if (Norm) kinds.Add(BindingKind.UniformBuffer);
+            var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
+            if (Norm) kinds.Add(BindingKind.UniformTexelBuffer);
             _kernel = new ComputeKernel(device, name, kinds.ToArray(),
                 Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps)]);
             return;
@@ -185,30 +182,12 @@ public sealed class MatmulKernel : IDisposable
             return;
         }
 
-        // Rows per lane: X is read through a uniform window of at most 64 KiB, so the tokens go in runs that fit it.
         if (!RowsLayoutFits(_device, WeightType, cols))
-            throw new ArgumentOutOfRangeException(nameof(cols), $"the rows-per-lane {WeightType} matmul cannot take {cols} columns (whole 16-byte texels, one token inside the uniform window); use the split-k layout");
+            throw new ArgumentOutOfRangeException(nameof(cols), $"the rows-per-lane {WeightType} matmul cannot take {cols} columns (whole 16-byte texels per row); use the split-k layout");
         if (xOffset % 4 != 0)
             throw new ArgumentOutOfRangeException(nameof(xOffset), $"rows-per-lane matmul needs xOffset % 4 == 0, got {xOffset}");
-        long align = XAlignment(_device);
-        long bound = binding.Buffers[1].Size;
-        long window = binding.DynamicWindowBytes(1);
-        long tokenBytes = 4L * cols;
-        Span<uint> offset = stackalloc uint[1];
-        for (int t0 = 0; t0 < nTokens;)
-        {
-            long start = 4L * (xOffset + (long)t0 * cols);
-            long windowStart = Math.Min(start / align * align, (bound - window) / align * align);
-            int count = (int)Math.Min(nTokens - t0, (window - (start - windowStart)) / tokenBytes);
-            if (count <= 0)
-                throw new InvalidOperationException($"rows-per-lane matmul: a token of {cols} columns does not fit the {window}-byte uniform window");
-            if (count > TokensPerWorkgroup && t0 + count < nTokens) count -= count % (int)TokensPerWorkgroup;
-            offset[0] = (uint)windowStart;
-            var push = new Push((uint)rows, (uint)cols, (uint)count, (uint)((start - windowStart) / 4), (uint)(yOffset + (long)t0 * yStride),
-                (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
-            seq.Dispatch(binding, offset, push, groupsX, (uint)((count + TokensPerWorkgroup - 1) / TokensPerWorkgroup));
-            t0 += count;
-        }
+        var rowsPush = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
+        seq.Dispatch(binding, rowsPush, groupsX, (uint)((nTokens + TokensPerWorkgroup - 1) / TokensPerWorkgroup));
     }
 
     public void Dispose() => _kernel.Dispose();
