@@ -17,6 +17,7 @@ shared float red_buf[WG];
 uint rowBase;
 vec4 rmsLoad4(uint i) { uint e = rowBase + 4u * i; return vec4(x[e], x[e + 1u], x[e + 2u], x[e + 3u]); }
 float rmsLoad1(uint i) { return x[rowBase + i]; }
+#define RMS_LOADS
 #include "rms_scale.glsl"
 void main() {
     const uint tid = gl_LocalInvocationID.x;

@@ -46,15 +46,15 @@ public sealed class ForwardPass : IDisposable
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
-    private readonly bool _outputNormFused;        // decode: the norm runs inside the output matmul
+    private readonly bool _outputNormFused;        // the norm runs inside the output matmul
     private readonly MatrixBindings _output;
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
     private sealed record MatrixBindings(GpuMatrix Matrix, int RowOffset, int YStride, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
 
-    /// <param name="AttnNormFused">decode runs the attention norm inside the QKV matmul (which then reads X); prefill keeps
-    /// the rmsnorm dispatch (there the prologue would be repeated by every token block of every row block).</param>
+    /// <param name="AttnNormFused">the attention norm runs inside the QKV matmul (which then reads X), in decode and prefill
+    /// alike, so a token's activations do not depend on the path.</param>
     /// <param name="FfnNormFused">the same for the feed-forward norm and the SwiGLU matmul.</param>
     /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
     private sealed record LayerBindings(
@@ -90,7 +90,7 @@ public sealed class ForwardPass : IDisposable
                                  MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.RowsPerLane;
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
-                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, decodeNorm: attnNormFused ? (a.X, lw.AttnNorm) : null);
+                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null);
             bool glu = lw.GateUp != null && MatmulKernel.LayoutFor(device, lw.GateUp.Type, lw.GateUp.Cols, _kernels) == MatmulLayout.RowsPerLane
                        && lw.GateUp.Chunks.Count == 1;
             if (lw.GateUp != null && !glu)
@@ -102,7 +102,7 @@ public sealed class ForwardPass : IDisposable
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
-                FfnGlu: glu ? BindGlu(lw.GateUp!, a.XNorm, a.Gate, (a.X, lw.FfnNorm)) : null,
+                FfnGlu: glu ? BindGlu(lw.GateUp!, a.Gate, (a.X, lw.FfnNorm)) : null,
                 Gate: glu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
                 Up: glu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
@@ -111,7 +111,7 @@ public sealed class ForwardPass : IDisposable
         _outputNormFused = MatmulKernel.HasFusedRowsVariants(weights.Output.Type) &&
                            MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols, _kernels) == MatmulLayout.RowsPerLane;
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
-        _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, decodeNorm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
+        _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, norm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
 
@@ -123,26 +123,27 @@ public sealed class ForwardPass : IDisposable
     }
 
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
-    /// <param name="x">The (normalised) input of the prefill kernel, and of the decode kernel unless the norm is fused.</param>
-    /// <param name="decodeNorm">Decode fuses the RMSNorm (rows-per-lane only): it reads the residual stream and the norm weights.</param>
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? decodeNorm = null)
+    /// <param name="x">The (normalised) input, unless the norm is fused.</param>
+    /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane only): they read the residual stream and the norm weights.</param>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
-        var decode = Kernel(_matvec, m.Type, layout, false, decodeNorm != null, 1);
-        var prefill = Kernel(_matmul, m.Type, layout, false, false, PrefillTokensPerWorkgroup);
+        var decode = Kernel(_matvec, m.Type, layout, false, norm != null, 1);
+        var prefill = Kernel(_matmul, m.Type, layout, false, norm != null, PrefillTokensPerWorkgroup);
+        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => norm is { } n ? k.Bind(w, n.X, y, n.Weights) : k.Bind(w, x, y);
         return new(m, rowOffset, yStride,
-            decode, m.Chunks.Select(ch => decodeNorm is { } dn ? decode.Bind(ch.Buffer, dn.X, y, dn.Weights) : decode.Bind(ch.Buffer, x, y)).ToArray(),
-            prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
+            decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
+            prefill, m.Chunks.Select(ch => Bind(prefill, ch.Buffer)).ToArray());
     }
 
-    /// <summary>Gate and up as one SwiGLU matmul; decode also runs the RMSNorm before them inside it.</summary>
-    private MatrixBindings BindGlu(GpuMatrix gateUp, GpuBuffer x, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) decodeNorm)
+    /// <summary>Gate and up as one SwiGLU matmul with the RMSNorm before them fused.</summary>
+    private MatrixBindings BindGlu(GpuMatrix gateUp, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) norm)
     {
         var decode = Kernel(_matvec, gateUp.Type, MatmulLayout.RowsPerLane, true, true, 1);
-        var prefill = Kernel(_matmul, gateUp.Type, MatmulLayout.RowsPerLane, true, false, PrefillTokensPerWorkgroup);
+        var prefill = Kernel(_matmul, gateUp.Type, MatmulLayout.RowsPerLane, true, true, PrefillTokensPerWorkgroup);
         return new(gateUp, 0, gateUp.Rows / 2,
-            decode, gateUp.Chunks.Select(ch => decode.Bind(ch.Buffer, decodeNorm.X, y, decodeNorm.Weights)).ToArray(),
-            prefill, gateUp.Chunks.Select(ch => prefill.Bind(ch.Buffer, x, y)).ToArray());
+            decode, gateUp.Chunks.Select(ch => decode.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray(),
+            prefill, gateUp.Chunks.Select(ch => prefill.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray());
     }
 
     /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
@@ -176,7 +177,7 @@ public sealed class ForwardPass : IDisposable
         foreach (var L in _layers)
         {
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), cache ∪ rope(Wk·norm(x)), cache ∪ Wv·norm(x))
-            if (!(n == 1 && L.AttnNormFused))
+            if (!L.AttnNormFused)
             {
                 _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
                 seq.Barrier();
@@ -191,14 +192,14 @@ public sealed class ForwardPass : IDisposable
             seq.Barrier();
 
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
-            if (!(n == 1 && L.FfnNormFused))
+            if (!L.FfnNormFused)
             {
                 _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
                 seq.Barrier();
             }
             if (L.FfnGlu != null)
             {
-                Project(seq, L.FfnGlu, n, accumulate: false);  // rmsnorm in the prologue, silu(gate) * up in the epilogue
+                Project(seq, L.FfnGlu, n, accumulate: false);  // rmsnorm fused, silu(gate) * up in the epilogue
             }
             else
             {
@@ -213,7 +214,7 @@ public sealed class ForwardPass : IDisposable
         }
 
         // Head: logits = W_out · norm(x), for every token or only the last one.
-        if (!(n == 1 && _outputNormFused))
+        if (!_outputNormFused)
         {
             _rmsNorm.Record(seq, _outputNorm, n, dim, eps);
             seq.Barrier();

@@ -5,9 +5,6 @@
 const uint OUTPUTS = ROWS * TOKENS;
 
 #ifdef NORM
-uint rmsRow;   // vec4 index of the row rmsScale reads
-vec4 rmsLoad4(uint i) { return x4(rmsRow + i); }
-float rmsLoad1(uint i) { return x4(rmsRow + i / 4u)[i % 4u]; }
 #include "rms_scale.glsl"
 #endif
 
@@ -24,11 +21,9 @@ void main() {
     for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
 #ifdef NORM
-    float normScale[TOKENS];
-    for (uint t = 0; t < TOKENS; t++) {
-        rmsRow = xRow[t];
-        normScale[t] = rmsScale(pc.cols, NORM_EPS);
-    }
+    // Each token's sum of squares, gathered from the X texels the k loop reads anyway (rms_scale.glsl's order).
+    vec4 sumSq[TOKENS];
+    for (uint t = 0; t < TOKENS; t++) sumSq[t] = vec4(0.0);
 #endif
 
     float acc[OUTPUTS];
@@ -40,10 +35,19 @@ void main() {
             xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
             if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
 #ifdef NORM
-            xlo[t] = xlo[t] * normScale[t] * g4(kt * (TEXEL_ELEMS / 4));
-            if (TEXEL_ELEMS == 8) xhi[t] = xhi[t] * normScale[t] * g4(kt * 2 + 1);
+            sumSq[t] += xlo[t] * xlo[t];
+            if (TEXEL_ELEMS == 8) sumSq[t] += xhi[t] * xhi[t];
 #endif
         }
+#ifdef NORM
+        // W (x * g): the norm's per-token scale multiplies the sums after the loop.
+        const vec4 glo = g4(kt * (TEXEL_ELEMS / 4));
+        const vec4 ghi = TEXEL_ELEMS == 8 ? g4(kt * 2 + 1) : vec4(0.0);
+        for (uint t = 0; t < TOKENS; t++) {
+            xlo[t] *= glo;
+            if (TEXEL_ELEMS == 8) xhi[t] *= ghi;
+        }
+#endif
         for (uint r = 0; r < ROWS; r++) {
             vec4 wlo, whi;
             unpackTexel(texelFetch(W, rowTexel[r] + int(kt)), wlo, whi);
@@ -54,6 +58,12 @@ void main() {
             }
         }
     }
+#ifdef NORM
+    for (uint t = 0; t < TOKENS; t++) {
+        const float scale = rmsScaleOf(sumSq[t], pc.cols, NORM_EPS);
+        for (uint r = 0; r < ROWS; r++) acc[r * TOKENS + t] *= scale;
+    }
+#endif
 
 #ifdef GLU
     // Even rows are gate rows, the odd row after each its up row: output row = (block / 2) * lanes + lane.

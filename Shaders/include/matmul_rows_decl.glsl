@@ -13,10 +13,10 @@
 // GpuMatrix.UploadInterleaved), so each lane's even row r and odd row r + 1 are the gate and up rows of one output,
 // and Y = silu(W_gate X) * (W_up X) with `rows` = 2 x the outputs. One texel view: 20% faster on lavapipe than
 // gate and up in two bindings.
-// With NORM defined the kernel first applies the RMSNorm that precedes the projection: Y = W (rmsnorm(X) * g) with the
-// norm weights g at binding 3; every lane computes its tokens' scale (rms_scale.glsl, uniform loads) and
-// normalises each X element as the rmsnorm kernel does, so the result is bit-identical to rmsnorm then matmul.
-// One dispatch and one barrier fewer per norm.
+// With NORM defined the kernel also applies the RMSNorm that precedes the projection: Y = s (W (X * g)) with the norm
+// weights g at binding 3 and s = 1 / sqrt(mean(X^2) + eps) per token, whose sum of squares the k loop gathers from
+// the X texels it reads anyway (rms_scale.glsl's order). No pass over X before the loop, one dispatch and one barrier
+// fewer per norm; decode and prefill both run it, so a token's activations do not depend on the path.
 // The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
 // `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
