@@ -1,6 +1,7 @@
 #version 450
 // Y (+)= W X with W in F16, 8 halves per texel (cols % 8 == 0), one lane per row. See include/matmul_rows.glsl.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_samplerless_texture_functions : require
 const uint TEXEL_ELEMS = 8;
 void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {

@@ -1,6 +1,7 @@
 #version 450
 // Y = silu(W_gate n) * (W_up n) with n = rmsnorm(X) * g (the norm fused), SwiGLU gate and up in one pass, with W in F32, 4 floats per texel (cols % 4 == 0), one lane per row. See include/matmul_rows.glsl.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_samplerless_texture_functions : require
 #define GLU
 #define NORM

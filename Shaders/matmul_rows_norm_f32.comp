@@ -1,6 +1,7 @@
 #version 450
 // Y (+)= W (rmsnorm(X) * g), the RMSNorm before the projection fused, with W in F32, 4 floats per texel (cols % 4 == 0), one lane per row. See include/matmul_rows.glsl.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_samplerless_texture_functions : require
 #define NORM
 const uint TEXEL_ELEMS = 4;

@@ -16,22 +16,22 @@ void main() {
     const uint x4PerRow = pc.cols / 4;
 
     int rowTexel[ROWS];
-    for (uint r = 0; r < ROWS; r++) rowTexel[r] = int(min(row0 + r * lanes, pc.rows - 1) * texelsPerRow);
+    [[unroll]] for (uint r = 0; r < ROWS; r++) rowTexel[r] = int(min(row0 + r * lanes, pc.rows - 1) * texelsPerRow);
     uint xRow[TOKENS];
-    for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
 #ifdef NORM
     // Each token's sum of squares, gathered from the X texels the k loop reads anyway (rms_scale.glsl's order).
     vec4 sumSq[TOKENS];
-    for (uint t = 0; t < TOKENS; t++) sumSq[t] = vec4(0.0);
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) sumSq[t] = vec4(0.0);
 #endif
 
     float acc[OUTPUTS];
-    for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
+    [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
-        for (uint t = 0; t < TOKENS; t++) {
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
             if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
 #ifdef NORM
@@ -43,15 +43,15 @@ void main() {
         // W (x * g): the norm's per-token scale multiplies the sums after the loop.
         const vec4 glo = g4(kt * (TEXEL_ELEMS / 4));
         const vec4 ghi = TEXEL_ELEMS == 8 ? g4(kt * 2 + 1) : vec4(0.0);
-        for (uint t = 0; t < TOKENS; t++) {
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             xlo[t] *= glo;
             if (TEXEL_ELEMS == 8) xhi[t] *= ghi;
         }
 #endif
-        for (uint r = 0; r < ROWS; r++) {
+        [[unroll]] for (uint r = 0; r < ROWS; r++) {
             vec4 wlo, whi;
             unpackTexel(texelFetch(W, rowTexel[r] + int(kt)), wlo, whi);
-            for (uint t = 0; t < TOKENS; t++) {
+            [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 float s = dot(wlo, xlo[t]);
                 if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);
                 acc[r * TOKENS + t] += s;
@@ -59,18 +59,18 @@ void main() {
         }
     }
 #ifdef NORM
-    for (uint t = 0; t < TOKENS; t++) {
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) {
         const float scale = rmsScaleOf(sumSq[t], pc.cols, NORM_EPS);
-        for (uint r = 0; r < ROWS; r++) acc[r * TOKENS + t] *= scale;
+        [[unroll]] for (uint r = 0; r < ROWS; r++) acc[r * TOKENS + t] *= scale;
     }
 #endif
 
 #ifdef GLU
     // Even rows are gate rows, the odd row after each its up row: output row = (block / 2) * lanes + lane.
-    for (uint r = 0; r < ROWS; r += 2) {
+    [[unroll]] for (uint r = 0; r < ROWS; r += 2) {
         uint row = row0 + r * lanes;
         uint outRow = (row / lanes / 2u) * lanes + row % lanes;
-        for (uint t = 0; t < TOKENS; t++) {
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             uint tok = tok0 + t;
             if (row < pc.rows && tok < pc.nTokens) {
                 float g = acc[r * TOKENS + t];
@@ -79,9 +79,9 @@ void main() {
         }
     }
 #else
-    for (uint r = 0; r < ROWS; r++) {
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
         uint row = row0 + r * lanes;
-        for (uint t = 0; t < TOKENS; t++) {
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             uint tok = tok0 + t;
             if (row < pc.rows && tok < pc.nTokens) {
                 uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;

@@ -111,11 +111,13 @@ public sealed class MatmulKernel : IDisposable
             if ((glu || Norm) && !HasFusedRowsVariants(weightType))
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16: decode 8 rows per lane (14.6-15.7 tok/s,
-            // against 9.4-10.3 with 4 rows, 12.5-14.2 with 12 and 13.6-16.7 with 16); prefill 4 rows x 8 tokens
-            // (pp128 60-70 tok/s, against 59.6 for 4x4, 67 for 8x4, 56.6 for 2x8, 52 for 8x8 and 35-45 for 4x12/2x16).
+            // against 9.4-10.3 with 4 rows, 12.5-14.2 with 12 and 13.6-16.7 with 16). Prefill (pp256, the loops
+            // [[unroll]]ed): 8 rows x 12 tokens for F16/F32 (60-74 tok/s, against 48-54 for 4x8, 63-66 for 8x8, 64-68
+            // for 8x16 and 68-77 for 12x8); Q8_0's own kernel 4 rows x 8 tokens (39-41, against 33-38 for 8x12).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
-            uint rowsPerLane = tokensPerWorkgroup == 1 ? 8u : 4u;
-            TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 8u;
+            bool decode = tokensPerWorkgroup == 1;
+            uint rowsPerLane = decode ? 8u : weightType == GgmlType.Q8_0 ? 4u : 8u;
+            TokensPerWorkgroup = decode ? 1u : weightType == GgmlType.Q8_0 ? 8u : 12u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
             {
