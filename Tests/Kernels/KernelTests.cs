@@ -372,6 +372,7 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, true)]      // not whole texels: the portable kernel instead
     [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, true)]
     [TestCase(MatrixType.F16, 1, 12, 12, 256, 300, true)] // widest head
+    [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, true)]      // prefill query tiles: two full, then one token
     public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, bool oneSubgroup)
     {
         int ctx = pos0 + nTokens + 3;
