@@ -41,8 +41,8 @@ public sealed class ForwardPass : IDisposable
     private readonly VulkanDevice _device;
     private readonly KernelSet _kernels;   // Gpu or Cpu, resolved
     // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
@@ -115,10 +115,10 @@ public sealed class ForwardPass : IDisposable
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
 
-    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool), MatmulKernel> cache, GgmlType type, MatmulLayout layout, bool glu, bool norm, uint tokens)
+    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens)
     {
-        if (!cache.TryGetValue((type, layout, glu, norm), out var k))
-            cache[(type, layout, glu, norm)] = k = new MatmulKernel(_device, type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null);
+        if (!cache.TryGetValue((m.Type, layout, glu, norm, m.TileRows), out var k))
+            cache[(m.Type, layout, glu, norm, m.TileRows)] = k = new MatmulKernel(_device, m.Type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null, tileRows: m.TileRows);
         return k;
     }
 
@@ -128,8 +128,8 @@ public sealed class ForwardPass : IDisposable
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
-        var decode = Kernel(_matvec, m.Type, layout, false, norm != null, 1);
-        var prefill = Kernel(_matmul, m.Type, layout, false, norm != null, PrefillTokensPerWorkgroup);
+        var decode = Kernel(_matvec, m, layout, false, norm != null, 1);
+        var prefill = Kernel(_matmul, m, layout, false, norm != null, PrefillTokensPerWorkgroup);
         KernelBinding Bind(MatmulKernel k, GpuBuffer w) => norm is { } n ? k.Bind(w, n.X, y, n.Weights) : k.Bind(w, x, y);
         return new(m, rowOffset, yStride,
             decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
@@ -139,8 +139,8 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Gate and up as one SwiGLU matmul with the RMSNorm before them fused.</summary>
     private MatrixBindings BindGlu(GpuMatrix gateUp, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) norm)
     {
-        var decode = Kernel(_matvec, gateUp.Type, MatmulLayout.RowsPerLane, true, true, 1);
-        var prefill = Kernel(_matmul, gateUp.Type, MatmulLayout.RowsPerLane, true, true, PrefillTokensPerWorkgroup);
+        var decode = Kernel(_matvec, gateUp, MatmulLayout.RowsPerLane, true, true, 1);
+        var prefill = Kernel(_matmul, gateUp, MatmulLayout.RowsPerLane, true, true, PrefillTokensPerWorkgroup);
         return new(gateUp, 0, gateUp.Rows / 2,
             decode, gateUp.Chunks.Select(ch => decode.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray(),
             prefill, gateUp.Chunks.Select(ch => prefill.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray());

@@ -63,8 +63,10 @@ public sealed class LlamaModel : IDisposable
         {
             _embedding = new EmbeddingTable(file.Get("token_embd.weight"));
             // CPU kernels run gate and up as one SwiGLU matmul over the two interleaved by the kernel's lane count.
-            int gluBlockRows = Kernels.KernelSets.UseCpuKernels(device, options.Kernels) ? Kernels.MatmulKernel.RowsLayoutLanes(device) : 0;
-            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows));
+            bool rowsLayout = Kernels.KernelSets.UseCpuKernels(device, options.Kernels);
+            int gluBlockRows = rowsLayout ? Kernels.MatmulKernel.RowsLayoutLanes(device) : 0;
+            int tileRows = rowsLayout ? Kernels.MatmulKernel.RowsLayoutTileRows(device) : 0;
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, tileRows));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));

@@ -52,23 +52,29 @@ public sealed class LlamaWeights : IDisposable
     /// <param name="gluBlockRows">When positive, gate and up are uploaded interleaved in blocks of this many rows (see
     /// <see cref="LayerWeights.GateUp"/>) where the type has the fused kernel, the rows divide evenly and the pair fits one
     /// binding; 0 keeps them separate.</param>
-    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0)
+    /// <param name="tileRows">When positive, the matrices the rows-per-lane kernels take (F16/F32, whole texels) are stored
+    /// in row tiles of this many rows (<see cref="GpuMatrix.TileRows"/>); 0 keeps every matrix row-major.</param>
+    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, int tileRows = 0)
     {
+        // The tile of a matrix of this file type and width: tileRows where the rows-per-lane kernels read it, else 0.
+        int Tile(ModelTensor t) =>
+            tileRows > 0 && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue && GpuMatrix.GpuTypeFor(t.Type, t.Name) is var g &&
+            GpuMatrix.CanTile(g, (int)t.Shape[1]) && Kernels.MatmulKernel.RowsLayoutFits(device, g, (int)t.Shape[1]) ? tileRows : 0;
         var weights = new LlamaWeights(file.Get("token_embd.weight"));
         try
         {
             for (int i = 0; i < file.Config.LayerCount; i++)
             {
                 string p = $"blk.{i}.";
-                GpuMatrix M(string name) => GpuMatrix.Upload(device, file.Get(p + name + ".weight"));
+                GpuMatrix M(string name) { var t = file.Get(p + name + ".weight"); return GpuMatrix.Upload(device, t, Tile(t)); }
                 ModelTensor[] qkv = [file.Get(p + "attn_q.weight"), file.Get(p + "attn_k.weight"), file.Get(p + "attn_v.weight")];
                 var qkvMatrices = new List<GpuMatrix>();
                 try
                 {
                     if (qkv.All(t => t.Type == qkv[0].Type && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]))
-                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv));
+                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0])));
                     else
-                        foreach (var t in qkv) qkvMatrices.Add(GpuMatrix.Upload(device, t));
+                        foreach (var t in qkv) qkvMatrices.Add(GpuMatrix.Upload(device, t, Tile(t)));
                 }
                 catch
                 {
@@ -84,13 +90,14 @@ public sealed class LlamaWeights : IDisposable
                     FfnNorm = UploadVector(device, file.Get(p + "ffn_norm.weight")),
                     Gate = interleave ? null : M("ffn_gate"), Up = interleave ? null : M("ffn_up"),
                     GateUp = interleave
-                        ? GpuMatrix.UploadInterleaved(device, p + "ffn_gate_up", gate.Type, (int)gate.Shape[0], (int)gate.Shape[1], gate.Data, up.Data, gluBlockRows)
+                        ? GpuMatrix.UploadInterleaved(device, p + "ffn_gate_up", gate.Type, (int)gate.Shape[0], (int)gate.Shape[1], gate.Data, up.Data, gluBlockRows, Tile(gate))
                         : null,
                     Down = M("ffn_down"),
                 });
             }
             weights.OutputNorm = UploadVector(device, file.Get("output_norm.weight"));
-            weights.Output = GpuMatrix.Upload(device, file.Has("output.weight") ? file.Get("output.weight") : file.Get("token_embd.weight"));
+            ModelTensor output = file.Has("output.weight") ? file.Get("output.weight") : file.Get("token_embd.weight");
+            weights.Output = GpuMatrix.Upload(device, output, Tile(output));
             return weights;
         }
         catch

@@ -16,7 +16,11 @@ void main() {
     const uint x4PerRow = pc.cols / 4;
 
     int rowTexel[ROWS];
-    [[unroll]] for (uint r = 0; r < ROWS; r++) rowTexel[r] = int(min(row0 + r * lanes, pc.rows - 1) * texelsPerRow);
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+        const uint row = min(row0 + r * lanes, pc.rows - 1);
+        rowTexel[r] = int(TILE_ROWS == 0 ? row * texelsPerRow : row / TILE_ROWS * texelsPerRow * TILE_ROWS + row % TILE_ROWS);
+    }
+    const int ktStride = int(max(TILE_ROWS, 1u));   // texels between a row's consecutive texels
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
@@ -50,7 +54,7 @@ void main() {
 #endif
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
             vec4 wlo, whi;
-            unpackTexel(texelFetch(W, rowTexel[r] + int(kt)), wlo, whi);
+            unpackTexel(texelFetch(W, rowTexel[r] + int(kt) * ktStride), wlo, whi);
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 float s = dot(wlo, xlo[t]);
                 if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);

@@ -70,9 +70,9 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(got, expected, ReductionTol, $"matvec {type} {rows}x{cols} shared={sharedReduction}");
     }
 
-    /// <summary>The rows-per-lane layout (weights and X through texel buffers): decode and prefill, a start inside X
-    /// (xOffset), long runs of tokens (more than the 64 KiB uniform window the kernel once read X through), row offset
-    /// and accumulate.</summary>
+    /// <summary>The rows-per-lane layout (weights and X through texel buffers): decode and prefill, W row-major and in
+    /// row tiles (the engine's, and one that is not a workgroup's rows), a start inside X (xOffset), long runs of tokens
+    /// (more than the 64 KiB uniform window the kernel once read X through), row offset and accumulate.</summary>
     [TestCase(GgmlType.F16, 77, 136, 1, 0)]
     [TestCase(GgmlType.F16, 301, 520, 3, 0)]
     [TestCase(GgmlType.F16, 2304, 768, 45, 768)]     // 45 tokens of 3 KiB: 135 KiB of X
@@ -91,15 +91,16 @@ public class KernelTests : GpuTest
         const int rowOffset = 3;
         int yStride = rows + 5;
         float[] y0 = Reference.Random(nTokens * yStride, 12);
-        GpuMatrix matrix;
-        fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p);
-        using var _ = matrix;
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer yb = Upload(y0, "y");
+        foreach (int tileRows in new[] { 0, 24, MatmulKernel.RowsLayoutTileRows(Device) })
         foreach (uint tokensPerGroup in nTokens == 1 ? new[] { 1u } : new[] { 1u, 8u })
         {
+            GpuMatrix matrix;
+            fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, tileRows: tileRows);
+            using var _ = matrix;
             yb.Upload<float>(y0);
-            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane);
+            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane, tileRows: tileRows);
             KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
             Run(s => k.Record(s, b, rows, cols, nTokens, xOffset, yOffset: 0, yStride, rowOffset, accumulate: true));
             float[] got = Read(yb, nTokens * yStride);
@@ -109,8 +110,36 @@ public class KernelTests : GpuTest
                 float[] wx = Reference.MatVec(wRef, x[(xOffset + t * cols)..(xOffset + (t + 1) * cols)], rows, cols);
                 for (int r = 0; r < rows; r++) expected[t * yStride + rowOffset + r] += wx[r];
             }
-            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup}");
+            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup} tile {tileRows}");
         }
+    }
+
+    /// <summary>A tiled matrix split into chunks: every chunk holds whole tiles (the last one padded), and the products
+    /// over the chunks match the reference.</summary>
+    [Test]
+    public unsafe void TiledMatrix_SplitIntoChunks_OfWholeTiles()
+    {
+        const int rows = 150, cols = 256, tile = 16;
+        var (raw, w) = RandomWeights(GgmlType.F16, rows, cols, 31);
+        GpuMatrix m;
+        fixed (byte* p = raw) m = GpuMatrix.Upload(Device, "w", GgmlType.F16, rows, cols, p, maxChunkBytes: 40 * 2 * cols, tileRows: tile);
+        using var _ = m;
+        Assert.That(m.TileRows, Is.EqualTo(tile));
+        Assert.That(m.Chunks.Select(c => c.RowStart), Is.EqualTo(new[] { 0, 32, 64, 96, 128 }), "40 rows fit a chunk: 32 in whole tiles");
+        Assert.That(m.Chunks[^1].Buffer.SizeBytes, Is.EqualTo(2L * tile * cols * 2), "the last chunk's 22 rows padded to two tiles of F16 rows");
+        float[] x = Reference.Random(cols, 32);
+        using GpuBuffer xb = Upload(x, "x");
+        using var yb = new GpuBuffer(Device, rows * 4L, "y");
+        using var k = new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, tileRows: tile);
+        var bindings = m.Chunks.Select(c => k.Bind(c.Buffer, xb, yb)).ToArray();
+        Run(s => { for (int i = 0; i < bindings.Length; i++) k.Record(s, bindings[i], m.Chunks[i].RowCount, cols, 1, 0, 0, rows, m.Chunks[i].RowStart, false); });
+        Reference.AssertNmse(Read(yb, rows), Reference.MatVec(w, x, rows, cols), ReductionTol, "tiled chunks");
+        fixed (byte* p = raw)
+        {
+            nint at = (nint)p;
+            Assert.Throws<ArgumentException>(() => GpuMatrix.Upload(Device, "w", GgmlType.F16, rows, 12, (byte*)at, tileRows: tile), "12 halves are not whole texels");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.SplitK, tileRows: tile));
     }
 
     /// <summary>Random [rows, cols] weights as <paramref name="type"/> bytes, with the values the GPU will hold.</summary>
@@ -137,17 +166,17 @@ public class KernelTests : GpuTest
         const float eps = 1e-5f;
         var (wRaw, w) = RandomWeights(type, rows, cols, 93);
         var (uRaw, u) = RandomWeights(type, rows, cols, 94);
-        int lanes = MatmulKernel.RowsLayoutLanes(Device);
-        GpuMatrix wm;   // the SwiGLU kernel reads gate and up interleaved in blocks of the kernel's lanes
+        int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
+        GpuMatrix wm;   // the SwiGLU kernel reads gate and up interleaved in blocks of the kernel's lanes; row tiles as the engine stores them
         fixed (byte* pw = wRaw)
         fixed (byte* pu = uRaw)
-            wm = glu ? GpuMatrix.UploadInterleaved(Device, "gate_up", type, rows, cols, pw, pu, lanes) : GpuMatrix.Upload(Device, "w", type, rows, cols, pw);
+            wm = glu ? GpuMatrix.UploadInterleaved(Device, "gate_up", type, rows, cols, pw, pu, lanes, tile) : GpuMatrix.Upload(Device, "w", type, rows, cols, pw, tileRows: tile);
         using var _w = wm;
         float[] x = Reference.Random(nTokens * cols, 95, 3f), g = Reference.Random(cols, 96);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer gb = Upload(g, "norm");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: norm ? eps : null);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: norm ? eps : null, tileRows: tile);
         BufferRange? normWeights = norm ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
         KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb, normWeights);
         Run(s => k.Record(s, b, wm.Rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));

@@ -44,13 +44,16 @@ public static class KernelBenchmarks
     {
         ArgumentNullException.ThrowIfNull(device);
         byte[] zeros = new byte[checked((int)GgmlTypeInfo.RowBytes(type, cols) * rows)];
+        MatmulLayout chosen = layout ?? MatmulKernel.LayoutFor(device, type, cols);
+        // The engine's storage: row tiles wherever the rows-per-lane kernels read F16/F32.
+        int tileRows = chosen == MatmulLayout.RowsPerLane && GpuMatrix.CanTile(GpuMatrix.GpuTypeFor(type, "bench"), cols) ? MatmulKernel.RowsLayoutTileRows(device) : 0;
         GpuMatrix w;
-        fixed (byte* p = zeros) w = GpuMatrix.Upload(device, $"bench-w-{rows}x{cols}", type, rows, cols, p);
+        fixed (byte* p = zeros) w = GpuMatrix.Upload(device, $"bench-w-{rows}x{cols}", type, rows, cols, p, tileRows: tileRows);
         using var _ = w;
         using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
         using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
         x.Clear();
-        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : 8u, layout: layout);
+        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : 8u, layout: chosen, tileRows: tileRows);
         var bindings = w.Chunks.Select(c => k.Bind(c.Buffer, x, y)).ToArray();
         double ms = Time(device, seq =>
         {

@@ -90,13 +90,23 @@ public sealed class MatmulKernel : IDisposable
         return (int)Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
     }
 
+    /// <summary>The row tile (<see cref="GpuMatrix.TileRows"/>) the rows-per-lane F16/F32 matrices are stored in on
+    /// <paramref name="device"/>: the rows one decode workgroup reads (lanes x 8), so each workgroup streams one tile.</summary>
+    public static int RowsLayoutTileRows(VulkanDevice device) => RowsLayoutLanes(device) * 8;
+
+    /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
+    public int TileRows { get; }
+
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
     /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
+    /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane F16/F32 only; 0: row-major).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
-        bool glu = false, float? normEps = null)
+        bool glu = false, float? normEps = null, int tileRows = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
+        TileRows = tileRows;
         Glu = glu;
         Norm = normEps.HasValue;
         NormEps = normEps ?? 0;
@@ -110,6 +120,8 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
             if ((glu || Norm) && !HasFusedRowsVariants(weightType))
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
+            if (tileRows > 0 && weightType is not (GgmlType.F16 or GgmlType.F32))
+                throw new ArgumentOutOfRangeException(nameof(tileRows), $"the rows-per-lane {weightType} kernel reads row-major matrices only");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16: decode 8 rows per lane (14.6-15.7 tok/s,
             // against 9.4-10.3 with 4 rows, 12.5-14.2 with 12 and 13.6-16.7 with 16). Prefill (pp256, the loops
             // [[unroll]]ed): 8 rows x 12 tokens for F16/F32 (60-74 tok/s, against 48-54 for 4x8, 63-66 for 8x8, 64-68
@@ -128,11 +140,13 @@ public sealed class MatmulKernel : IDisposable
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
             if (Norm) kinds.Add(BindingKind.UniformTexelBuffer);
             _kernel = new ComputeKernel(device, name, kinds.ToArray(),
-                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps)]);
+                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps), (uint)tileRows]);
             return;
         }
         if (glu || Norm)
             throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and RMSNorm matmuls exist in the rows-per-lane layout only");
+        if (tileRows > 0)
+            throw new ArgumentOutOfRangeException(nameof(tileRows), "the split-k matmuls read row-major matrices only");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
