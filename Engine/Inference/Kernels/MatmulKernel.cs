@@ -91,8 +91,12 @@ public sealed class MatmulKernel : IDisposable
     }
 
     /// <summary>The row tile (<see cref="GpuMatrix.TileRows"/>) the rows-per-lane F16/F32 matrices are stored in on
-    /// <paramref name="device"/>: the rows one decode workgroup reads (lanes x 8), so each workgroup streams one tile.</summary>
-    public static int RowsLayoutTileRows(VulkanDevice device) => RowsLayoutLanes(device) * 8;
+    /// <paramref name="device"/>: the rows one decode workgroup reads (lanes x <see cref="DecodeRowsPerLane"/>), so each
+    /// decode workgroup streams one tile.</summary>
+    public static int RowsLayoutTileRows(VulkanDevice device) => RowsLayoutLanes(device) * (int)DecodeRowsPerLane;
+
+    /// <summary>Weight rows per lane of the rows-per-lane decode kernels.</summary>
+    public const uint DecodeRowsPerLane = 16;
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
     public int TileRows { get; }
@@ -122,13 +126,13 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
             if (tileRows > 0 && weightType is not (GgmlType.F16 or GgmlType.F32))
                 throw new ArgumentOutOfRangeException(nameof(tileRows), $"the rows-per-lane {weightType} kernel reads row-major matrices only");
-            // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16: decode 8 rows per lane (14.6-15.7 tok/s,
-            // against 9.4-10.3 with 4 rows, 12.5-14.2 with 12 and 13.6-16.7 with 16). Prefill (pp256, the loops
+            // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16 in row tiles: decode 16 rows per lane (22-25
+            // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (pp256, the loops
             // [[unroll]]ed): 8 rows x 12 tokens for F16/F32 (60-74 tok/s, against 48-54 for 4x8, 63-66 for 8x8, 64-68
             // for 8x16 and 68-77 for 12x8); Q8_0's own kernel 4 rows x 8 tokens (39-41, against 33-38 for 8x12).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
-            uint rowsPerLane = decode ? 8u : weightType == GgmlType.Q8_0 ? 4u : 8u;
+            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : 8u;
             TokensPerWorkgroup = decode ? 1u : weightType == GgmlType.Q8_0 ? 8u : 12u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
