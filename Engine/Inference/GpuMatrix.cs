@@ -25,8 +25,10 @@ public sealed class GpuMatrix : IDisposable
     public int Rows { get; }
     public int Cols { get; }
     public IReadOnlyList<Chunk> Chunks { get; }
-    /// <summary>Bytes on the GPU (what one full pass over the matrix reads).</summary>
+    /// <summary>Bytes of the matrix's rows on the GPU: what one full pass over it reads.</summary>
     public long SizeBytes { get; }
+    /// <summary>Bytes of its buffers: <see cref="SizeBytes"/> plus the zero rows that pad the last row tile of each chunk.</summary>
+    public long AllocatedBytes { get; }
     /// <summary>
     /// 0: rows one after another. Otherwise each chunk is stored in tiles of this many rows (the last one padded with
     /// zero rows), a tile texel column by texel column: the 16-byte texel kt of the tile's row r sits at texel
@@ -38,7 +40,8 @@ public sealed class GpuMatrix : IDisposable
     private GpuMatrix(string name, GgmlType type, int rows, int cols, List<Chunk> chunks, int tileRows)
     {
         Name = name; Type = type; Rows = rows; Cols = cols; Chunks = chunks; TileRows = tileRows;
-        SizeBytes = chunks.Sum(c => c.Buffer.SizeBytes);
+        SizeBytes = chunks.Sum(c => GpuRowBytes(type, cols) * c.RowCount);
+        AllocatedBytes = chunks.Sum(c => c.Buffer.SizeBytes);
     }
 
     /// <summary>Whether a matrix of <paramref name="gpuType"/> and <paramref name="cols"/> columns can be stored in row

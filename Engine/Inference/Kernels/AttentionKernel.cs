@@ -6,7 +6,8 @@ namespace Tipo.Inference.Kernels;
 
 /// <summary>
 /// Causal grouped-query attention of queries over a KV cache. Shader <c>attention</c>: one workgroup per (head, token),
-/// online softmax over key tiles. Query t (position pos0 + t, pos0 read from the step buffer) sees cache rows 0..pos0+t. With nTokens = 1 this is decode.
+/// online softmax over key tiles; on CPU devices <c>attention_subgroup</c>: one subgroup per (head, token), or per
+/// (head, <see cref="PrefillQueries"/> tokens) in prefill. Query t (position pos0 + t, pos0 read from the step buffer) sees cache rows 0..pos0+t. With nTokens = 1 this is decode.
 /// </summary>
 public sealed class AttentionKernel : IDisposable
 {
