@@ -2,6 +2,8 @@
 // Y (+)= W X with W in Q8_0, one lane per row (see include/matmul_rows_decl.glsl). The chunk holds its int8 quants
 // [rows, cols] and then its f16 block scales [rows, cols / 32] (GpuMatrix's Q8_0 layout), read as one texel view:
 // a texel is 16 quants (half a block); the scales start at texel rows * cols / 16, 8 per texel. cols % 32 == 0.
+// With TILE_ROWS > 0 both sections are in row tiles (rows padded to whole tiles; cols % 256 == 0, so that a row's
+// scales are whole texels), as matmul_rows_decl.glsl describes for W.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_samplerless_texture_functions : require
 const uint TEXEL_ELEMS = 16;
@@ -23,10 +25,18 @@ void main() {
     const uint row0 = gl_WorkGroupID.x * lanes * ROWS + gl_LocalInvocationID.x;   // rows row0 + r * lanes
     const uint tok0 = gl_WorkGroupID.y * TOKENS;
     const uint blocksPerRow = pc.cols / 32;
-    const int scaleTexel0 = int(pc.rows * pc.cols / 16);
+    const uint storedRows = TILE_ROWS == 0 ? pc.rows : (pc.rows + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
+    const int scaleTexel0 = int(storedRows * pc.cols / 16);
+    const uint quantTexelsPerRow = pc.cols / 16, scaleTexelsPerRow = pc.cols / 256;
 
     uint rowIndex[ROWS];
-    for (uint r = 0; r < ROWS; r++) rowIndex[r] = min(row0 + r * lanes, pc.rows - 1);
+    int quantBase[ROWS], scaleBase[ROWS];   // tiled: texel 0 of the row's quants and scales (step TILE_ROWS)
+    for (uint r = 0; r < ROWS; r++) {
+        const uint row = min(row0 + r * lanes, pc.rows - 1);
+        rowIndex[r] = row;
+        quantBase[r] = int(row / max(TILE_ROWS, 1u) * quantTexelsPerRow * TILE_ROWS + row % max(TILE_ROWS, 1u));
+        scaleBase[r] = scaleTexel0 + int(row / max(TILE_ROWS, 1u) * scaleTexelsPerRow * TILE_ROWS + row % max(TILE_ROWS, 1u));
+    }
     uint xRow[TOKENS];
     for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
 
@@ -35,13 +45,17 @@ void main() {
 
     for (uint b = 0; b < blocksPerRow; b++) {
         for (uint r = 0; r < ROWS; r++) {
-            const uint block = rowIndex[r] * blocksPerRow + b;
-            const uvec4 st = texelFetch(W, scaleTexel0 + int(block / 8u));
+            // block: the row's block b in the row-major order; the tiled order counts b within the row
+            const uint block = TILE_ROWS == 0 ? rowIndex[r] * blocksPerRow + b : b;
+            const int scaleTexel = TILE_ROWS == 0 ? scaleTexel0 + int(block / 8u) : scaleBase[r] + int(b / 8u * TILE_ROWS);
+            const int quantTexel = TILE_ROWS == 0 ? int(block * 2u) : quantBase[r] + int(b * 2u * TILE_ROWS);
+            const int quantStep = TILE_ROWS == 0 ? 1 : int(TILE_ROWS);
+            const uvec4 st = texelFetch(W, scaleTexel);
             const uint word = st[(block % 8u) / 2u];
             const float d = unpackHalf2x16(word)[block % 2u];
             vec4 q0, q1, q2, q3, q4, q5, q6, q7;
-            unpackQuants(texelFetch(W, int(block * 2u)), q0, q1, q2, q3);
-            unpackQuants(texelFetch(W, int(block * 2u + 1u)), q4, q5, q6, q7);
+            unpackQuants(texelFetch(W, quantTexel), q0, q1, q2, q3);
+            unpackQuants(texelFetch(W, quantTexel + quantStep), q4, q5, q6, q7);
             for (uint t = 0; t < TOKENS; t++) {
                 const uint xi = xRow[t] + b * 8u;
                 float s = dot(q0, x4(xi)) + dot(q1, x4(xi + 1u)) + dot(q2, x4(xi + 2u)) + dot(q3, x4(xi + 3u))

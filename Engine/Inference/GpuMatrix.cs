@@ -12,7 +12,7 @@ namespace Tipo.Inference;
 /// F32 and F16 stay as they are: F32 keeps the references' exact math, F16 halves the bytes read.
 /// BF16 is widened to F32 (exact). Q8_0 stays quantised, repacked per chunk into aligned arrays holding the
 /// same bytes (int8 quants [rows, cols], then f16 scales [rows, cols/32]) that matmul_q8_0 reads directly.
-/// F32 and F16 may instead be stored in row tiles (<see cref="TileRows"/>) for the rows-per-lane kernels.
+/// F32, F16 and Q8_0 may instead be stored in row tiles (<see cref="TileRows"/>) for the rows-per-lane kernels.
 /// </summary>
 public sealed class GpuMatrix : IDisposable
 {
@@ -45,9 +45,14 @@ public sealed class GpuMatrix : IDisposable
     }
 
     /// <summary>Whether a matrix of <paramref name="gpuType"/> and <paramref name="cols"/> columns can be stored in row
-    /// tiles: F32 or F16 in whole 16-byte texels.</summary>
-    public static bool CanTile(GgmlType gpuType, int cols) =>
-        gpuType is GgmlType.F32 or GgmlType.F16 && GpuRowBytes(gpuType, cols) % 16 == 0;
+    /// tiles: F32 or F16 rows of whole 16-byte texels; Q8_0 rows whose quants and whose scales are whole texels
+    /// (cols % 256 == 0: the two sections are tiled alike).</summary>
+    public static bool CanTile(GgmlType gpuType, int cols) => gpuType switch
+    {
+        GgmlType.F32 or GgmlType.F16 => GpuRowBytes(gpuType, cols) % 16 == 0,
+        GgmlType.Q8_0 => cols % 256 == 0,
+        _ => false,
+    };
 
     /// <summary>Bytes of one row on the GPU.</summary>
     public static long GpuRowBytes(GgmlType type, int cols) => type switch
@@ -153,7 +158,7 @@ public sealed class GpuMatrix : IDisposable
         if (gpuType == GgmlType.F16 && cols % 2 != 0)
             throw new UnsupportedFeatureException($"tensor {name}: F16 rows of odd length ({cols}) are not supported");
         if (tileRows > 0 && !CanTile(gpuType, cols))
-            throw new ArgumentException($"tensor {name}: {gpuType} rows of {cols} columns cannot be stored in row tiles (F32 or F16 in whole 16-byte texels only)", nameof(tileRows));
+            throw new ArgumentException($"tensor {name}: {gpuType} rows of {cols} columns cannot be stored in row tiles (F32 or F16 in whole 16-byte texels, Q8_0 with columns a multiple of 256)", nameof(tileRows));
         long rowBytes = GpuRowBytes(gpuType, cols);
         // Chunks stay under the binding limit (rounded down to 16 bytes).
         long maxRange = Math.Min((long)Math.Min(device.Info.MaxStorageBufferRange, int.MaxValue), maxChunkBytes) & ~15L;
@@ -180,7 +185,7 @@ public sealed class GpuMatrix : IDisposable
                 chunks.Add(new Chunk(buffer, start, count));
                 byte[] staging = new byte[bytes];
                 FillChunk(name, fileType, data, cols, start, count, staging);
-                buffer.Upload<byte>(tileRows > 0 ? Tile(staging, (int)(rowBytes / 16), stored, tileRows) : staging);
+                buffer.Upload<byte>(tileRows > 0 ? TileChunk(gpuType, staging, cols, count, stored, tileRows) : staging);
             }
         }
         catch
@@ -191,19 +196,36 @@ public sealed class GpuMatrix : IDisposable
         return new GpuMatrix(name, gpuType, rows, cols, chunks, tileRows);
     }
 
-    /// <summary>Row-major [rows, texelsPerRow] 16-byte texels to the tiled order of <see cref="TileRows"/>.</summary>
-    private static byte[] Tile(byte[] rowMajor, int texelsPerRow, int rows, int tileRows)
+    /// <summary>A chunk of <paramref name="count"/> rows as FillChunk wrote it, in the tiled order of <see cref="TileRows"/>
+    /// with <paramref name="stored"/> rows (zero rows after count). Q8_0: the quants [stored, cols] then the scales
+    /// [stored, cols / 32], each section tiled.</summary>
+    private static byte[] TileChunk(GgmlType gpuType, byte[] rowMajor, int cols, int count, int stored, int tileRows)
     {
         var tiled = new byte[rowMajor.Length];
-        var from = MemoryMarshal.Cast<byte, UInt128>(rowMajor.AsSpan(0, rows * texelsPerRow * 16));
-        var to = MemoryMarshal.Cast<byte, UInt128>(tiled.AsSpan());
+        if (gpuType == GgmlType.Q8_0)
+        {
+            Tile(rowMajor.AsSpan(0, count * cols), tiled.AsSpan(0, stored * cols), cols / 16, count, tileRows);
+            Tile(rowMajor.AsSpan(count * cols, count * cols / 16), tiled.AsSpan(stored * cols, stored * cols / 16), cols / 256, count, tileRows);
+        }
+        else
+        {
+            int texelsPerRow = (int)(GpuRowBytes(gpuType, cols) / 16);
+            Tile(rowMajor.AsSpan(0, count * texelsPerRow * 16), tiled, texelsPerRow, count, tileRows);
+        }
+        return tiled;
+    }
+
+    /// <summary>Row-major [rows, texelsPerRow] 16-byte texels to the tiled order (<paramref name="tiledOut"/> is zeroed and holds whole tiles).</summary>
+    private static void Tile(ReadOnlySpan<byte> rowMajor, Span<byte> tiledOut, int texelsPerRow, int rows, int tileRows)
+    {
+        var from = MemoryMarshal.Cast<byte, UInt128>(rowMajor);
+        var to = MemoryMarshal.Cast<byte, UInt128>(tiledOut);
         for (int row = 0; row < rows; row++)
         {
             int tileBase = row / tileRows * texelsPerRow * tileRows + row % tileRows;
             var src = from.Slice(row * texelsPerRow, texelsPerRow);
             for (int kt = 0; kt < texelsPerRow; kt++) to[tileBase + kt * tileRows] = src[kt];
         }
-        return tiled;
     }
 
     private static unsafe void FillChunk(string name, GgmlType fileType, byte* src, int cols, int start, int count, byte[] dst)

@@ -29,16 +29,16 @@ internal static class MatmulHarness
 
     /// <summary>Uploads W (split into chunks of at most <paramref name="chunkLimit"/> bytes) and runs Y (+)= W X on the GPU.</summary>
     public static unsafe Result Run(VulkanDevice device, GgmlType type, byte[] w, int rows, int cols, float[] x, float[] yInit,
-        int nTokens, bool accumulate, long chunkLimit = long.MaxValue, MatmulLayout? layout = null)
+        int nTokens, bool accumulate, long chunkLimit = long.MaxValue, MatmulLayout? layout = null, int tileRows = 0)
     {
         GpuMatrix matrix;
-        fixed (byte* p = w) matrix = GpuMatrix.Upload(device, "w", type, rows, cols, p, chunkLimit);
+        fixed (byte* p = w) matrix = GpuMatrix.Upload(device, "w", type, rows, cols, p, chunkLimit, tileRows);
         using var _ = matrix;
         using var xBuf = new GpuBuffer(device, 4L * x.Length, "x");
         using var yBuf = new GpuBuffer(device, 4L * yInit.Length, "y");
         xBuf.Upload<float>(x);
         yBuf.Upload<float>(yInit);
-        using var kernel = new MatmulKernel(device, matrix.Type, nTokens == 1 ? 1u : 8u, layout: layout ?? MatmulKernel.LayoutFor(device, matrix.Type, cols));
+        using var kernel = new MatmulKernel(device, matrix.Type, nTokens == 1 ? 1u : 8u, layout: layout ?? MatmulKernel.LayoutFor(device, matrix.Type, cols), tileRows: tileRows);
         using var seq = new CommandSequence(device);
         seq.Begin();
         foreach (var chunk in matrix.Chunks)

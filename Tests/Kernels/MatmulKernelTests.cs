@@ -52,18 +52,19 @@ public class MatmulKernelTests : GpuTest
     {
         var layouts = MatmulKernel.RowsLayoutFits(Device, type, cols) ? new[] { MatmulLayout.SplitK, MatmulLayout.RowsPerLane } : new[] { MatmulLayout.SplitK };
         foreach (MatmulLayout layout in layouts)
+        foreach (int tileRows in layout == MatmulLayout.RowsPerLane && GpuMatrix.CanTile(type, cols) ? new[] { 0, 8, 128 } : new[] { 0 })
         foreach (bool accumulate in new[] { false, true })
-        foreach (long chunkLimit in new[] { long.MaxValue, GpuMatrix.GpuRowBytes(type, cols) * 8 })
+        foreach (long chunkLimit in new[] { long.MaxValue, GpuMatrix.GpuRowBytes(type, cols) * Math.Max(8, tileRows) })
         {
             byte[] w = RandomWeights(type, rows, cols, rows * 7 + cols);
             var rng = new Random(5);
             float[] x = Enumerable.Range(0, nTokens * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             float[] yInit = Enumerable.Range(0, nTokens * rows).Select(_ => (float)rng.NextDouble()).ToArray();
             float[] expected = MatmulHarness.Expected(type, w, rows, cols, x, nTokens, accumulate ? yInit : null);
-            var result = MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit, layout);
+            var result = MatmulHarness.Run(Device, type, w, rows, cols, x, yInit, nTokens, accumulate, chunkLimit, layout, tileRows);
             double nmse = Reference.Nmse(result.Y, expected);
-            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {layout} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
-            if (chunkLimit != long.MaxValue) Assert.That(result.Chunks, Is.GreaterThan(1));
+            Assert.That(nmse, Is.LessThanOrEqualTo(1e-10), $"{type} {layout} tile {tileRows} {rows}x{cols} tokens {nTokens} accumulate {accumulate} chunks {result.Chunks}");
+            if (chunkLimit != long.MaxValue && rows > Math.Max(8, tileRows)) Assert.That(result.Chunks, Is.GreaterThan(1));
         }
     }
 }

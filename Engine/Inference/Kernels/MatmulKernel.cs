@@ -105,7 +105,7 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
     /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
-    /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane F16/F32 only; 0: row-major).</param>
+    /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
         bool glu = false, float? normEps = null, int tileRows = 0)
     {
@@ -124,8 +124,6 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
             if ((glu || Norm) && !HasFusedRowsVariants(weightType))
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
-            if (tileRows > 0 && weightType is not (GgmlType.F16 or GgmlType.F32))
-                throw new ArgumentOutOfRangeException(nameof(tileRows), $"the rows-per-lane {weightType} kernel reads row-major matrices only");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16 in row tiles: decode 16 rows per lane (22-25
             // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (pp256, the loops
             // [[unroll]]ed): 8 rows x 12 tokens for F16/F32 (60-74 tok/s, against 48-54 for 4x8, 63-66 for 8x8, 64-68
