@@ -125,13 +125,14 @@ public sealed class MatmulKernel : IDisposable
             if ((glu || Norm) && !HasFusedRowsVariants(weightType))
                 throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16 in row tiles: decode 16 rows per lane (22-25
-            // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (pp256, the loops
-            // [[unroll]]ed): 8 rows x 12 tokens for F16/F32 (60-74 tok/s, against 48-54 for 4x8, 63-66 for 8x8, 64-68
-            // for 8x16 and 68-77 for 12x8); Q8_0's own kernel 4 rows x 8 tokens (39-41, against 33-38 for 8x12).
+            // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (the loops
+            // [[unroll]]ed, row tiles): 16 rows x 8 tokens for F16/F32 (pp512 65-90 tok/s in five rounds, against 54-68
+            // for 8x12, 62-63 for 16x12 and 56-62 for 16x4; before the row tiles 4x8 gave 48-54 at pp256); Q8_0's own
+            // kernel 4 rows x 8 tokens (39-41 at pp256, against 33-38 for 8x12).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
-            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : 8u;
-            TokensPerWorkgroup = decode ? 1u : weightType == GgmlType.Q8_0 ? 8u : 12u;
+            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : 16u;
+            TokensPerWorkgroup = decode ? 1u : 8u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
             {
