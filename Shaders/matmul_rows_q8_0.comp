@@ -27,15 +27,15 @@ void main() {
     const uint blocksPerRow = pc.cols / 32;
     const uint storedRows = TILE_ROWS == 0 ? pc.rows : (pc.rows + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
     const int scaleTexel0 = int(storedRows * pc.cols / 16);
-    const uint quantTexelsPerRow = pc.cols / 16, scaleTexelsPerRow = pc.cols / 256;
+    const int apart = texelStep();   // texels between a row's consecutive texels
 
     uint rowIndex[ROWS];
-    int quantBase[ROWS], scaleBase[ROWS];   // tiled: texel 0 of the row's quants and scales (step TILE_ROWS)
+    int quantBase[ROWS], scaleBase[ROWS];   // texel 0 of the row's quants; tiled: of its scales too
     for (uint r = 0; r < ROWS; r++) {
         const uint row = min(row0 + r * lanes, pc.rows - 1);
         rowIndex[r] = row;
-        quantBase[r] = int(row / max(TILE_ROWS, 1u) * quantTexelsPerRow * TILE_ROWS + row % max(TILE_ROWS, 1u));
-        scaleBase[r] = scaleTexel0 + int(row / max(TILE_ROWS, 1u) * scaleTexelsPerRow * TILE_ROWS + row % max(TILE_ROWS, 1u));
+        quantBase[r] = rowTexel0(row, pc.cols / 16);
+        scaleBase[r] = scaleTexel0 + rowTexel0(row, pc.cols / 256);
     }
     uint xRow[TOKENS];
     for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
@@ -47,15 +47,15 @@ void main() {
         for (uint r = 0; r < ROWS; r++) {
             // block: the row's block b in the row-major order; the tiled order counts b within the row
             const uint block = TILE_ROWS == 0 ? rowIndex[r] * blocksPerRow + b : b;
-            const int scaleTexel = TILE_ROWS == 0 ? scaleTexel0 + int(block / 8u) : scaleBase[r] + int(b / 8u * TILE_ROWS);
-            const int quantTexel = TILE_ROWS == 0 ? int(block * 2u) : quantBase[r] + int(b * 2u * TILE_ROWS);
-            const int quantStep = TILE_ROWS == 0 ? 1 : int(TILE_ROWS);
+            // row-major scales need not start a texel per row (cols % 256 may be nonzero): indexed by the block
+            const int scaleTexel = TILE_ROWS == 0 ? scaleTexel0 + int(block / 8u) : scaleBase[r] + int(b / 8u) * apart;
+            const int quantTexel = quantBase[r] + int(b * 2u) * apart;
             const uvec4 st = texelFetch(W, scaleTexel);
             const uint word = st[(block % 8u) / 2u];
             const float d = unpackHalf2x16(word)[block % 2u];
             vec4 q0, q1, q2, q3, q4, q5, q6, q7;
             unpackQuants(texelFetch(W, quantTexel), q0, q1, q2, q3);
-            unpackQuants(texelFetch(W, quantTexel + quantStep), q4, q5, q6, q7);
+            unpackQuants(texelFetch(W, quantTexel + apart), q4, q5, q6, q7);
             for (uint t = 0; t < TOKENS; t++) {
                 const uint xi = xRow[t] + b * 8u;
                 float s = dot(q0, x4(xi)) + dot(q1, x4(xi + 1u)) + dot(q2, x4(xi + 2u)) + dot(q3, x4(xi + 3u))

@@ -16,11 +16,8 @@ void main() {
     const uint x4PerRow = pc.cols / 4;
 
     int rowTexel[ROWS];
-    [[unroll]] for (uint r = 0; r < ROWS; r++) {
-        const uint row = min(row0 + r * lanes, pc.rows - 1);
-        rowTexel[r] = int(TILE_ROWS == 0 ? row * texelsPerRow : row / TILE_ROWS * texelsPerRow * TILE_ROWS + row % TILE_ROWS);
-    }
-    const int ktStride = int(max(TILE_ROWS, 1u));   // texels between a row's consecutive texels
+    [[unroll]] for (uint r = 0; r < ROWS; r++) rowTexel[r] = rowTexel0(min(row0 + r * lanes, pc.rows - 1), texelsPerRow);
+    const int ktStride = texelStep();
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 

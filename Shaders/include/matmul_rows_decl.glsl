@@ -43,6 +43,13 @@ layout(binding = 3) uniform utextureBuffer G;                               // [
 vec4 g4(uint i) { return uintBitsToFloat(texelFetch(G, int(i))); }
 #endif
 
+// Texel 0 of `row` in a [rows, texelsPerRow] texel matrix of the view stored as TILE_ROWS says; the row's texel kt
+// is texelStep() * kt further on.
+int rowTexel0(uint row, uint texelsPerRow) {
+    return int(TILE_ROWS == 0 ? row * texelsPerRow : row / TILE_ROWS * texelsPerRow * TILE_ROWS + row % TILE_ROWS);
+}
+int texelStep() { return int(max(TILE_ROWS, 1u)); }
+
 layout(push_constant) uniform MatmulPush {
     uint rows;       // rows of W in this binding
     uint cols;       // columns of W = length of each X row (a multiple of TEXEL_ELEMS)
