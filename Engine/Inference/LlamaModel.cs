@@ -62,11 +62,11 @@ public sealed class LlamaModel : IDisposable
         try
         {
             _embedding = new EmbeddingTable(file.Get("token_embd.weight"));
-            // CPU kernels run gate and up as one SwiGLU matmul over the two interleaved by the kernel's lane count.
+            // CPU kernels run gate and up as one SwiGLU matmul over the two interleaved by the kernel's lane count, and read
+            // their matrices in row tiles.
             bool rowsLayout = Kernels.KernelSets.UseCpuKernels(device, options.Kernels);
             int gluBlockRows = rowsLayout ? Kernels.MatmulKernel.RowsLayoutLanes(device) : 0;
-            int tileRows = rowsLayout ? Kernels.MatmulKernel.RowsLayoutTileRows(device) : 0;
-            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, tileRows));
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));
@@ -218,7 +218,7 @@ public sealed class LlamaModel : IDisposable
         CheckRoomFor(n);
         if (n == 1) StageDecodeInput(tokens[0], _cachedTokens.Count);
         else StagePrefillInput(tokens, _cachedTokens.Count);
-        using var profiler = new DispatchProfiler(_device, ProfiledDispatchLimit);
+        using var profiler = new DispatchProfiler(_device, 16 * Config.LayerCount + 16);   // a pass records fewer than 16 a layer
         using var seq = new CommandSequence(_device) { Profiler = profiler };
         seq.Begin();
         if (n == 1) _forward.RecordDecode(seq, argmax: false);
@@ -228,9 +228,6 @@ public sealed class LlamaModel : IDisposable
         _cachedTokens.AddRange(tokens);
         return profiler.Read();
     }
-
-    /// <summary>Timestamps a profile can take: far more than the dispatches of one prefill pass (a few per layer).</summary>
-    private const int ProfiledDispatchLimit = 1 << 16;
 
     private void CheckRoomFor(int n)
     {

@@ -52,14 +52,13 @@ public sealed class LlamaWeights : IDisposable
     /// <param name="gluBlockRows">When positive, gate and up are uploaded interleaved in blocks of this many rows (see
     /// <see cref="LayerWeights.GateUp"/>) where the type has the fused kernel, the rows divide evenly and the pair fits one
     /// binding; 0 keeps them separate.</param>
-    /// <param name="tileRows">When positive, the matrices the rows-per-lane kernels take (F16/F32, whole texels) are stored
-    /// in row tiles of this many rows (<see cref="GpuMatrix.TileRows"/>); 0 keeps every matrix row-major.</param>
-    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, int tileRows = 0)
+    /// <param name="rowTiles">Store the matrices the rows-per-lane kernels take in their row tiles
+    /// (<see cref="Kernels.MatmulKernel.RowsTileFor"/>, <see cref="GpuMatrix.TileRows"/>); false keeps every matrix row-major.</param>
+    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false)
     {
-        // The tile of a matrix of this file type and width: tileRows where the rows-per-lane kernels read it, else 0.
         int Tile(ModelTensor t) =>
-            tileRows > 0 && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue && GpuMatrix.GpuTypeFor(t.Type, t.Name) is var g &&
-            GpuMatrix.CanTile(g, (int)t.Shape[1]) && Kernels.MatmulKernel.RowsLayoutFits(device, g, (int)t.Shape[1]) ? tileRows : 0;
+            rowTiles && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue
+                ? Kernels.MatmulKernel.RowsTileFor(device, GpuMatrix.GpuTypeFor(t.Type, t.Name), (int)t.Shape[1]) : 0;
         var weights = new LlamaWeights(file.Get("token_embd.weight"));
         try
         {

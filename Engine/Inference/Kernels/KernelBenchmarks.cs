@@ -45,8 +45,8 @@ public static class KernelBenchmarks
         ArgumentNullException.ThrowIfNull(device);
         byte[] zeros = new byte[checked((int)GgmlTypeInfo.RowBytes(type, cols) * rows)];
         MatmulLayout chosen = layout ?? MatmulKernel.LayoutFor(device, type, cols);
-        // The engine's storage: row tiles wherever the rows-per-lane kernels read F16/F32.
-        int tileRows = chosen == MatmulLayout.RowsPerLane && GpuMatrix.CanTile(GpuMatrix.GpuTypeFor(type, "bench"), cols) ? MatmulKernel.RowsLayoutTileRows(device) : 0;
+        // The engine's storage: row tiles wherever the rows-per-lane kernels read the matrix.
+        int tileRows = chosen == MatmulLayout.RowsPerLane ? MatmulKernel.RowsTileFor(device, GpuMatrix.GpuTypeFor(type, "bench"), cols) : 0;
         GpuMatrix w;
         fixed (byte* p = zeros) w = GpuMatrix.Upload(device, $"bench-w-{rows}x{cols}", type, rows, cols, p, tileRows: tileRows);
         using var _ = w;

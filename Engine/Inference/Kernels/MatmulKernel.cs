@@ -15,7 +15,7 @@ public enum MatmulLayout
     SplitK,
     /// <summary>
     /// Every lane owns whole rows: no reduction, weights and activations through texel buffers (every lane reads
-    /// the same activation texel). The layout for CPU devices (lavapipe), F16 and F32 only
+    /// the same activation texel). The layout for CPU devices (lavapipe), F16, F32 and Q8_0 only
     /// (Shaders/include/matmul_rows.glsl).
     /// </summary>
     RowsPerLane,
@@ -90,10 +90,15 @@ public sealed class MatmulKernel : IDisposable
         return (int)Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 4u, 64u);
     }
 
-    /// <summary>The row tile (<see cref="GpuMatrix.TileRows"/>) the rows-per-lane F16/F32 matrices are stored in on
+    /// <summary>The row tile (<see cref="GpuMatrix.TileRows"/>) the rows-per-lane matrices are stored in on
     /// <paramref name="device"/>: the rows one decode workgroup reads (lanes x <see cref="DecodeRowsPerLane"/>), so each
     /// decode workgroup streams one tile.</summary>
     public static int RowsLayoutTileRows(VulkanDevice device) => RowsLayoutLanes(device) * (int)DecodeRowsPerLane;
+
+    /// <summary>The <see cref="GpuMatrix.TileRows"/> for a matrix of <paramref name="gpuType"/> and <paramref name="cols"/>
+    /// columns that the rows-per-lane kernels will read: <see cref="RowsLayoutTileRows"/> where its rows can be tiled, else 0.</summary>
+    public static int RowsTileFor(VulkanDevice device, GgmlType gpuType, int cols) =>
+        RowsLayoutFits(device, gpuType, cols) && GpuMatrix.CanTile(gpuType, cols) ? RowsLayoutTileRows(device) : 0;
 
     /// <summary>Weight rows per lane of the rows-per-lane decode kernels.</summary>
     public const uint DecodeRowsPerLane = 16;
