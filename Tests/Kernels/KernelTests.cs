@@ -431,4 +431,36 @@ public class KernelTests : GpuTest
         float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
         Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.WorkgroupSize} lanes");
     }
+
+    /// <summary>A token's attention output has the same bits whether it ran in a prefill query tile or alone (decode):
+    /// the KV-cache prefix reuse depends on it.</summary>
+    [TestCase(MatrixType.F16, 64)]
+    [TestCase(MatrixType.F32, 32)]
+    public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim)
+    {
+        const int nTokens = 11, nHeads = 4, nKvHeads = 2, pos0 = 5;
+        int ctx = pos0 + nTokens, kvDim = nKvHeads * headDim, qStride = nHeads * headDim + 2 * kvDim;
+        float[] qRows = Reference.Random(nTokens * qStride, 83, 2f);
+        float[] kc = Reference.Random(ctx * kvDim, 84, 2f), vc = Reference.Random(ctx * kvDim, 85);
+        using GpuBuffer qb = Upload(qRows, "q");
+        using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
+        using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
+        using var k = new AttentionKernel(Device, cacheType, oneSubgroup: true, headDim);
+        if (!k.OneSubgroup)
+            Assert.Ignore($"{Device.Info.Name} has no subgroup arithmetic for the one-subgroup kernel");
+        int width = nHeads * headDim;
+        using var prefillOut = new GpuBuffer(Device, nTokens * width * 4L, "prefill out");
+        using GpuBuffer prefillStep = Upload(new uint[] { pos0 }, "step");
+        KernelBinding pb = k.Bind(qb, kb, vb, prefillOut, prefillStep);
+        Run(s => k.Record(s, pb, nTokens, nHeads, nKvHeads, headDim, qStride));
+        float[] prefill = Read(prefillOut, nTokens * width);
+        for (int t = 0; t < nTokens; t++)
+        {
+            using var decodeOut = new GpuBuffer(Device, width * 4L, "decode out");
+            using GpuBuffer decodeStep = Upload(new uint[] { (uint)(pos0 + t) }, "step");
+            KernelBinding db = k.Bind(new BufferRange(qb, t * qStride * 4L, qStride * 4L), kb, vb, decodeOut, decodeStep);
+            Run(s => k.Record(s, db, 1, nHeads, nKvHeads, headDim, qStride));
+            Assert.That(Read(decodeOut, width), Is.EqualTo(prefill.AsSpan(t * width, width).ToArray()), $"token {t} of {nTokens} (query tiles of {k.PrefillQueries})");
+        }
+    }
 }

@@ -6,21 +6,29 @@ namespace Tipo.Inference.Kernels;
 
 /// <summary>
 /// Causal grouped-query attention of queries over a KV cache. Shader <c>attention</c>: one workgroup per (head, token),
-/// online softmax over key tiles; on CPU devices <c>attention_subgroup</c>: one subgroup per (head, token), or per
-/// (head, <see cref="PrefillQueries"/> tokens) in prefill. Query t (position pos0 + t, pos0 read from the step buffer) sees cache rows 0..pos0+t. With nTokens = 1 this is decode.
+/// online softmax over key tiles; on CPU devices <c>attention_keys</c>: one subgroup per (head, token), or per
+/// (head, <see cref="PrefillQueries"/> tokens) in prefill, its lanes taking turns over the keys. Query t (position
+/// pos0 + t, pos0 read from the step buffer) sees cache rows 0..pos0+t. With nTokens = 1 this is decode; decode and
+/// prefill give a token the same bits.
 /// </summary>
 public sealed class AttentionKernel : IDisposable
 {
     private readonly ComputeKernel _kernel;
     private readonly ComputeKernel? _prefillKernel;   // one-subgroup kernel, PrefillQueries tokens per workgroup
 
-    /// <summary>Query tokens per workgroup of the one-subgroup kernel in prefill: they share each K and V fetch.
-    /// Measured on lavapipe (tipo-200m, pp512, bench --profile): attention 1667 ms with 4, 1596 with 8, 2096 with 1.</summary>
-    public const uint PrefillQueries = 4;
+    /// <summary>Query tokens per workgroup of the one-subgroup kernel in prefill: they share each K and V fetch
+    /// (0 for the portable kernel). Each lane holds every query's q and output in registers (spilled), so wide heads
+    /// get fewer: at most <see cref="MaxPrefillStateTexels"/> cache texels of state per lane.</summary>
+    public uint PrefillQueries { get; }
+
+    /// <summary>Cap on queries x cache texels per head of the prefill kernel (tipo-200m, f16 cache: 4 queries).
+    /// Measured on lavapipe (tipo-200m, pp512, bench --profile): attention 783 ms with 4 queries, 763-932 with 8; the
+    /// kernel it replaced (lanes across the head dimension, a subgroupAdd per key) took 1597 ms.</summary>
+    public const uint MaxPrefillStateTexels = 32;
 
     /// <summary>Lanes per (head, token).</summary>
     public uint WorkgroupSize { get; }
-    /// <summary>True for the one-subgroup kernel without barriers (attention_subgroup.comp, CPU devices); false for the
+    /// <summary>True for the one-subgroup kernel without barriers (attention_keys.comp, CPU devices); false for the
     /// shared-memory tile kernel (attention.comp, any device).</summary>
     public bool OneSubgroup { get; }
     /// <summary>The head size the one-subgroup kernel is specialised for (0 for the portable kernel: any).</summary>
@@ -45,18 +53,22 @@ public sealed class AttentionKernel : IDisposable
                       device.Info.SubgroupSize is >= 4 and <= 128 && headDim > 0 && headDim % texelElems == 0;
         WorkgroupSize = OneSubgroup ? device.Info.SubgroupSize : 64;
         BindingKind[] kinds = OneSubgroup
-            ? [BindingKind.StorageBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]
+            ? [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]
             : [BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
         HeadDim = headDim;
-        uint texelsPerLane = OneSubgroup ? (uint)((headDim / texelElems + WorkgroupSize - 1) / WorkgroupSize) : 0;
+        uint headTexels = OneSubgroup ? (uint)(headDim / texelElems) : 0;
         uint kvF16 = cacheType == MatrixType.F16 ? 1u : 0u;
-        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_subgroup" : "attention", kinds, pushConstantBytes: 24,
-            OneSubgroup ? [WorkgroupSize, kvF16, texelsPerLane, 1u] : [WorkgroupSize, kvF16]);
+        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_keys" : "attention", kinds, pushConstantBytes: 24,
+            OneSubgroup ? [WorkgroupSize, kvF16, headTexels, 1u] : [WorkgroupSize, kvF16]);
         if (OneSubgroup)
-            _prefillKernel = new ComputeKernel(device, "attention_subgroup", kinds, pushConstantBytes: 24, [WorkgroupSize, kvF16, texelsPerLane, PrefillQueries]);
+        {
+            PrefillQueries = Math.Clamp(MaxPrefillStateTexels / headTexels, 1u, 4u);
+            _prefillKernel = new ComputeKernel(device, "attention_keys", kinds, pushConstantBytes: 24, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
+        }
     }
 
-    /// <param name="q">[nTokens, qStride] f32, the heads at the start of each row</param>
+    /// <param name="q">[nTokens, qStride] f32, the heads at the start of each row (the one-subgroup kernel reads it as
+    /// 16-byte texels: its offset aligned to the device's texel-buffer offset alignment)</param>
     /// <param name="kCache">[ctx, nKvHeads * headDim] f32 (or f16 with CacheType F16)</param>
     /// <param name="vCache">[ctx, nKvHeads * headDim] f32 (or f16)</param>
     /// <param name="output">[nTokens, nHeads * headDim] f32</param>
@@ -73,6 +85,8 @@ public sealed class AttentionKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even and at most 256");
         if (OneSubgroup && headDim != HeadDim)
             throw new ArgumentOutOfRangeException(nameof(headDim), $"this one-subgroup attention kernel is specialised for headDim {HeadDim}, not {headDim}");
+        if (OneSubgroup && qStride % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(qStride), $"the one-subgroup attention kernel reads q as 4-float texels: qStride must be a multiple of 4, got {qStride}");
         if (scale == 0)
             scale = 1f / MathF.Sqrt(headDim);
         var push = new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)qStride, scale);
