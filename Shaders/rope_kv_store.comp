@@ -6,13 +6,17 @@
 // Pair i of a head rotates by angle pos * freqBase^(-2i/headDim). neox = 0: GGUF / llama.cpp "normal" layout,
 // pairs (2i, 2i+1); neox = 1: Hugging Face rotate-half, pairs (i, i + headDim/2). Caches are f32 or f16 (F16_CACHE).
 // bindings: 0 = qkv [nTokens, tokenStride] f32, 1 = kCache [ctx, nKvHeads * headDim], 2 = vCache (same), 3 = step { pos0 }
-// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint tokenStride; float freqBase; uint neox; }
-// spec: 0 = WG, 1 = F16_CACHE   grid: ceil(nTokens * (nHeads + 2 nKvHeads) * headDim / 2 / WG) groups (KernelMath.Groups1D)
+// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim (= HEAD_DIM); uint tokenStride; float freqBase; uint neox; }
+// spec: 0 = WG, 1 = F16_CACHE, 2 = HEAD_DIM   grid: (ceil((nHeads + 2 nKvHeads) * HEAD_DIM / 2 / WG), nTokens)
+// The head size is a specialization constant and the token the workgroup's y: CPUs have no vector integer division,
+// so every division by a run-time value costs one scalar divide per lane (lavapipe, tipo-200m pp512: 411-435 ms in 20
+// dispatches, against 445-469 with the head size in the push constants and the token divided out of a 1-D index).
 #include "common.glsl"
 #define STEP_BINDING 3
 #include "step.glsl"
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 1) const bool F16_CACHE = false;
+layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(local_size_x_id = 0) in;
 layout(std430, set = 0, binding = 0) buffer QKV { float qkv[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer KF32 { vec2 kF32[]; };   // F16_CACHE false
@@ -26,13 +30,13 @@ void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); el
 
 // cos and sin of the angle of rotation pair i at position pos.
 vec2 rotation(uint i, uint pos) {
-    const float angle = float(pos) * pow(pc.freqBase, -2.0 * float(i) / float(pc.headDim));
+    const float angle = float(pos) * pow(pc.freqBase, -2.0 * float(i) / float(HEAD_DIM));
     return vec2(cos(angle), sin(angle));
 }
 
 // Element d of the head starting at qkv[b], rotated for position pos (read-only: for k, which goes to the cache).
 float ropedElement(uint b, uint d, uint pos) {
-    const uint halfD = pc.headDim / 2u;
+    const uint halfD = HEAD_DIM / 2u;
     const bool first = pc.neox != 0u ? d < halfD : (d & 1u) == 0u;
     const uint partner = pc.neox != 0u ? (first ? d + halfD : d - halfD) : (d ^ 1u);
     const vec2 cs = rotation(pc.neox != 0u ? d % halfD : d / 2u, pos);
@@ -41,21 +45,19 @@ float ropedElement(uint b, uint d, uint pos) {
 }
 
 void main() {
-    const uint halfD = pc.headDim / 2u;
-    const uint kvDim = pc.nKvHeads * pc.headDim;
+    const uint halfD = HEAD_DIM / 2u;
+    const uint kvDim = pc.nKvHeads * HEAD_DIM;
     const uint qPairs = pc.nHeads * halfD, kvWords = kvDim / 2u;
-    const uint itemsPerToken = qPairs + 2u * kvWords;
-    const uint idx = linear_index(WG);
-    if (idx >= pc.nTokens * itemsPerToken) return;
-    const uint t = idx / itemsPerToken;
-    const uint item = idx - t * itemsPerToken;
+    const uint t = gl_WorkGroupID.y;
+    const uint item = gl_WorkGroupID.x * WG + gl_LocalInvocationID.x;
+    if (item >= qPairs + 2u * kvWords) return;
     const uint row = t * pc.tokenStride;
     const uint pos = step.pos0 + t;
-    const uint qDim = pc.nHeads * pc.headDim;
+    const uint qDim = pc.nHeads * HEAD_DIM;
     if (item < qPairs) {
         // q: rotate pair i of head h in place
         const uint h = item / halfD, i = item - h * halfD;
-        const uint b = row + h * pc.headDim;
+        const uint b = row + h * HEAD_DIM;
         const uint i0 = pc.neox != 0u ? b + i : b + 2u * i;
         const uint i1 = pc.neox != 0u ? b + i + halfD : b + 2u * i + 1u;
         const vec2 cs = rotation(i, pos);
@@ -65,8 +67,8 @@ void main() {
     } else if (item < qPairs + kvWords) {
         // k: elements e, e + 1 of the row's k, rotated, into the cache
         const uint e = 2u * (item - qPairs);
-        const uint kh = e / pc.headDim, d = e - kh * pc.headDim;
-        const uint b = row + qDim + kh * pc.headDim;
+        const uint kh = e / HEAD_DIM, d = e - kh * HEAD_DIM;
+        const uint b = row + qDim + kh * HEAD_DIM;
         storeK(pos * kvWords + e / 2u, vec2(ropedElement(b, d, pos), ropedElement(b, d + 1u, pos)));
     } else {
         // v: elements e, e + 1 copied

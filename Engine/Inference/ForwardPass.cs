@@ -75,7 +75,7 @@ public sealed class ForwardPass : IDisposable
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
         _rmsNorm = new RmsNormKernel(device, everyLaneSums: cpu);
-        _ropeKvStore = new RopeKvStoreKernel(device, f16Cache);
+        _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: cpu, headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);

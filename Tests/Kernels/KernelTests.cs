@@ -296,7 +296,7 @@ public class KernelTests : GpuTest
         using var kc = new GpuBuffer(Device, cacheBytes, "k-cache");
         using var vc = new GpuBuffer(Device, cacheBytes, "v-cache");
         kc.Clear(); vc.Clear();
-        using var k = new RopeKvStoreKernel(Device, f16Cache);
+        using var k = new RopeKvStoreKernel(Device, f16Cache, headDim);
         KernelBinding b = k.Bind(qkvb, kc, vc, step);
         Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, stride, 10000f, layout));
 

@@ -18,9 +18,17 @@ public sealed class RopeKvStoreKernel : IDisposable
     private const uint WorkgroupSize = 64;
     private readonly ComputeKernel _kernel;
 
-    public RopeKvStoreKernel(VulkanDevice device, bool f16Cache) =>
+    /// <summary>The head size the kernel is specialised for.</summary>
+    public int HeadDim { get; }
+
+    public RopeKvStoreKernel(VulkanDevice device, bool f16Cache, int headDim)
+    {
+        if (headDim <= 0 || headDim % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"headDim must be even and positive, got {headDim}");
+        HeadDim = headDim;
         _kernel = new ComputeKernel(device, "rope_kv_store", bindingCount: 4, pushConstantBytes: Marshal.SizeOf<Push>(),
-            [WorkgroupSize, f16Cache ? 1u : 0u]);
+            [WorkgroupSize, f16Cache ? 1u : 0u, (uint)headDim]);
+    }
 
     /// <param name="qkv">[nTokens, tokenStride] f32: q heads, k heads, v; q is rotated in place.</param>
     /// <param name="kCache">[ctx, nKvHeads * headDim] f32 or f16.</param>
@@ -31,11 +39,13 @@ public sealed class RopeKvStoreKernel : IDisposable
     public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int nHeads, int nKvHeads, int headDim, int tokenStride, float freqBase, RopeLayout layout)
     {
         ArgumentNullException.ThrowIfNull(seq);
-        if (headDim <= 0 || headDim % 2 != 0)
-            throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even");
-        long items = (long)nTokens * (nHeads + 2 * nKvHeads) * headDim / 2;
-        (uint gx, uint gy) = KernelMath.Groups1D(items, WorkgroupSize);
-        seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)tokenStride, freqBase, (uint)layout), gx, gy);
+        if (headDim != HeadDim)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"this kernel is specialised for headDim {HeadDim}, not {headDim}");
+        if (nTokens <= 0 || nTokens > KernelMath.MaxGroupsPerDim)
+            throw new ArgumentOutOfRangeException(nameof(nTokens), $"one dispatch takes 1 to {KernelMath.MaxGroupsPerDim} tokens (one workgroup row each), got {nTokens}");
+        long itemsPerToken = (long)(nHeads + 2 * nKvHeads) * headDim / 2;
+        uint groupsPerToken = (uint)((itemsPerToken + WorkgroupSize - 1) / WorkgroupSize);
+        seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)tokenStride, freqBase, (uint)layout), groupsPerToken, (uint)nTokens);
     }
 
     public void Dispose() => _kernel.Dispose();
