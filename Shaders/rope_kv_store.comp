@@ -6,7 +6,7 @@
 // Pair i of a head rotates by angle pos * freqBase^(-2i/headDim). neox = 0: GGUF / llama.cpp "normal" layout,
 // pairs (2i, 2i+1); neox = 1: Hugging Face rotate-half, pairs (i, i + headDim/2). Caches are f32 or f16 (F16_CACHE).
 // bindings: 0 = qkv [nTokens, tokenStride] f32, 1 = kCache [ctx, nKvHeads * headDim], 2 = vCache (same), 3 = step { pos0 }
-// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim (= HEAD_DIM); uint tokenStride; float freqBase; uint neox; }
+// push: { uint nHeads; uint nKvHeads; uint tokenStride; float freqBase; uint neox; }
 // spec: 0 = WG, 1 = F16_CACHE, 2 = HEAD_DIM   grid: (ceil((nHeads + 2 nKvHeads) * HEAD_DIM / 2 / WG), nTokens)
 // The head size is a specialization constant and the token the workgroup's y: CPUs have no vector integer division,
 // so every division by a run-time value costs one scalar divide per lane (lavapipe, tipo-200m pp512: 411-435 ms in 20
@@ -23,7 +23,7 @@ layout(std430, set = 0, binding = 1) writeonly buffer KF32 { vec2 kF32[]; };   /
 layout(std430, set = 0, binding = 1) writeonly buffer KF16 { uint kF16[]; };   // F16_CACHE true: f16 pairs
 layout(std430, set = 0, binding = 2) writeonly buffer VF32 { vec2 vF32[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer VF16 { uint vF16[]; };
-layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint tokenStride; float freqBase; uint neox; } pc;
+layout(push_constant) uniform Push { uint nHeads; uint nKvHeads; uint tokenStride; float freqBase; uint neox; } pc;
 
 void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
 void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }

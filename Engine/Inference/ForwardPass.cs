@@ -102,7 +102,7 @@ public sealed class ForwardPass : IDisposable
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
-                FfnGlu: glu ? BindGlu(lw.GateUp!, a.Gate, (a.X, lw.FfnNorm)) : null,
+                FfnGlu: glu ? BindMatrix(lw.GateUp!, null, a.Gate, lw.GateUp!.Rows / 2, norm: (a.X, lw.FfnNorm), glu: true) : null,
                 Gate: glu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
                 Up: glu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
                 SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
@@ -125,25 +125,17 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
     /// <param name="x">The (normalised) input, unless the norm is fused.</param>
     /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane only): they read the residual stream and the norm weights.</param>
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null)
+    /// <param name="glu">Gate and up interleaved, as one SwiGLU matmul (rows-per-lane only): half as many outputs as rows.</param>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null, bool glu = false)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
-        var decode = Kernel(_matvec, m, layout, false, norm != null, 1);
-        var prefill = Kernel(_matmul, m, layout, false, norm != null, PrefillTokensPerWorkgroup);
-        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => norm is { } n ? k.Bind(w, n.X, y, n.Weights) : k.Bind(w, x, y);
+        var decode = Kernel(_matvec, m, layout, glu, norm != null, 1);
+        var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup);
+        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => norm is { } n ? k.Bind(w, n.X, y, n.Weights)
+            : k.Bind(w, x ?? throw new ArgumentNullException(nameof(x), "an unfused matmul needs its input"), y);
         return new(m, rowOffset, yStride,
             decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
             prefill, m.Chunks.Select(ch => Bind(prefill, ch.Buffer)).ToArray());
-    }
-
-    /// <summary>Gate and up as one SwiGLU matmul with the RMSNorm before them fused.</summary>
-    private MatrixBindings BindGlu(GpuMatrix gateUp, GpuBuffer y, (GpuBuffer X, GpuBuffer Weights) norm)
-    {
-        var decode = Kernel(_matvec, gateUp, MatmulLayout.RowsPerLane, true, true, 1);
-        var prefill = Kernel(_matmul, gateUp, MatmulLayout.RowsPerLane, true, true, PrefillTokensPerWorkgroup);
-        return new(gateUp, 0, gateUp.Rows / 2,
-            decode, gateUp.Chunks.Select(ch => decode.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray(),
-            prefill, gateUp.Chunks.Select(ch => prefill.Bind(ch.Buffer, norm.X, y, norm.Weights)).ToArray());
     }
 
     /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>

@@ -123,8 +123,7 @@ public class VulkanCoreTests : GpuTest
         }
     }
 
-    /// <summary>Texel-buffer and dynamic-uniform bindings: windows outside the bound range or misaligned are refused
-    /// before anything is recorded, naming the kernel and binding.</summary>
+    /// <summary>A kernel whose SPIR-V module is not embedded fails with an error naming the shader.</summary>
     [Test]
     public void MissingShader_GivesClearError()
     {

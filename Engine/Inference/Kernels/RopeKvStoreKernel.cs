@@ -13,7 +13,7 @@ namespace Tipo.Inference.Kernels;
 public sealed class RopeKvStoreKernel : IDisposable
 {
     [StructLayout(LayoutKind.Sequential)]
-    private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint TokenStride, float FreqBase, uint Neox);
+    private readonly record struct Push(uint NHeads, uint NKvHeads, uint TokenStride, float FreqBase, uint Neox);   // the head size is a spec constant, the token the workgroup's y
 
     private const uint WorkgroupSize = 64;
     private readonly ComputeKernel _kernel;
@@ -45,7 +45,7 @@ public sealed class RopeKvStoreKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(nTokens), $"one dispatch takes 1 to {KernelMath.MaxGroupsPerDim} tokens (one workgroup row each), got {nTokens}");
         long itemsPerToken = (long)(nHeads + 2 * nKvHeads) * headDim / 2;
         uint groupsPerToken = (uint)((itemsPerToken + WorkgroupSize - 1) / WorkgroupSize);
-        seq.Dispatch(binding, new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)tokenStride, freqBase, (uint)layout), groupsPerToken, (uint)nTokens);
+        seq.Dispatch(binding, new Push((uint)nHeads, (uint)nKvHeads, (uint)tokenStride, freqBase, (uint)layout), groupsPerToken, (uint)nTokens);
     }
 
     public void Dispose() => _kernel.Dispose();
