@@ -21,7 +21,8 @@ public enum LogitsMode
 /// weight load across a block of tokens. Every descriptor set is written once, at construction.
 /// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k with k and v appended to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
-/// W_down (+ residual). In the rows-per-lane layout (CPU devices) each rmsnorm runs inside the matmul after it.
+/// W_down (+ residual). In the rows-per-lane layout (CPU devices) and the wide split-k layout (GPUs, F16) each rmsnorm runs
+/// inside the matmul after it, and gate and up are one SwiGLU matmul.
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -76,7 +77,7 @@ public sealed class ForwardPass : IDisposable
         bool f16Cache = cache.Type == KvCacheType.F16;
         _rmsNorm = new RmsNormKernel(device, everyLaneSums: cpu);
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
-        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: cpu, headDim: config.HeadDim);
+        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: AttentionKernel.UseOneSubgroup(device, _kernels), headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);
 
@@ -86,8 +87,7 @@ public sealed class ForwardPass : IDisposable
         {
             var lw = weights.Layers[l];
             // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
-            bool attnNormFused = lw.Qkv.Count == 1 && MatmulKernel.HasFusedRowsVariants(lw.Qkv[0].Type) &&
-                                 MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.RowsPerLane;
+            bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null);
@@ -95,25 +95,32 @@ public sealed class ForwardPass : IDisposable
                        && lw.GateUp.Chunks.Count == 1;
             if (lw.GateUp != null && !glu)
                 throw new InvalidOperationException($"layer {l}: gate and up were interleaved for the fused SwiGLU kernel, which this device cannot run");
+            // The wide split-k kernel takes gate and up as two matrices of one shape.
+            bool wideGlu = lw.Gate != null && lw.Up != null && lw.Gate.Type == lw.Up.Type && lw.Gate.Rows == lw.Up.Rows &&
+                           lw.Gate.Cols == lw.Up.Cols && lw.Gate.Chunks.Count == 1 && lw.Up.Chunks.Count == 1 &&
+                           MatmulKernel.LayoutFor(device, lw.Gate.Type, lw.Gate.Cols, _kernels) == MatmulLayout.WideSplitK;
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
                 Qkv: qkv,
                 RopeKvStore: _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
-                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu,
-                FfnGlu: glu ? BindMatrix(lw.GateUp!, null, a.Gate, lw.GateUp!.Rows / 2, norm: (a.X, lw.FfnNorm), glu: true) : null,
-                Gate: glu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
-                Up: glu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
-                SwiGlu: glu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
+                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu || wideGlu,
+                FfnGlu: glu ? BindMatrix(lw.GateUp!, null, a.Gate, lw.GateUp!.Rows / 2, norm: (a.X, lw.FfnNorm), glu: true)
+                    : wideGlu ? BindMatrix(lw.Gate!, null, a.Gate, config.IntermediateSize, norm: (a.X, lw.FfnNorm), glu: true, up: lw.Up) : null,
+                Gate: glu || wideGlu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
+                Up: glu || wideGlu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
+                SwiGlu: glu || wideGlu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
                 Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
         }
-        _outputNormFused = MatmulKernel.HasFusedRowsVariants(weights.Output.Type) &&
-                           MatmulKernel.LayoutFor(device, weights.Output.Type, weights.Output.Cols, _kernels) == MatmulLayout.RowsPerLane;
+        _outputNormFused = FusesNorm(weights.Output);
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, norm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
     }
+
+    /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
+    private bool FusesNorm(GpuMatrix m) => MatmulKernel.HasFusions(MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels), m.Type);
 
     private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens)
     {
@@ -124,15 +131,19 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
     /// <param name="x">The (normalised) input, unless the norm is fused.</param>
-    /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane only): they read the residual stream and the norm weights.</param>
-    /// <param name="glu">Gate and up interleaved, as one SwiGLU matmul (rows-per-lane only): half as many outputs as rows.</param>
-    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null, bool glu = false)
+    /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane and wide split-k): they read the residual stream and the norm weights.</param>
+    /// <param name="glu">One SwiGLU matmul: rows-per-lane, gate and up interleaved in <paramref name="m"/> (half as many outputs
+    /// as rows); wide split-k, <paramref name="m"/> the gate and <paramref name="up"/> the up matrix (one chunk each).</param>
+    private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null,
+        bool glu = false, GpuMatrix? up = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
         var decode = Kernel(_matvec, m, layout, glu, norm != null, 1);
         var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup);
-        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => norm is { } n ? k.Bind(w, n.X, y, n.Weights)
-            : k.Bind(w, x ?? throw new ArgumentNullException(nameof(x), "an unfused matmul needs its input"), y);
+        BufferRange? upRange = up == null ? default(BufferRange?) : up.Chunks[0].Buffer;
+        BufferRange? normRange = norm == null ? default(BufferRange?) : norm.Value.Weights;
+        GpuBuffer input = norm?.X ?? x ?? throw new ArgumentNullException(nameof(x), "an unfused matmul needs its input");
+        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => k.Bind(w, input, y, normRange, upRange);
         return new(m, rowOffset, yStride,
             decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
             prefill, m.Chunks.Select(ch => Bind(prefill, ch.Buffer)).ToArray());
@@ -172,22 +183,22 @@ public sealed class ForwardPass : IDisposable
             if (!L.AttnNormFused)
             {
                 _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
-                seq.Barrier();
+                seq.ComputeBarrier();
             }
             foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
-            seq.Barrier();
+            seq.ComputeBarrier();
             _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
-            seq.Barrier();
+            seq.ComputeBarrier();
             _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim);
-            seq.Barrier();
+            seq.ComputeBarrier();
             Project(seq, L.O, n, accumulate: true);          // residual add fused
-            seq.Barrier();
+            seq.ComputeBarrier();
 
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
             if (!L.FfnNormFused)
             {
                 _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
-                seq.Barrier();
+                seq.ComputeBarrier();
             }
             if (L.FfnGlu != null)
             {
@@ -197,19 +208,19 @@ public sealed class ForwardPass : IDisposable
             {
                 Project(seq, L.Gate!, n, accumulate: false);
                 Project(seq, L.Up!, n, accumulate: false);
-                seq.Barrier();
+                seq.ComputeBarrier();
                 _swiGlu.Record(seq, L.SwiGlu!, n, ff);
             }
-            seq.Barrier();
+            seq.ComputeBarrier();
             Project(seq, L.Down, n, accumulate: true);       // residual add fused
-            seq.Barrier();
+            seq.ComputeBarrier();
         }
 
         // Head: logits = W_out · norm(x), for every token or only the last one.
         if (!_outputNormFused)
         {
             _rmsNorm.Record(seq, _outputNorm, n, dim, eps);
-            seq.Barrier();
+            seq.ComputeBarrier();
         }
         if (logits == LogitsMode.All)
             Project(seq, _output, n, accumulate: false);
@@ -217,7 +228,7 @@ public sealed class ForwardPass : IDisposable
             Project(seq, _output, 1, accumulate: false, firstToken: n - 1);
         if (argmax)
         {
-            seq.Barrier();
+            seq.ComputeBarrier();
             _argmax.Record(seq, _argmaxBinding, _c.VocabSize, rowOffset: logits == LogitsMode.All ? (n - 1) * _c.VocabSize : 0);
         }
     }

@@ -161,6 +161,20 @@ public sealed unsafe class CommandSequence : IDisposable
         _device.Vk.CmdPipelineBarrier(_cmd, stages, stages, 0, 1, &mb, 0, null, 0, null);
     }
 
+    /// <summary>Records a barrier between compute dispatches only (no transfers on either side): shader writes before it are
+    /// visible to shader reads and writes after it. Narrower than <see cref="Barrier"/>, which also orders copies.</summary>
+    public void ComputeBarrier()
+    {
+        RequireRecording();
+        var mb = new MemoryBarrier
+        {
+            SType = StructureType.MemoryBarrier,
+            SrcAccessMask = AccessFlags.ShaderWriteBit,
+            DstAccessMask = AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit,
+        };
+        _device.Vk.CmdPipelineBarrier(_cmd, PipelineStageFlags.ComputeShaderBit, PipelineStageFlags.ComputeShaderBit, 0, 1, &mb, 0, null, 0, null);
+    }
+
     /// <summary>Records a buffer-to-buffer copy.</summary>
     public void CopyBuffer(GpuBuffer src, long srcOffset, GpuBuffer dst, long dstOffset, long bytes)
     {

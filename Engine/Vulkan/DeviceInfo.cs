@@ -52,6 +52,16 @@ public sealed record DeviceInfo(
     /// <summary>Required alignment of a uniform-buffer binding's offset, in bytes.</summary>
     public ulong MinUniformBufferOffsetAlignment { get; init; } = 256;
 
+    /// <summary>Smallest and largest subgroup size the device may compile a shader for (Vulkan 1.3; 0 when unknown).</summary>
+    public uint MinSubgroupSize { get; init; }
+    /// <inheritdoc cref="MinSubgroupSize"/>
+    public uint MaxSubgroupSize { get; init; }
+
+    /// <summary>True when every shader runs in subgroups of <see cref="SubgroupSize"/> (NVIDIA: 32; lavapipe: its SIMD width),
+    /// so a workgroup of that many lanes is exactly one subgroup. False where the driver may pick another size per
+    /// shader (AMD: 32 or 64; Intel: 8 to 32) or where that is unknown (before Vulkan 1.3).</summary>
+    public bool FixedSubgroupSize => SubgroupSize > 0 && MinSubgroupSize == SubgroupSize && MaxSubgroupSize == SubgroupSize;
+
     /// <summary>Human-readable type, e.g. "discrete GPU".</summary>
     public string KindText => Kind switch
     {

@@ -12,9 +12,12 @@ namespace Tipo.Vulkan;
 /// </summary>
 public sealed unsafe class GpuBuffer : IDisposable
 {
-    /// <summary>Auto: mapped on unified memory; HostStaging: host-visible staging memory; DeviceOnly: never mapped
-    /// (transfers through staging even on unified devices; used to test that path).</summary>
-    internal enum Placement { Auto, HostStaging, DeviceOnly }
+    /// <summary>Auto: mapped on unified memory; HostStaging: host-visible staging memory (host-cached where the device has
+    /// it: for what the host reads back); HostWrite: mapped, device-local where a device-local type is host-visible (a
+    /// discrete GPU's resizable BAR, which the host may write fast but reads uncached), else host staging memory: for
+    /// small inputs the host writes before every submit; DeviceOnly: never mapped (transfers through staging even on
+    /// unified devices; used to test that path).</summary>
+    internal enum Placement { Auto, HostStaging, HostWrite, DeviceOnly }
 
     private readonly VulkanDevice _device;
     private DeviceMemory _memory;
@@ -72,7 +75,9 @@ public sealed unsafe class GpuBuffer : IDisposable
             vk.GetBufferMemoryRequirements(device.Device, buffer, out MemoryRequirements req);
             const MemoryPropertyFlags hostFlags = MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit;
             var candidates = new List<(int Type, bool Map)>();
-            if (placement == Placement.HostStaging)
+            if (placement == Placement.HostWrite)
+                AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, hostFlags | MemoryPropertyFlags.DeviceLocalBit), true);
+            if (placement is Placement.HostStaging or Placement.HostWrite)
             {
                 AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, hostFlags | MemoryPropertyFlags.HostCachedBit), true);
                 AddType(candidates, device.FindMemoryType(req.MemoryTypeBits, hostFlags), true);

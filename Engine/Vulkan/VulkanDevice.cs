@@ -20,9 +20,6 @@ public sealed unsafe class VulkanDevice : IDisposable
     private static readonly ConcurrentQueue<string> s_messages = new();
     private static readonly DebugUtilsMessengerCallbackFunctionEXT s_callback = OnDebugMessage;
 
-    private readonly Instance _instance;
-    private readonly DebugUtils? _debugUtils;
-    private readonly DebugUtilsMessengerEXT _messenger;
     private readonly object _queueLock = new();
     private readonly object _transferLock = new();
     private CommandSequence? _transfer;   // one-time transfers (staging copies, fills), made on first use
@@ -44,13 +41,9 @@ public sealed unsafe class VulkanDevice : IDisposable
     /// <summary>The device's properties and limits.</summary>
     public DeviceInfo Info { get; }
 
-    private VulkanDevice(Vk vk, Instance instance, DebugUtils? debugUtils, DebugUtilsMessengerEXT messenger,
-        bool validation, PhysicalDeviceEntry entry)
+    private VulkanDevice(Vk vk, bool validation, PhysicalDeviceEntry entry)
     {
         Vk = vk;
-        _instance = instance;
-        _debugUtils = debugUtils;
-        _messenger = messenger;
         ValidationEnabled = validation;
         PhysicalDevice = entry.Handle;
         Info = entry.Info;
@@ -58,15 +51,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         TimestampValidBits = entry.TimestampValidBits;
         vk.GetPhysicalDeviceMemoryProperties(entry.Handle, out PhysicalDeviceMemoryProperties memProps);
         MemoryProperties = memProps;
-        try
-        {
-            Device = CreateLogicalDevice(vk, entry);
-        }
-        catch
-        {
-            DestroyInstance();
-            throw;
-        }
+        Device = CreateLogicalDevice(vk, entry);
         vk.GetDeviceQueue(Device, QueueFamily, 0, out Queue queue);
         Queue = queue;
     }
@@ -78,15 +63,31 @@ public sealed unsafe class VulkanDevice : IDisposable
     public static IReadOnlyList<DeviceInfo> EnumerateDevices()
     {
         Vk vk = Api;
-        Instance instance = CreateInstance(vk, validation: false, out _, out _);
-        try
+        return QueryDevices(vk, SharedInstanceFor(vk, validation: false).Handle).Select(e => e.Info).ToList();
+    }
+
+    /// <summary>A VkInstance kept for the rest of the process, shared by every device opened with the same validation and
+    /// LP_NUM_THREADS settings.</summary>
+    private sealed record SharedInstance(Instance Handle, DebugUtils? DebugUtils, DebugUtilsMessengerEXT Messenger);
+
+    // Devices come and go; instances stay. NVIDIA's driver (580.159.04, H200) fails vkCreateInstance with
+    // ErrorIncompatibleDriver after a few dozen create/destroy cycles in one process, for good (seen in a fresh process
+    // too: LifecycleTests.OpenUseDispose_50Times); other projects report the same driver misbehaving after ~11 cycles.
+    // llvmpipe reads LP_NUM_THREADS when an instance enumerates its devices, so that setting is part of the key.
+    private static readonly Dictionary<(bool Validation, string? LpNumThreads), SharedInstance> s_instances = [];
+    private static readonly object s_instancesLock = new();
+
+    private static SharedInstance SharedInstanceFor(Vk vk, bool validation)
+    {
+        var key = (validation, Environment.GetEnvironmentVariable(LpNumThreads));
+        lock (s_instancesLock)
         {
-            return QueryDevices(vk, instance).Select(e => e.Info).ToList();
-        }
-        finally
-        {
-            vk.DestroyInstance(instance, null);
-            VkUtil.Destroyed();
+            if (!s_instances.TryGetValue(key, out SharedInstance? shared))
+            {
+                Instance instance = CreateInstance(vk, validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger);
+                s_instances[key] = shared = new SharedInstance(instance, debugUtils, messenger);
+            }
+            return shared;
         }
     }
 
@@ -132,24 +133,10 @@ public sealed unsafe class VulkanDevice : IDisposable
         if (string.IsNullOrWhiteSpace(selector))
             selector = null;
         bool validation = Environment.GetEnvironmentVariable("TIPO_VALIDATION") == "1";
-        Instance instance = CreateInstance(vk, validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger);
-        try
-        {
-            List<PhysicalDeviceEntry> devices = QueryDevices(vk, instance);
-            PhysicalDeviceEntry chosen = Select(devices, selector);
-            return new VulkanDevice(vk, instance, debugUtils, messenger, validation, chosen);
-        }
-        catch
-        {
-            if (debugUtils != null && messenger.Handle != 0)
-            {
-                debugUtils.DestroyDebugUtilsMessenger(instance, messenger, null);
-                VkUtil.Destroyed();
-            }
-            vk.DestroyInstance(instance, null);
-            VkUtil.Destroyed();
-            throw;
-        }
+        SharedInstance shared = SharedInstanceFor(vk, validation);
+        List<PhysicalDeviceEntry> devices = QueryDevices(vk, shared.Handle);
+        PhysicalDeviceEntry chosen = Select(devices, selector);
+        return new VulkanDevice(vk, validation, chosen);
     }
 
     /// <summary>Returns and clears every validation error/warning recorded so far (process-wide, thread-safe).</summary>
@@ -204,7 +191,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         _transfer = null;
         Vk.DestroyDevice(Device, null);
         VkUtil.Destroyed();
-        DestroyInstance();
+        // The instance is shared and stays (SharedInstanceFor).
     }
 
     public override string ToString() => $"{Info.Name} ({Info.KindText}, {Info.DriverName})";
@@ -343,19 +330,17 @@ public sealed unsafe class VulkanDevice : IDisposable
                 throw new VulkanUnavailableException(
                     "no Vulkan driver was found (vkCreateInstance: ErrorIncompatibleDriver). Install a GPU driver or Mesa (Debian: mesa-vulkan-drivers); check VK_ICD_FILENAMES / VK_DRIVER_FILES if set.");
             VkUtil.Check(r, "vkCreateInstance");
-            VkUtil.Created();
+            // Not counted in LiveObjectCount: the instance and its messenger live for the process (SharedInstanceFor).
             if (validation)
             {
                 DebugUtils? ext = DebugUtils.Load(vk, instance);
                 if (ext == null)
                 {
                     vk.DestroyInstance(instance, null);
-                    VkUtil.Destroyed();
                     throw new TipoException("VK_EXT_debug_utils is not available although validation was requested.");
                 }
                 debugUtils = ext;
                 VkUtil.Check(ext.CreateDebugUtilsMessenger(instance, &messengerInfo, null, out messenger), "vkCreateDebugUtilsMessengerEXT");
-                VkUtil.Created();
             }
             return instance;
         }
@@ -453,6 +438,9 @@ public sealed unsafe class VulkanDevice : IDisposable
         var driver = new PhysicalDeviceDriverProperties { SType = StructureType.PhysicalDeviceDriverProperties };
         if (v12)
             subgroup.PNext = &driver;
+        var p13 = new PhysicalDeviceVulkan13Properties { SType = StructureType.PhysicalDeviceVulkan13Properties };
+        if (v13)
+            driver.PNext = &p13;
         var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &subgroup };
         vk.GetPhysicalDeviceProperties2(pd, &props2);
 
@@ -542,6 +530,8 @@ public sealed unsafe class VulkanDevice : IDisposable
             MinTexelBufferOffsetAlignment = Math.Max(1, limits.MinTexelBufferOffsetAlignment),
             MaxUniformBufferRange = limits.MaxUniformBufferRange,
             MinUniformBufferOffsetAlignment = Math.Max(1, limits.MinUniformBufferOffsetAlignment),
+            MinSubgroupSize = v13 ? p13.MinSubgroupSize : 0,
+            MaxSubgroupSize = v13 ? p13.MaxSubgroupSize : 0,
         };
         bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);
@@ -630,17 +620,6 @@ public sealed unsafe class VulkanDevice : IDisposable
         {
             VkUtil.FreeStrings(extNames, extensions.Count);
         }
-    }
-
-    private void DestroyInstance()
-    {
-        if (_debugUtils != null && _messenger.Handle != 0)
-        {
-            _debugUtils.DestroyDebugUtilsMessenger(_instance, _messenger, null);
-            VkUtil.Destroyed();
-        }
-        Vk.DestroyInstance(_instance, null);
-        VkUtil.Destroyed();
     }
 
     internal static void CopyCommand(Vk vk, CommandBuffer cmd, VkBuffer src, long srcOffset, VkBuffer dst, long dstOffset, long bytes)

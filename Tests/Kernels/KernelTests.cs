@@ -164,9 +164,10 @@ public class KernelTests : GpuTest
     public unsafe void MatmulRowsPerLane_Fused_MatchesSeparateOps(GgmlType type, int rows, int cols, int nTokens, bool glu, bool norm)
     {
         const float eps = 1e-5f;
+        int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
+        if (glu) rows = (rows + lanes - 1) / lanes * lanes;   // gate and up interleave in blocks of the lanes (8 on lavapipe, 32 on NVIDIA)
         var (wRaw, w) = RandomWeights(type, rows, cols, 93);
         var (uRaw, u) = RandomWeights(type, rows, cols, 94);
-        int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
         GpuMatrix wm;   // the SwiGLU kernel reads gate and up interleaved in blocks of the kernel's lanes; row tiles as the engine stores them
         fixed (byte* pw = wRaw)
         fixed (byte* pu = uRaw)
@@ -190,6 +191,71 @@ public class KernelTests : GpuTest
             y.CopyTo(expected, t * rows);
         }
         Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"{(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
+    }
+
+    /// <summary>The wide split-k kernel's RMSNorm and SwiGLU fusions (gate and up as two matrices) against the separate
+    /// ops, decode and prefill, with rows and tokens that leave partial workgroups and k loops with a tail.</summary>
+    [TestCase(300, 768, 1, true, false)]
+    [TestCase(2304, 768, 13, true, false)]
+    [TestCase(301, 1288, 5, false, true)]
+    [TestCase(2304, 768, 1, true, true)]
+    [TestCase(45, 1288, 9, true, true)]
+    public unsafe void MatmulWide_Fused_MatchesSeparateOps(int rows, int cols, int nTokens, bool glu, bool norm)
+    {
+        const float eps = 1e-5f;
+        var (gRaw, gate) = RandomWeights(GgmlType.F16, rows, cols, 193);
+        var (uRaw, up) = RandomWeights(GgmlType.F16, rows, cols, 194);
+        GpuMatrix gm, um;
+        fixed (byte* pg = gRaw) gm = GpuMatrix.Upload(Device, "gate", GgmlType.F16, rows, cols, pg);
+        fixed (byte* pu = uRaw) um = GpuMatrix.Upload(Device, "up", GgmlType.F16, rows, cols, pu);
+        using var _g = gm;
+        using var _u = um;
+        float[] x = Reference.Random(nTokens * cols, 195, 3f), g = Reference.Random(cols, 196);
+        using GpuBuffer xb = Upload(x, "x");
+        using GpuBuffer gb = Upload(g, "norm");
+        using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
+        using var k = new MatmulKernel(Device, GgmlType.F16, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.WideSplitK, glu: glu, normEps: norm ? eps : null);
+        KernelBinding b = k.Bind(gm.Chunks[0].Buffer, xb, yb, norm ? gb : default(BufferRange?), glu ? um.Chunks[0].Buffer : default(BufferRange?));
+        Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
+        float[] xn = norm ? Reference.RmsNorm(x, g, nTokens, cols, eps) : x;
+        var expected = new float[nTokens * rows];
+        for (int t = 0; t < nTokens; t++)
+        {
+            float[] xt = xn[(t * cols)..((t + 1) * cols)];
+            float[] y = Reference.MatVec(gate, xt, rows, cols);
+            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(up, xt, rows, cols));
+            y.CopyTo(expected, t * rows);
+        }
+        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"wide {(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul F16 {rows}x{cols} x{nTokens}");
+    }
+
+    /// <summary>A token's wide split-k output has the same bits whether it ran in a prefill workgroup of 8 tokens or alone.</summary>
+    [Test]
+    public unsafe void MatmulWide_PrefillAndDecodeGiveATokenTheSameBits()
+    {
+        const int rows = 70, cols = 1288, nTokens = 11;
+        var (gRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 293);
+        var (uRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 294);
+        GpuMatrix gm, um;
+        fixed (byte* pg = gRaw) gm = GpuMatrix.Upload(Device, "gate", GgmlType.F16, rows, cols, pg);
+        fixed (byte* pu = uRaw) um = GpuMatrix.Upload(Device, "up", GgmlType.F16, rows, cols, pu);
+        using var _g = gm;
+        using var _u = um;
+        using GpuBuffer xb = Upload(Reference.Random(nTokens * cols, 295, 3f), "x");
+        using GpuBuffer gb = Upload(Reference.Random(cols, 296), "norm");
+        using var prefillOut = new GpuBuffer(Device, nTokens * rows * 4L, "y-prefill");
+        using var decodeOut = new GpuBuffer(Device, nTokens * rows * 4L, "y-decode");
+        using var prefill = new MatmulKernel(Device, GgmlType.F16, 8, layout: MatmulLayout.WideSplitK, glu: true, normEps: 1e-5f);
+        using var decode = new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.WideSplitK, glu: true, normEps: 1e-5f);
+        KernelBinding pb = prefill.Bind(gm.Chunks[0].Buffer, xb, prefillOut, gb, um.Chunks[0].Buffer);
+        KernelBinding db = decode.Bind(gm.Chunks[0].Buffer, xb, decodeOut, gb, um.Chunks[0].Buffer);
+        Run(s =>
+        {
+            prefill.Record(s, pb, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false);
+            for (int t = 0; t < nTokens; t++)
+                decode.Record(s, db, rows, cols, 1, xOffset: t * cols, yOffset: t * rows, rows, 0, accumulate: false);
+        });
+        Assert.That(Read(decodeOut, nTokens * rows), Is.EqualTo(Read(prefillOut, nTokens * rows)));
     }
 
     [Test]

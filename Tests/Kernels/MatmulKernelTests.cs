@@ -44,13 +44,17 @@ public class MatmulKernelTests : GpuTest
     [TestCase(GgmlType.F16, 45, 130, 1)]
     [TestCase(GgmlType.F16, 45, 130, 13)]
     [TestCase(GgmlType.F16, 301, 1280, 9)]
+    [TestCase(GgmlType.F16, 67, 1288, 1)]
+    [TestCase(GgmlType.F16, 67, 1288, 3)]
     [TestCase(GgmlType.Q8_0, 33, 96, 1)]
     [TestCase(GgmlType.Q8_0, 33, 96, 13)]
     [TestCase(GgmlType.Q8_0, 300, 768, 1)]
     [TestCase(GgmlType.Q8_0, 300, 2304, 7)]
     public void MatchesReference(GgmlType type, int rows, int cols, int nTokens)
     {
-        var layouts = MatmulKernel.RowsLayoutFits(Device, type, cols) ? new[] { MatmulLayout.SplitK, MatmulLayout.RowsPerLane } : new[] { MatmulLayout.SplitK };
+        var layouts = new List<MatmulLayout> { MatmulLayout.SplitK };
+        if (MatmulKernel.RowsLayoutFits(Device, type, cols)) layouts.Add(MatmulLayout.RowsPerLane);
+        if (MatmulKernel.WideLayoutFits(type, cols)) layouts.Add(MatmulLayout.WideSplitK);
         foreach (MatmulLayout layout in layouts)
         foreach (int tileRows in layout == MatmulLayout.RowsPerLane && GpuMatrix.CanTile(type, cols) ? new[] { 0, 8, 128 } : new[] { 0 })
         foreach (bool accumulate in new[] { false, true })

@@ -68,13 +68,15 @@ public static class KernelBenchmarks
     public static BandwidthResult ReadBandwidth(VulkanDevice device, long bytes, int repeats = 5)
     {
         ArgumentNullException.ThrowIfNull(device);
-        const uint wg = 64;
-        const uint groups = 1024;
+        const uint wg = 256;
         bytes = bytes / 16 * 16;
         using var data = new GpuBuffer(device, bytes, "bench-read");
         data.Clear();
         IReadOnlyList<RowChunk> chunks = MatrixSplit.Rows(bytes / 16, 16, device.Info.MaxStorageBufferRange,
             Math.Max(device.Info.MinStorageBufferOffsetAlignment, 16));
+        // ~16 vec4 loads per lane: enough workgroups to keep a large GPU's memory system full (an H200 read 1.8 TB/s with
+        // 1024 workgroups of 64 lanes and one load in flight each).
+        uint groups = (uint)Math.Clamp(chunks.Max(c => c.RowCount) / (wg * 16L), 1, 65535);
         using var output = new GpuBuffer(device, groups * 4L * chunks.Count, "bench-read-out");
         using var kernel = new ComputeKernel(device, "readbw", bindingCount: 2, pushConstantBytes: 8, [wg]);
         var bindings = chunks.Select(c => (c, kernel.Bind(new BufferRange(data, c.ByteOffset, c.ByteSize), output))).ToList();

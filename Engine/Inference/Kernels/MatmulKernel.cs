@@ -19,6 +19,12 @@ public enum MatmulLayout
     /// (Shaders/include/matmul_rows.glsl).
     /// </summary>
     RowsPerLane,
+    /// <summary>
+    /// Split-k with 16-byte weight loads: lane l reads texels (8 halves) l, l + lanes, ... of a workgroup's rows, four
+    /// of them in flight, with the RMSNorm and SwiGLU fusions (gate and up as two matrices). The GPU layout for F16
+    /// matrices of whole texels (Shaders/include/matmul_wide.glsl).
+    /// </summary>
+    WideSplitK,
 }
 
 /// <summary>
@@ -44,11 +50,12 @@ public sealed class MatmulKernel : IDisposable
     public uint RowsPerWorkgroup { get; }
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
-    /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X), W being gate and up interleaved in blocks of
-    /// <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved"/>); rows counts both.</summary>
+    /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X). Rows-per-lane: W is gate and up interleaved
+    /// in blocks of <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved"/>) and rows counts both; wide
+    /// split-k: W is the gate and the up matrix is bound with it.</summary>
     public bool Glu { get; }
     /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
-    /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane only).</summary>
+    /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane and wide split-k).</summary>
     public bool Norm { get; }
     public float NormEps { get; }
 
@@ -64,8 +71,18 @@ public sealed class MatmulKernel : IDisposable
     public static MatmulLayout LayoutFor(VulkanDevice device, GgmlType type, int cols, KernelSet kernels = KernelSet.Auto)
     {
         MatmulLayout layout = LayoutFor(device, type, kernels);
-        return layout == MatmulLayout.RowsPerLane && !RowsLayoutFits(device, type, cols) ? MatmulLayout.SplitK : layout;
+        if (layout == MatmulLayout.RowsPerLane)
+            return RowsLayoutFits(device, type, cols) ? layout : MatmulLayout.SplitK;
+        return WideLayoutFits(type, cols) ? MatmulLayout.WideSplitK : layout;
     }
+
+    /// <summary>Whether the wide split-k kernel can take a matrix of <paramref name="type"/> and <paramref name="cols"/> columns:
+    /// F16 in whole 16-byte texels per row.</summary>
+    public static bool WideLayoutFits(GgmlType type, int cols) => type == GgmlType.F16 && cols > 0 && cols % 8 == 0;
+
+    /// <summary>True when <paramref name="layout"/> has the SwiGLU and RMSNorm fusions for <paramref name="type"/>.</summary>
+    public static bool HasFusions(MatmulLayout layout, GgmlType type) =>
+        layout == MatmulLayout.WideSplitK || (layout == MatmulLayout.RowsPerLane && HasFusedRowsVariants(type));
 
     /// <summary>True when a rows-per-lane kernel exists for <paramref name="type"/>.</summary>
     public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32 or GgmlType.Q8_0;
@@ -151,10 +168,25 @@ public sealed class MatmulKernel : IDisposable
                 Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps), (uint)tileRows]);
             return;
         }
-        if (glu || Norm)
-            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and RMSNorm matmuls exist in the rows-per-lane layout only");
         if (tileRows > 0)
             throw new ArgumentOutOfRangeException(nameof(tileRows), "the split-k matmuls read row-major matrices only");
+        uint useSubgroupAdd = device.Info.SubgroupArithmetic && !forceSharedReduction ? 1u : 0u;
+        if (Layout == MatmulLayout.WideSplitK)
+        {
+            if (weightType != GgmlType.F16)
+                throw new ArgumentOutOfRangeException(nameof(layout), $"no wide split-k matmul kernel for {weightType}");
+            // One subgroup per workgroup, as below. Decode: 2 rows per workgroup (H200, tipo-500m tg128 in one run: 853
+            // tok/s with 2 rows, 847 with 1, 739 with 4, 558 with 8: more workgroups in flight). Prefill: 4 rows x 8 tokens.
+            WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
+            TokensPerWorkgroup = tokensPerWorkgroup;
+            RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 2u : 4u;
+            int bindings = 3 + (Norm ? 1 : 0) + (glu ? 1 : 0);
+            _kernel = new ComputeKernel(device, "matmul_wide_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + "f16", bindings,
+                Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps)]);
+            return;
+        }
+        if (glu || Norm)
+            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and RMSNorm matmuls exist in the rows-per-lane and wide split-k layouts only");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
@@ -168,7 +200,6 @@ public sealed class MatmulKernel : IDisposable
         // subgroupAdd. Decode takes 8 rows per workgroup: on lavapipe (8 lanes) that measured 1.3x faster than 2.
         WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
         RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 8u : 4u;
-        uint useSubgroupAdd = device.Info.SubgroupArithmetic && !forceSharedReduction ? 1u : 0u;
         _kernel = new ComputeKernel(device, shader, bindingCount: 3, pushConstantBytes: Marshal.SizeOf<Push>(),
             [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd]);
     }
@@ -178,10 +209,17 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="x">[nTokens, cols] f32.</param>
     /// <param name="y">[nTokens, yStride] f32.</param>
     /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps (then x is the un-normalised input).</param>
-    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null)
+    /// <param name="up">[rows, cols]: the SwiGLU's up matrix, for a wide split-k kernel made with glu (weights is the gate).</param>
+    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null, BufferRange? up = null)
     {
         CheckNorm(norm);
-        return norm is { } n ? _kernel.Bind(weights, x, y, n) : _kernel.Bind(weights, x, y);
+        bool needsUp = Glu && Layout == MatmulLayout.WideSplitK;
+        if (needsUp != up.HasValue)
+            throw new ArgumentException(needsUp ? "this wide SwiGLU kernel reads the up matrix: bind it" : "only the wide SwiGLU kernel takes an up matrix", nameof(up));
+        var ranges = new List<BufferRange> { weights, x, y };
+        if (norm is { } n) ranges.Add(n);
+        if (up is { } u) ranges.Add(u);
+        return _kernel.Bind(ranges.ToArray());
     }
 
     private void CheckNorm(BufferRange? norm)
@@ -199,7 +237,14 @@ public sealed class MatmulKernel : IDisposable
         uint groupsX = (uint)((rows + RowsPerWorkgroup - 1) / RowsPerWorkgroup);
         if (Glu && accumulate)
             throw new ArgumentException("the SwiGLU matmul cannot accumulate", nameof(accumulate));
-        if (Layout == MatmulLayout.SplitK)
+        if (Layout == MatmulLayout.WideSplitK)
+        {
+            if (!WideLayoutFits(WeightType, cols))
+                throw new ArgumentOutOfRangeException(nameof(cols), $"the wide split-k matmul cannot take {cols} {WeightType} columns (whole 16-byte texels per row); use the split-k layout");
+            if (xOffset % 4 != 0)
+                throw new ArgumentOutOfRangeException(nameof(xOffset), $"the wide split-k matmul needs xOffset % 4 == 0, got {xOffset}");
+        }
+        if (Layout != MatmulLayout.RowsPerLane)
         {
             var push = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
             seq.Dispatch(binding, push, groupsX, (uint)((nTokens + TokensPerWorkgroup - 1) / TokensPerWorkgroup));

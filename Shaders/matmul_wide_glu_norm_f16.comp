@@ -1,0 +1,6 @@
+#version 450
+// Y = silu(W_gate n) * (W_up n), n = rmsnorm(X) * g (the norm fused) with W in F16, 16-byte loads (cols % 8 == 0): the GPU matmul. See include/matmul_wide.glsl.
+#extension GL_GOOGLE_include_directive : require
+#define NORM 1
+#define GLU 1
+#include "matmul_wide.glsl"
