@@ -16,7 +16,12 @@ public class FuzzTests : TempDirTest
     /// <summary>The CI campaign's seed; <c>tipo fuzz --seed 2026 --case N</c> reproduces a failing case alone.</summary>
     private const ulong CiSeed = 2026;
 
-    private static string SharedModels() => TestData.Shared("models");
+    /// <summary>The seeds' folder, with the Hugging Face dir the safetensors, config and tokenizer seeds come from.</summary>
+    private static string SharedModels()
+    {
+        TestData.Shared("models/tipo-tiny/model.safetensors");
+        return TestData.Shared("models");
+    }
 
     [Test]
     [CancelAfter(300_000)]

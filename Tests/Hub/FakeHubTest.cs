@@ -18,7 +18,7 @@ public abstract class FakeHubTest
     [TearDown]
     public void StopHub()
     {
-        Hub.Dispose();
+        Hub?.Dispose();   // null when StartHub was ignored for want of ../shared
         if (Directory.Exists(CacheDir))
             Directory.Delete(CacheDir, recursive: true);
     }
