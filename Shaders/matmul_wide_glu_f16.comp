@@ -3,4 +3,5 @@
 #extension GL_GOOGLE_include_directive : require
 #define NORM 0
 #define GLU 1
+#define ROPE 0
 #include "matmul_wide.glsl"

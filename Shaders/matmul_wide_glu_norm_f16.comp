@@ -3,4 +3,5 @@
 #extension GL_GOOGLE_include_directive : require
 #define NORM 1
 #define GLU 1
+#define ROPE 0
 #include "matmul_wide.glsl"

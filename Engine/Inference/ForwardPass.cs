@@ -22,7 +22,8 @@ public enum LogitsMode
 /// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k with k and v appended to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
 /// W_down (+ residual). In the rows-per-lane layout (CPU devices) and the wide split-k layout (GPUs, F16) each rmsnorm runs
-/// inside the matmul after it, and gate and up are one SwiGLU matmul.
+/// inside the matmul after it, and gate and up are one SwiGLU matmul; in the wide split-k layout with GGUF's interleaved
+/// rope the rope and the cache append run in the QKV matmul's epilogue too (5 dispatches per layer).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -41,9 +42,10 @@ public sealed class ForwardPass : IDisposable
     private readonly KernelBinding _argmaxBinding;
     private readonly VulkanDevice _device;
     private readonly KernelSet _kernels;   // Gpu or Cpu, resolved
+    private readonly bool _f16Cache;
     // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
@@ -58,8 +60,9 @@ public sealed class ForwardPass : IDisposable
     /// alike, so a token's activations do not depend on the path.</param>
     /// <param name="FfnNormFused">the same for the feed-forward norm and the SwiGLU matmul.</param>
     /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
+    /// <param name="RopeFused">the rope and the cache append run in the QKV matmul's epilogue (no rope_kv_store dispatch).</param>
     private sealed record LayerBindings(
-        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding RopeKvStore, KernelBinding Attention, MatrixBindings O,
+        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, bool RopeFused, KernelBinding RopeKvStore, KernelBinding Attention, MatrixBindings O,
         KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
@@ -75,6 +78,7 @@ public sealed class ForwardPass : IDisposable
         _kvDim = config.KvHeadCount * config.HeadDim;
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
+        _f16Cache = f16Cache;
         _rmsNorm = new RmsNormKernel(device, everyLaneSums: cpu);
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: AttentionKernel.UseOneSubgroup(device, _kernels), headDim: config.HeadDim);
@@ -88,9 +92,14 @@ public sealed class ForwardPass : IDisposable
             var lw = weights.Layers[l];
             // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
             bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
+            // The rope joins the QKV matmul's epilogue where that is one wide split-k matrix with GGUF's interleaved pairs
+            // (a pair is then two neighbouring rows of one workgroup).
+            bool ropeFused = attnNormFused && ropeLayout == RopeLayout.Interleaved && lw.Qkv[0].Chunks.Count == 1 &&
+                             MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.WideSplitK;
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
-                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null);
+                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null,
+                    cache: ropeFused ? (cache.Keys(l), cache.Values(l), a.Step) : null);
             bool glu = lw.GateUp != null && MatmulKernel.LayoutFor(device, lw.GateUp.Type, lw.GateUp.Cols, _kernels) == MatmulLayout.RowsPerLane
                        && lw.GateUp.Chunks.Count == 1;
             if (lw.GateUp != null && !glu)
@@ -101,7 +110,7 @@ public sealed class ForwardPass : IDisposable
                            MatmulKernel.LayoutFor(device, lw.Gate.Type, lw.Gate.Cols, _kernels) == MatmulLayout.WideSplitK;
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
-                Qkv: qkv,
+                Qkv: qkv, RopeFused: ropeFused,
                 RopeKvStore: _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
@@ -122,10 +131,15 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
     private bool FusesNorm(GpuMatrix m) => MatmulKernel.HasFusions(MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels), m.Type);
 
-    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens)
+    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int, bool), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens,
+        bool rope = false)
     {
-        if (!cache.TryGetValue((m.Type, layout, glu, norm, m.TileRows), out var k))
-            cache[(m.Type, layout, glu, norm, m.TileRows)] = k = new MatmulKernel(_device, m.Type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null, tileRows: m.TileRows);
+        var key = (m.Type, layout, glu, norm, m.TileRows, rope);
+        if (!cache.TryGetValue(key, out var k))
+        {
+            RopeFusion? fusion = rope ? new RopeFusion(_c.HeadDim, _c.HeadCount, _c.KvHeadCount, _c.RopeTheta, _f16Cache) : null;
+            cache[key] = k = new MatmulKernel(_device, m.Type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null, tileRows: m.TileRows, rope: fusion);
+        }
         return k;
     }
 
@@ -134,16 +148,19 @@ public sealed class ForwardPass : IDisposable
     /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane and wide split-k): they read the residual stream and the norm weights.</param>
     /// <param name="glu">One SwiGLU matmul: rows-per-lane, gate and up interleaved in <paramref name="m"/> (half as many outputs
     /// as rows); wide split-k, <paramref name="m"/> the gate and <paramref name="up"/> the up matrix (one chunk each).</param>
+    /// <param name="cache">The layer's K and V caches and the step buffer: the kernels rope q and k and append k and v
+    /// (wide split-k QKV only).</param>
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null,
-        bool glu = false, GpuMatrix? up = null)
+        bool glu = false, GpuMatrix? up = null, (GpuBuffer Keys, GpuBuffer Values, GpuBuffer Step)? cache = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
-        var decode = Kernel(_matvec, m, layout, glu, norm != null, 1);
-        var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup);
+        var decode = Kernel(_matvec, m, layout, glu, norm != null, 1, rope: cache != null);
+        var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup, rope: cache != null);
+        (BufferRange, BufferRange, BufferRange)? cacheRanges = cache is { } c ? (c.Keys, c.Values, c.Step) : null;
         BufferRange? upRange = up == null ? default(BufferRange?) : up.Chunks[0].Buffer;
         BufferRange? normRange = norm == null ? default(BufferRange?) : norm.Value.Weights;
         GpuBuffer input = norm?.X ?? x ?? throw new ArgumentNullException(nameof(x), "an unfused matmul needs its input");
-        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => k.Bind(w, input, y, normRange, upRange);
+        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => k.Bind(w, input, y, normRange, upRange, cacheRanges);
         return new(m, rowOffset, yStride,
             decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
             prefill, m.Chunks.Select(ch => Bind(prefill, ch.Buffer)).ToArray());
@@ -187,8 +204,11 @@ public sealed class ForwardPass : IDisposable
             }
             foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
             seq.ComputeBarrier();
-            _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
-            seq.ComputeBarrier();
+            if (!L.RopeFused)
+            {
+                _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
+                seq.ComputeBarrier();
+            }
             _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim);
             seq.ComputeBarrier();
             Project(seq, L.O, n, accumulate: true);          // residual add fused

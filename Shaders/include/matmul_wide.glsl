@@ -9,7 +9,10 @@
 // Every output is one fma chain per lane in k order, then one reduction, whatever TOKENS and ROWS are: decode (TOKENS = 1)
 // and prefill give a token the same bits. The fused norm keeps the sum of squares of x per lane in the same loop and
 // scales the result once at the end: sum_k W[r,k] x[k] g[k] * rsqrt(mean(x^2) + eps).
-// The including file defines NORM and GLU (0 or 1) before including this.
+// ROPE (with NORM, for the stacked [q | k | v] projection, GGUF's interleaved rotation pairs): the epilogue rotates each
+// pair of rows (2i, 2i+1) of q and k by its token's position, writes q to Y and appends k and v to the layer's caches,
+// instead of a separate rope_kv_store dispatch.
+// The including file defines NORM, GLU and ROPE (0 or 1) before including this.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
@@ -43,6 +46,47 @@ layout(push_constant) uniform MatmulPush {
     uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
     uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
 } pc;
+
+#if ROPE
+#if GLU || !NORM
+#error ROPE is the QKV projection's epilogue: NORM without GLU
+#endif
+layout(constant_id = 5) const uint HEAD_DIM = 64;
+layout(constant_id = 6) const uint N_HEADS = 1;
+layout(constant_id = 7) const uint N_KV_HEADS = 1;
+layout(constant_id = 8) const uint FREQ_BASE_BITS = 0;    // the rope's frequency base, as float bits
+layout(constant_id = 9) const bool F16_CACHE = false;
+layout(std430, binding = 4) writeonly buffer KF32 { vec2 kF32[]; };   // [ctx, nKvHeads * headDim] f32 (F16_CACHE false)
+layout(std430, binding = 4) writeonly buffer KF16 { uint kF16[]; };   // the same in f16 pairs (F16_CACHE true)
+layout(std430, binding = 5) writeonly buffer VF32 { vec2 vF32[]; };
+layout(std430, binding = 5) writeonly buffer VF16 { uint vF16[]; };
+#define STEP_BINDING 6
+#include "step.glsl"
+
+void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
+void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
+
+// Rows row, row + 1 (row even) of token tok's [q | k | v] output: q rotated into Y, k rotated and v into the caches at
+// position pos. The angle of pair i is pos * freqBase^(-2i/headDim), as in rope_kv_store.comp.
+void ropeStore(uint row, uint tok, uint pos, float a, float b) {
+    const uint qDim = N_HEADS * HEAD_DIM, kvDim = N_KV_HEADS * HEAD_DIM, kvWords = kvDim / 2u;
+    if (row < qDim + kvDim) {
+        const uint i = (row % HEAD_DIM) / 2u;
+        const float angle = float(pos) * pow(uintBitsToFloat(FREQ_BASE_BITS), -2.0 * float(i) / float(HEAD_DIM));
+        const vec2 cs = vec2(cos(angle), sin(angle));
+        const vec2 r = vec2(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
+        if (row < qDim) {
+            const uint yi = pc.yOffset + tok * pc.yStride + row;
+            y[yi] = r.x;
+            y[yi + 1u] = r.y;
+        } else {
+            storeK(pos * kvWords + (row - qDim) / 2u, r);
+        }
+    } else {
+        storeV(pos * kvWords + (row - qDim - kvDim) / 2u, vec2(a, b));
+    }
+}
+#endif
 
 const uint WG = gl_WorkGroupSize.x;
 const uint OUTPUTS = ROWS * TOKENS;
@@ -90,7 +134,7 @@ float sumSq8(vec4 a, vec4 b, float acc) {
 }
 
 // One texel column k8 (elements 8 k8 .. 8 k8 + 7) of every row and token of the workgroup.
-void step(uint k8) {
+void texelColumn(uint k8) {
     vec4 xa[TOKENS], xb[TOKENS];
 #if NORM
     const vec4 ga = g[2 * k8], gb = g[2 * k8 + 1];
@@ -141,15 +185,16 @@ void main() {
 
     uint k8 = lane;
     for (; k8 + 3 * WG < n8; k8 += 4 * WG) {
-        [[unroll]] for (uint u = 0; u < 4; u++) step(k8 + u * WG);
+        [[unroll]] for (uint u = 0; u < 4; u++) texelColumn(k8 + u * WG);
     }
-    for (; k8 < n8; k8 += WG) step(k8);
+    for (; k8 < n8; k8 += WG) texelColumn(k8);
 
 #if NORM
     float scale[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++)
         scale[t] = inversesqrt(reduceLane(sumSq[t], OUTPUTS * (GLU != 0 ? 2u : 1u) + t) / float(pc.cols) + uintBitsToFloat(EPS_BITS));
 #endif
+    float result[OUTPUTS];
     [[unroll]] for (uint r = 0; r < ROWS; r++) {
         [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             float sum = reduceLane(acc[r * TOKENS + t], r * TOKENS + t);
@@ -165,11 +210,25 @@ void main() {
 #if GLU
             sum = sum / (1.0 + exp(-sum)) * up;   // silu(gate) * up
 #endif
-            uint row = row0 + r, tok = tok0 + t;
-            if (lane == 0 && row < pc.rows && tok < pc.nTokens) {
-                uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
-                y[yi] = pc.accumulate != 0 ? y[yi] + sum : sum;
+            result[r * TOKENS + t] = sum;
+        }
+    }
+    if (lane != 0) return;   // no barrier below
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+        const uint tok = tok0 + t;
+        if (tok >= pc.nTokens) continue;
+#if ROPE
+        [[unroll]] for (uint r = 0; r < ROWS; r += 2) {
+            if (row0 + r < pc.rows) ropeStore(row0 + r, tok, step.pos0 + tok, result[r * TOKENS + t], result[(r + 1) * TOKENS + t]);
+        }
+#else
+        [[unroll]] for (uint r = 0; r < ROWS; r++) {
+            const uint row = row0 + r;
+            if (row < pc.rows) {
+                const uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+                y[yi] = pc.accumulate != 0 ? y[yi] + result[r * TOKENS + t] : result[r * TOKENS + t];
             }
         }
+#endif
     }
 }

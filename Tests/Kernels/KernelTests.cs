@@ -229,6 +229,65 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"wide {(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul F16 {rows}x{cols} x{nTokens}");
     }
 
+    /// <summary>The QKV matmul with the rope and cache append in its epilogue against the plain matmul followed by
+    /// rope_kv_store: the same q in Y and the same k and v in the caches (GGUF's interleaved pairs), decode and prefill.</summary>
+    [TestCase(false, 1)]
+    [TestCase(true, 1)]
+    [TestCase(true, 5)]
+    [TestCase(false, 11)]
+    public unsafe void MatmulWide_RopeFused_MatchesMatmulThenRope(bool f16Cache, int nTokens)
+    {
+        const int headDim = 64, nHeads = 4, nKvHeads = 2, cols = 264, ctx = 32, pos0 = 3;
+        const float eps = 1e-5f, theta = 10000f;
+        int rows = (nHeads + 2 * nKvHeads) * headDim, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
+        var (wRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 393);
+        GpuMatrix wm;
+        fixed (byte* pw = wRaw) wm = GpuMatrix.Upload(Device, "qkv", GgmlType.F16, rows, cols, pw);
+        using var _w = wm;
+        using GpuBuffer xb = Upload(Reference.Random(nTokens * cols, 395, 3f), "x");
+        using GpuBuffer gb = Upload(Reference.Random(cols, 396), "norm");
+        using GpuBuffer step = Upload(new uint[] { pos0, 0, 0, 0 }, "step");
+        long cacheBytes = (long)ctx * kvDim * (f16Cache ? 2 : 4);
+        using var kFused = new GpuBuffer(Device, cacheBytes, "k-fused");
+        using var vFused = new GpuBuffer(Device, cacheBytes, "v-fused");
+        using var kSep = new GpuBuffer(Device, cacheBytes, "k-separate");
+        using var vSep = new GpuBuffer(Device, cacheBytes, "v-separate");
+        using var yFused = new GpuBuffer(Device, nTokens * rows * 4L, "y-fused");
+        using var ySep = new GpuBuffer(Device, nTokens * rows * 4L, "y-separate");
+        foreach (var b in new[] { kFused, vFused, kSep, vSep, yFused, ySep }) b.Clear();
+        uint tokens = nTokens == 1 ? 1u : 8u;
+        using var fused = new MatmulKernel(Device, GgmlType.F16, tokens, layout: MatmulLayout.WideSplitK, normEps: eps,
+            rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache));
+        using var plain = new MatmulKernel(Device, GgmlType.F16, tokens, layout: MatmulLayout.WideSplitK, normEps: eps);
+        using var rope = new RopeKvStoreKernel(Device, f16Cache, headDim);
+        KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, gb, cache: (kFused, vFused, step));
+        KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, gb);
+        KernelBinding rb = rope.Bind(ySep, kSep, vSep, step);
+        Run(s =>
+        {
+            fused.Record(s, fb, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false);
+            plain.Record(s, pb, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false);
+            s.Barrier();
+            rope.Record(s, rb, nTokens, nHeads, nKvHeads, headDim, rows, theta, RopeLayout.Interleaved);
+        });
+        float[] yf = Read(yFused, nTokens * rows), ys = Read(ySep, nTokens * rows);
+        float[] qf = Enumerable.Range(0, nTokens).SelectMany(t => yf[(t * rows)..(t * rows + qDim)]).ToArray();
+        float[] qs = Enumerable.Range(0, nTokens).SelectMany(t => ys[(t * rows)..(t * rows + qDim)]).ToArray();
+        Reference.AssertNmse(qf, qs, 1e-12, "roped q");
+        float[] Cache(GpuBuffer b)
+        {
+            int n = ctx * kvDim;
+            if (!f16Cache) return Read(b, n);
+            var h = new Half[n];
+            b.Download<Half>(h);
+            return h.Select(v => (float)v).ToArray();
+        }
+        float[] kf = Cache(kFused), ks = Cache(kSep), vf = Cache(vFused), vs = Cache(vSep);
+        Reference.AssertNmse(kf[(pos0 * kvDim)..((pos0 + nTokens) * kvDim)], ks[(pos0 * kvDim)..((pos0 + nTokens) * kvDim)], f16Cache ? 1e-7 : 1e-12, "roped k in the cache");
+        Reference.AssertNmse(vf, vs, 1e-12, "v in the cache");
+        Assert.That(kf[..(pos0 * kvDim)].All(v => v == 0) && kf[((pos0 + nTokens) * kvDim)..].All(v => v == 0), Is.True, "only the new tokens' rows written");
+    }
+
     /// <summary>A token's wide split-k output has the same bits whether it ran in a prefill workgroup of 8 tokens or alone.</summary>
     [Test]
     public unsafe void MatmulWide_PrefillAndDecodeGiveATokenTheSameBits()

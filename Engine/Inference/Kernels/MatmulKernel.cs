@@ -27,6 +27,10 @@ public enum MatmulLayout
     WideSplitK,
 }
 
+/// <summary>The rope and the KV-cache append fused into the wide split-k QKV projection's epilogue (GGUF's interleaved
+/// rotation pairs): q rotated into Y, k rotated and v written to the caches at each token's position.</summary>
+public sealed record RopeFusion(int HeadDim, int HeadCount, int KvHeadCount, float FreqBase, bool F16Cache);
+
 /// <summary>
 /// Weight-times-activations: <c>Y[t, rowOffset + r] (+)= sum_k W[r, k] X[t, k]</c> for one row chunk of a
 /// weight matrix. With <see cref="TokensPerWorkgroup"/> = 1 it is the matrix-vector product of decoding; with more,
@@ -58,6 +62,9 @@ public sealed class MatmulKernel : IDisposable
     /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane and wide split-k).</summary>
     public bool Norm { get; }
     public float NormEps { get; }
+    /// <summary>The rope and cache append fused into the epilogue (wide split-k, with the norm, for the stacked QKV
+    /// weights); null when Y gets the plain products.</summary>
+    public RopeFusion? Rope { get; }
 
     /// <summary>
     /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane with the CPU kernel set where the
@@ -129,8 +136,9 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
     /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
-        bool glu = false, float? normEps = null, int tileRows = 0)
+        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null)
     {
+        Rope = rope;
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
         TileRows = tileRows;
         Glu = glu;
@@ -180,13 +188,24 @@ public sealed class MatmulKernel : IDisposable
             WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
             TokensPerWorkgroup = tokensPerWorkgroup;
             RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 2u : 4u;
+            if (rope != null)
+            {
+                if (!Norm || glu)
+                    throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
+                if (rope.HeadDim <= 0 || rope.HeadDim % 2 != 0)
+                    throw new ArgumentOutOfRangeException(nameof(rope), $"headDim must be even and positive, got {rope.HeadDim}");
+                _kernel = new ComputeKernel(device, "matmul_wide_rope_norm_f16", bindingCount: 7, Marshal.SizeOf<Push>(),
+                    [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps),
+                     (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u]);
+                return;
+            }
             int bindings = 3 + (Norm ? 1 : 0) + (glu ? 1 : 0);
             _kernel = new ComputeKernel(device, "matmul_wide_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + "f16", bindings,
                 Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps)]);
             return;
         }
-        if (glu || Norm)
-            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and RMSNorm matmuls exist in the rows-per-lane and wide split-k layouts only");
+        if (glu || Norm || rope != null)
+            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU, RMSNorm and rope matmuls exist in the rows-per-lane and wide split-k layouts only");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {
@@ -210,8 +229,13 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="y">[nTokens, yStride] f32.</param>
     /// <param name="norm">[cols] f32: the RMSNorm weights, for a kernel made with normEps (then x is the un-normalised input).</param>
     /// <param name="up">[rows, cols]: the SwiGLU's up matrix, for a wide split-k kernel made with glu (weights is the gate).</param>
-    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null, BufferRange? up = null)
+    /// <param name="cache">For a kernel made with <see cref="Rope"/>: the layer's K and V caches ([ctx, nKvHeads * headDim]
+    /// f32 or f16) and the step buffer ({ uint pos0 }).</param>
+    public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null, BufferRange? up = null,
+        (BufferRange Keys, BufferRange Values, BufferRange Step)? cache = null)
     {
+        if ((Rope != null) != cache.HasValue)
+            throw new ArgumentException(Rope != null ? "this kernel ropes into the KV cache: bind the caches and the step buffer" : "only a rope-fused kernel takes the KV cache", nameof(cache));
         CheckNorm(norm);
         bool needsUp = Glu && Layout == MatmulLayout.WideSplitK;
         if (needsUp != up.HasValue)
@@ -219,6 +243,7 @@ public sealed class MatmulKernel : IDisposable
         var ranges = new List<BufferRange> { weights, x, y };
         if (norm is { } n) ranges.Add(n);
         if (up is { } u) ranges.Add(u);
+        if (cache is { } c) ranges.AddRange([c.Keys, c.Values, c.Step]);
         return _kernel.Bind(ranges.ToArray());
     }
 
@@ -243,6 +268,8 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(cols), $"the wide split-k matmul cannot take {cols} {WeightType} columns (whole 16-byte texels per row); use the split-k layout");
             if (xOffset % 4 != 0)
                 throw new ArgumentOutOfRangeException(nameof(xOffset), $"the wide split-k matmul needs xOffset % 4 == 0, got {xOffset}");
+            if (Rope is { } r && (rowOffset != 0 || accumulate || rows != (r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim))
+                throw new ArgumentException($"the rope-fused matmul takes the whole stacked QKV matrix ({(r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim} rows) at row 0, without accumulating", nameof(rows));
         }
         if (Layout != MatmulLayout.RowsPerLane)
         {
