@@ -5,7 +5,7 @@
 // with n(x) = x (plain), or rmsnorm(x) * g with the norm fused (NORM), and with GLU: Y = silu(W X) * (W_up X), gate and
 // up as two matrices of the same shape. One workgroup (one subgroup where the device has one that size) computes
 // ROWS rows x TOKENS tokens. Lane l reads texels l, l + WG, l + 2 WG, ... of each row: 8 halves per 16-byte load,
-// neighbouring lanes on neighbouring texels (coalesced), four texels per row in flight per lane in the unrolled loop.
+// neighbouring lanes on neighbouring texels (coalesced), UNROLL texels per row in flight per lane in the unrolled loop.
 // Every output is one fma chain per lane in k order, then one reduction, whatever TOKENS and ROWS are: decode (TOKENS = 1)
 // and prefill give a token the same bits. The fused norm keeps the sum of squares of x per lane in the same loop and
 // scales the result once at the end: sum_k W[r,k] x[k] g[k] * rsqrt(mean(x^2) + eps).
@@ -22,6 +22,7 @@ layout(constant_id = 1) const uint ROWS = 4;    // weight rows per workgroup
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup
 layout(constant_id = 3) const bool USE_SUBGROUP_ADD = true; // false: shared-memory reduction only
 layout(constant_id = 4) const uint EPS_BITS = 0;            // the norm's epsilon, as float bits (NORM)
+layout(constant_id = 10) const uint UNROLL = 4;             // texel columns per lane in flight in the main loop
 
 layout(std430, binding = 0) readonly buffer Weights { uvec4 w[]; };       // [rows, cols / 8] f16, 8 per texel
 layout(std430, binding = 1) readonly buffer ActivationsIn { vec4 x[]; };  // [nTokens, cols / 4] f32
@@ -184,8 +185,8 @@ void main() {
     [[unroll]] for (uint r = 0; r < ROWS; r++) wRow[r] = min(row0 + r, pc.rows - 1) * n8;
 
     uint k8 = lane;
-    for (; k8 + 3 * WG < n8; k8 += 4 * WG) {
-        [[unroll]] for (uint u = 0; u < 4; u++) texelColumn(k8 + u * WG);
+    for (; k8 + (UNROLL - 1) * WG < n8; k8 += UNROLL * WG) {
+        [[unroll]] for (uint u = 0; u < UNROLL; u++) texelColumn(k8 + u * WG);
     }
     for (; k8 < n8; k8 += WG) texelColumn(k8);
 

@@ -183,11 +183,15 @@ public sealed class MatmulKernel : IDisposable
         {
             if (weightType != GgmlType.F16)
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no wide split-k matmul kernel for {weightType}");
-            // One subgroup per workgroup, as below. Decode: 2 rows per workgroup (H200, tipo-500m tg128 in one run: 853
-            // tok/s with 2 rows, 847 with 1, 739 with 4, 558 with 8: more workgroups in flight). Prefill: 4 rows x 8 tokens.
+            // One subgroup per workgroup, as below. Measured on an H200 with tipo-500m (bench, one run each):
+            // decode 2 rows per workgroup (tg128 853 tok/s, against 847 with 1 row, 739 with 4, 558 with 8: more workgroups
+            // in flight); prefill 4 rows x 4 tokens (pp512 8464 tok/s, against 7019 for 2x8, 6638 for 8x4, 6141 for 4x8
+            // and 2755 for 4x16, whose accumulators spill). 4 texel columns in flight per lane (decode tg128 952 tok/s,
+            // against 990 with 2 and 879 with 8; prefill 4x8: 6141, against 6378 with 2 and 6455 with 8: within noise).
             WorkgroupSize = Math.Clamp(Math.Max(1u, device.Info.SubgroupSize), 8u, 64u);
-            TokensPerWorkgroup = tokensPerWorkgroup;
+            TokensPerWorkgroup = tokensPerWorkgroup == 1 ? 1u : 4u;
             RowsPerWorkgroup = tokensPerWorkgroup == 1 ? 2u : 4u;
+            const uint unroll = 4;
             if (rope != null)
             {
                 if (!Norm || glu)
@@ -196,12 +200,12 @@ public sealed class MatmulKernel : IDisposable
                     throw new ArgumentOutOfRangeException(nameof(rope), $"headDim must be even and positive, got {rope.HeadDim}");
                 _kernel = new ComputeKernel(device, "matmul_wide_rope_norm_f16", bindingCount: 7, Marshal.SizeOf<Push>(),
                     [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps),
-                     (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u]);
+                     (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u, unroll]);
                 return;
             }
             int bindings = 3 + (Norm ? 1 : 0) + (glu ? 1 : 0);
             _kernel = new ComputeKernel(device, "matmul_wide_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + "f16", bindings,
-                Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps)]);
+                Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps), 0, 0, 0, 0, 0, unroll]);
             return;
         }
         if (glu || Norm || rope != null)
