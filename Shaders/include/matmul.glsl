@@ -20,14 +20,5 @@ layout(constant_id = 3) const bool USE_SUBGROUP_ADD = true; // false: shared-mem
 layout(std430, binding = 1) readonly buffer ActivationsIn { float x[]; };   // [nTokens, cols] f32
 layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
 
-layout(push_constant) uniform MatmulPush {
-    uint rows;       // rows of W in this binding
-    uint cols;       // columns of W = length of each X row
-    uint nTokens;    // rows of X
-    uint xOffset;    // element offset of X's row 0
-    uint yOffset;    // element offset of Y's row 0
-    uint yStride;    // elements between consecutive tokens in Y
-    uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
-    uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
-} pc;
+#include "matmul_push.glsl"
 

@@ -50,14 +50,5 @@ int rowTexel0(uint row, uint texelsPerRow) {
 }
 int texelStep() { return int(max(TILE_ROWS, 1u)); }
 
-layout(push_constant) uniform MatmulPush {
-    uint rows;       // rows of W in this binding
-    uint cols;       // columns of W = length of each X row (a multiple of TEXEL_ELEMS)
-    uint nTokens;    // rows of X
-    uint xOffset;    // element offset of X's row 0 (a multiple of 4)
-    uint yOffset;    // element offset of Y's row 0
-    uint yStride;    // elements between consecutive tokens in Y
-    uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
-    uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
-} pc;
+#include "matmul_push.glsl"
 

@@ -37,16 +37,7 @@ layout(std430, binding = 3) readonly buffer NormWeights { vec4 g[]; };    // [co
 layout(std430, binding = UP_BINDING) readonly buffer UpWeights { uvec4 wUp[]; };  // [rows, cols / 8] f16
 #endif
 
-layout(push_constant) uniform MatmulPush {
-    uint rows;       // rows of W in this binding
-    uint cols;       // columns of W = length of each X row (a multiple of 8)
-    uint nTokens;    // rows of X
-    uint xOffset;    // element offset of X's row 0 (a multiple of 4)
-    uint yOffset;    // element offset of Y's row 0
-    uint yStride;    // elements between consecutive tokens in Y
-    uint rowOffset;  // column of Y that receives W's row 0 (row chunks of a split matrix)
-    uint accumulate; // 1: Y += W X (residual add fused), 0: Y = W X
-} pc;
+#include "matmul_push.glsl"
 
 #if ROPE
 #if GLU || !NORM

@@ -181,15 +181,7 @@ public class KernelTests : GpuTest
         BufferRange? normWeights = norm ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
         KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb, normWeights);
         Run(s => k.Record(s, b, wm.Rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
-        float[] xn = norm ? Reference.RmsNorm(x, g, nTokens, cols, eps) : x;
-        var expected = new float[nTokens * rows];
-        for (int t = 0; t < nTokens; t++)
-        {
-            float[] xt = xn[(t * cols)..((t + 1) * cols)];
-            float[] y = Reference.MatVec(w, xt, rows, cols);
-            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(u, xt, rows, cols));
-            y.CopyTo(expected, t * rows);
-        }
+        float[] expected = ExpectedFusedMatmul(w, glu ? u : null, x, norm ? g : null, eps, rows, cols, nTokens);
         Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"{(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
     }
 
@@ -203,11 +195,8 @@ public class KernelTests : GpuTest
     public unsafe void MatmulWide_Fused_MatchesSeparateOps(int rows, int cols, int nTokens, bool glu, bool norm)
     {
         const float eps = 1e-5f;
-        var (gRaw, gate) = RandomWeights(GgmlType.F16, rows, cols, 193);
-        var (uRaw, up) = RandomWeights(GgmlType.F16, rows, cols, 194);
-        GpuMatrix gm, um;
-        fixed (byte* pg = gRaw) gm = GpuMatrix.Upload(Device, "gate", GgmlType.F16, rows, cols, pg);
-        fixed (byte* pu = uRaw) um = GpuMatrix.Upload(Device, "up", GgmlType.F16, rows, cols, pu);
+        var (gm, gate) = UploadRandomF16("gate", rows, cols, 193);
+        var (um, up) = UploadRandomF16("up", rows, cols, 194);
         using var _g = gm;
         using var _u = um;
         float[] x = Reference.Random(nTokens * cols, 195, 3f), g = Reference.Random(cols, 196);
@@ -217,15 +206,7 @@ public class KernelTests : GpuTest
         using var k = new MatmulKernel(Device, GgmlType.F16, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.WideSplitK, glu: glu, normEps: norm ? eps : null);
         KernelBinding b = k.Bind(gm.Chunks[0].Buffer, xb, yb, norm ? gb : default(BufferRange?), glu ? um.Chunks[0].Buffer : default(BufferRange?));
         Run(s => k.Record(s, b, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
-        float[] xn = norm ? Reference.RmsNorm(x, g, nTokens, cols, eps) : x;
-        var expected = new float[nTokens * rows];
-        for (int t = 0; t < nTokens; t++)
-        {
-            float[] xt = xn[(t * cols)..((t + 1) * cols)];
-            float[] y = Reference.MatVec(gate, xt, rows, cols);
-            if (glu) y = Reference.SwiGlu(y, Reference.MatVec(up, xt, rows, cols));
-            y.CopyTo(expected, t * rows);
-        }
+        float[] expected = ExpectedFusedMatmul(gate, glu ? up : null, x, norm ? g : null, eps, rows, cols, nTokens);
         Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"wide {(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul F16 {rows}x{cols} x{nTokens}");
     }
 
@@ -240,9 +221,7 @@ public class KernelTests : GpuTest
         const int headDim = 64, nHeads = 4, nKvHeads = 2, cols = 264, ctx = 32, pos0 = 3;
         const float eps = 1e-5f, theta = 10000f;
         int rows = (nHeads + 2 * nKvHeads) * headDim, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
-        var (wRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 393);
-        GpuMatrix wm;
-        fixed (byte* pw = wRaw) wm = GpuMatrix.Upload(Device, "qkv", GgmlType.F16, rows, cols, pw);
+        var (wm, _) = UploadRandomF16("qkv", rows, cols, 393);
         using var _w = wm;
         using GpuBuffer xb = Upload(Reference.Random(nTokens * cols, 395, 3f), "x");
         using GpuBuffer gb = Upload(Reference.Random(cols, 396), "norm");
@@ -293,11 +272,8 @@ public class KernelTests : GpuTest
     public unsafe void MatmulWide_PrefillAndDecodeGiveATokenTheSameBits()
     {
         const int rows = 70, cols = 1288, nTokens = 11;
-        var (gRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 293);
-        var (uRaw, _) = RandomWeights(GgmlType.F16, rows, cols, 294);
-        GpuMatrix gm, um;
-        fixed (byte* pg = gRaw) gm = GpuMatrix.Upload(Device, "gate", GgmlType.F16, rows, cols, pg);
-        fixed (byte* pu = uRaw) um = GpuMatrix.Upload(Device, "up", GgmlType.F16, rows, cols, pu);
+        var (gm, _) = UploadRandomF16("gate", rows, cols, 293);
+        var (um, _) = UploadRandomF16("up", rows, cols, 294);
         using var _g = gm;
         using var _u = um;
         using GpuBuffer xb = Upload(Reference.Random(nTokens * cols, 295, 3f), "x");
@@ -315,6 +291,29 @@ public class KernelTests : GpuTest
                 decode.Record(s, db, rows, cols, 1, xOffset: t * cols, yOffset: t * rows, rows, 0, accumulate: false);
         });
         Assert.That(Read(decodeOut, nTokens * rows), Is.EqualTo(Read(prefillOut, nTokens * rows)));
+    }
+
+    /// <summary>A random F16 matrix on the device (row-major) and its values.</summary>
+    private unsafe (GpuMatrix Matrix, float[] Values) UploadRandomF16(string name, int rows, int cols, int seed)
+    {
+        var (raw, values) = RandomWeights(GgmlType.F16, rows, cols, seed);
+        fixed (byte* p = raw) return (GpuMatrix.Upload(Device, name, GgmlType.F16, rows, cols, p), values);
+    }
+
+    /// <summary>The separate ops a fused matmul stands for: n = rmsnorm(x) * g (when <paramref name="g"/> is given), then
+    /// W n, or silu(W n) * (U n) when <paramref name="u"/> is given, for each token.</summary>
+    private static float[] ExpectedFusedMatmul(float[] w, float[]? u, float[] x, float[]? g, float eps, int rows, int cols, int nTokens)
+    {
+        float[] xn = g != null ? Reference.RmsNorm(x, g, nTokens, cols, eps) : x;
+        var expected = new float[nTokens * rows];
+        for (int t = 0; t < nTokens; t++)
+        {
+            float[] xt = xn[(t * cols)..((t + 1) * cols)];
+            float[] y = Reference.MatVec(w, xt, rows, cols);
+            if (u != null) y = Reference.SwiGlu(y, Reference.MatVec(u, xt, rows, cols));
+            y.CopyTo(expected, t * rows);
+        }
+        return expected;
     }
 
     [Test]
