@@ -43,7 +43,8 @@ public sealed class ForwardPass : IDisposable
     private readonly VulkanDevice _device;
     private readonly KernelSet _kernels;   // Gpu or Cpu, resolved
     private readonly bool _f16Cache;
-    // Matmul kernels by weight type, layout and SwiGLU fusion (rows-per-lane on CPU devices where the shape allows, else split-k).
+    // Matmul kernels by weight type, layout and fusions (rows-per-lane on CPU devices, wide split-k for F16 on GPUs, where
+    // the shape allows; else split-k).
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
@@ -90,7 +91,7 @@ public sealed class ForwardPass : IDisposable
         for (int l = 0; l < config.LayerCount; l++)
         {
             var lw = weights.Layers[l];
-            // The RMSNorms go into the projection after them where that is one rows-per-lane matmul.
+            // The RMSNorms go into the projection after them where that is one rows-per-lane or wide split-k matmul.
             bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
             // The rope joins the QKV matmul's epilogue where that is one wide split-k matrix with GGUF's interleaved pairs
             // (a pair is then two neighbouring rows of one workgroup).

@@ -21,8 +21,9 @@ public enum MatmulLayout
     RowsPerLane,
     /// <summary>
     /// Split-k with 16-byte weight loads: lane l reads texels (8 halves) l, l + lanes, ... of a workgroup's rows, four
-    /// of them in flight, with the RMSNorm and SwiGLU fusions (gate and up as two matrices). The GPU layout for F16
-    /// matrices of whole texels (Shaders/include/matmul_wide.glsl).
+    /// of them in flight, with the RMSNorm and SwiGLU fusions (gate and up as two matrices) and the rope and cache append
+    /// of the QKV projection (<see cref="RopeFusion"/>). The GPU layout for F16 matrices of whole texels
+    /// (Shaders/include/matmul_wide.glsl).
     /// </summary>
     WideSplitK,
 }
@@ -205,7 +206,8 @@ public sealed class MatmulKernel : IDisposable
             }
             int bindings = 3 + (Norm ? 1 : 0) + (glu ? 1 : 0);
             _kernel = new ComputeKernel(device, "matmul_wide_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + "f16", bindings,
-                Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps), 0, 0, 0, 0, 0, unroll]);
+                Marshal.SizeOf<Push>(), [WorkgroupSize, RowsPerWorkgroup, TokensPerWorkgroup, useSubgroupAdd, BitConverter.SingleToUInt32Bits(NormEps),
+                 0, 0, 0, 0, 0, unroll]);   // ids 5-9 are the rope's (unused here), 10 the unroll
             return;
         }
         if (glu || Norm || rope != null)
