@@ -19,20 +19,12 @@ layout(constant_id = 1) const bool F16_CACHE = false;
 layout(constant_id = 2) const uint HEAD_DIM = 64;
 layout(local_size_x_id = 0) in;
 layout(std430, set = 0, binding = 0) buffer QKV { float qkv[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer KF32 { vec2 kF32[]; };   // F16_CACHE false
-layout(std430, set = 0, binding = 1) writeonly buffer KF16 { uint kF16[]; };   // F16_CACHE true: f16 pairs
-layout(std430, set = 0, binding = 2) writeonly buffer VF32 { vec2 vF32[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer VF16 { uint vF16[]; };
+#define K_BINDING 1
+#define V_BINDING 2
+#include "rope.glsl"
 layout(push_constant) uniform Push { uint nHeads; uint nKvHeads; uint tokenStride; float freqBase; uint neox; } pc;
 
-void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
-void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
-
-// cos and sin of the angle of rotation pair i at position pos.
-vec2 rotation(uint i, uint pos) {
-    const float angle = float(pos) * pow(pc.freqBase, -2.0 * float(i) / float(HEAD_DIM));
-    return vec2(cos(angle), sin(angle));
-}
+vec2 rotation(uint i, uint pos) { return ropeRotation(i, pos, pc.freqBase, HEAD_DIM); }
 
 // Element d of the head starting at qkv[b], rotated for position pos (read-only: for k, which goes to the cache).
 float ropedElement(uint b, uint d, uint pos) {

@@ -31,7 +31,12 @@ public sealed class Activations : IDisposable
         LogitRows = (int)Math.Max(1, Math.Min(maxTokens, (long)Math.Min(device.Info.MaxStorageBufferRange, 256UL << 20) / rowBytes));
         int qDim = c.HeadCount * c.HeadDim, kvDim = c.KvHeadCount * c.HeadDim;
         var all = new List<GpuBuffer>();
-        GpuBuffer Make(long floats, string name) { var b = new GpuBuffer(device, 4 * floats, name); all.Add(b); return b; }
+        GpuBuffer Make(long floats, string name, GpuBuffer.Placement placement = GpuBuffer.Placement.Auto)
+        {
+            var b = new GpuBuffer(device, 4 * floats, name, placement);
+            all.Add(b);
+            return b;
+        }
         try
         {
             X = Make((long)maxTokens * c.HiddenSize, "act.x");
@@ -44,13 +49,11 @@ public sealed class Activations : IDisposable
             // the device has it. A discrete GPU's device-local host-visible memory (resizable BAR) is uncached for the host:
             // reading one 32k-vocab row of logits from it cost ~3.5 ms per token on an H200 (tipo-500m decode took 6.5 ms
             // per token, 2.9 ms of it on the GPU).
-            GpuBuffer Host(long floats, string name) { var b = new GpuBuffer(device, 4 * floats, name, GpuBuffer.Placement.HostStaging); all.Add(b); return b; }
-            Logits = Host((long)LogitRows * c.VocabSize, "act.logits");
-            Argmax = Host(2, "act.argmax");
+            Logits = Make((long)LogitRows * c.VocabSize, "act.logits", GpuBuffer.Placement.HostStaging);
+            Argmax = Make(2, "act.argmax", GpuBuffer.Placement.HostStaging);
             // Written by the host before each submit and read by many workgroups: device-local where the host can map it.
-            GpuBuffer HostWrite(long floats, string name) { var b = new GpuBuffer(device, 4 * floats, name, GpuBuffer.Placement.HostWrite); all.Add(b); return b; }
-            Step = HostWrite(4, "act.step");
-            DecodeInput = HostWrite(c.HiddenSize, "act.decode_input");
+            Step = Make(4, "act.step", GpuBuffer.Placement.HostWrite);
+            DecodeInput = Make(c.HiddenSize, "act.decode_input", GpuBuffer.Placement.HostWrite);
         }
         catch
         {

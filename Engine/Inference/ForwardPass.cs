@@ -61,9 +61,9 @@ public sealed class ForwardPass : IDisposable
     /// alike, so a token's activations do not depend on the path.</param>
     /// <param name="FfnNormFused">the same for the feed-forward norm and the SwiGLU matmul.</param>
     /// <param name="FfnGlu">gate and up in one SwiGLU matmul into Gate; else Gate and Up, then the swiglu kernel.</param>
-    /// <param name="RopeFused">the rope and the cache append run in the QKV matmul's epilogue (no rope_kv_store dispatch).</param>
+    /// <param name="RopeKvStore">null when the rope and the cache append run in the QKV matmul's epilogue.</param>
     private sealed record LayerBindings(
-        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, bool RopeFused, KernelBinding RopeKvStore, KernelBinding Attention, MatrixBindings O,
+        KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding? RopeKvStore, KernelBinding Attention, MatrixBindings O,
         KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
@@ -111,8 +111,8 @@ public sealed class ForwardPass : IDisposable
                            MatmulKernel.LayoutFor(device, lw.Gate.Type, lw.Gate.Cols, _kernels) == MatmulLayout.WideSplitK;
             _layers[l] = new LayerBindings(
                 AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
-                Qkv: qkv, RopeFused: ropeFused,
-                RopeKvStore: _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
+                Qkv: qkv,
+                RopeKvStore: ropeFused ? null : _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu || wideGlu,
@@ -205,7 +205,7 @@ public sealed class ForwardPass : IDisposable
             }
             foreach (var part in L.Qkv) Project(seq, part, n, accumulate: false);   // [n, q | k | v]
             seq.ComputeBarrier();
-            if (!L.RopeFused)
+            if (L.RopeKvStore != null)
             {
                 _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
                 seq.ComputeBarrier();

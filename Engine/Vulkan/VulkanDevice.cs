@@ -63,31 +63,26 @@ public sealed unsafe class VulkanDevice : IDisposable
     public static IReadOnlyList<DeviceInfo> EnumerateDevices()
     {
         Vk vk = Api;
-        return QueryDevices(vk, SharedInstanceFor(vk, validation: false).Handle).Select(e => e.Info).ToList();
+        return QueryDevices(vk, SharedInstanceFor(vk, validation: false)).Select(e => e.Info).ToList();
     }
-
-    /// <summary>A VkInstance kept for the rest of the process, shared by every device opened with the same validation and
-    /// LP_NUM_THREADS settings.</summary>
-    private sealed record SharedInstance(Instance Handle, DebugUtils? DebugUtils, DebugUtilsMessengerEXT Messenger);
 
     // Devices come and go; instances stay. NVIDIA's driver (580.159.04, H200) fails vkCreateInstance with
     // ErrorIncompatibleDriver after a few dozen create/destroy cycles in one process, for good (seen in a fresh process
     // too: LifecycleTests.OpenUseDispose_50Times); other projects report the same driver misbehaving after ~11 cycles.
     // llvmpipe reads LP_NUM_THREADS when an instance enumerates its devices, so that setting is part of the key.
-    private static readonly Dictionary<(bool Validation, string? LpNumThreads), SharedInstance> s_instances = [];
+    private static readonly Dictionary<(bool Validation, string? LpNumThreads), Instance> s_instances = [];
     private static readonly object s_instancesLock = new();
 
-    private static SharedInstance SharedInstanceFor(Vk vk, bool validation)
+    /// <summary>The VkInstance kept for the rest of the process for this validation setting and the current
+    /// LP_NUM_THREADS (its debug messenger, when validating, lives as long; its callback is static).</summary>
+    private static Instance SharedInstanceFor(Vk vk, bool validation)
     {
         var key = (validation, Environment.GetEnvironmentVariable(LpNumThreads));
         lock (s_instancesLock)
         {
-            if (!s_instances.TryGetValue(key, out SharedInstance? shared))
-            {
-                Instance instance = CreateInstance(vk, validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger);
-                s_instances[key] = shared = new SharedInstance(instance, debugUtils, messenger);
-            }
-            return shared;
+            if (!s_instances.TryGetValue(key, out Instance instance))
+                s_instances[key] = instance = CreateInstance(vk, validation);
+            return instance;
         }
     }
 
@@ -133,8 +128,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         if (string.IsNullOrWhiteSpace(selector))
             selector = null;
         bool validation = Environment.GetEnvironmentVariable("TIPO_VALIDATION") == "1";
-        SharedInstance shared = SharedInstanceFor(vk, validation);
-        List<PhysicalDeviceEntry> devices = QueryDevices(vk, shared.Handle);
+        List<PhysicalDeviceEntry> devices = QueryDevices(vk, SharedInstanceFor(vk, validation));
         PhysicalDeviceEntry chosen = Select(devices, selector);
         return new VulkanDevice(vk, validation, chosen);
     }
@@ -276,10 +270,9 @@ public sealed unsafe class VulkanDevice : IDisposable
         }
     }
 
-    private static Instance CreateInstance(Vk vk, bool validation, out DebugUtils? debugUtils, out DebugUtilsMessengerEXT messenger)
+    /// <summary>Creates a VkInstance (with the validation layer and a debug messenger when asked): see SharedInstanceFor.</summary>
+    private static Instance CreateInstance(Vk vk, bool validation)
     {
-        debugUtils = null;
-        messenger = default;
         uint loaderVersion = Vk.MakeVersion(1, 1, 0);
         vk.EnumerateInstanceVersion(ref loaderVersion);
         uint apiVersion = loaderVersion >= Vk.MakeVersion(1, 3, 0) ? Vk.MakeVersion(1, 3, 0) : Vk.MakeVersion(1, 2, 0);
@@ -339,8 +332,7 @@ public sealed unsafe class VulkanDevice : IDisposable
                     vk.DestroyInstance(instance, null);
                     throw new TipoException("VK_EXT_debug_utils is not available although validation was requested.");
                 }
-                debugUtils = ext;
-                VkUtil.Check(ext.CreateDebugUtilsMessenger(instance, &messengerInfo, null, out messenger), "vkCreateDebugUtilsMessengerEXT");
+                VkUtil.Check(ext.CreateDebugUtilsMessenger(instance, &messengerInfo, null, out _), "vkCreateDebugUtilsMessengerEXT");
             }
             return instance;
         }
@@ -659,22 +651,19 @@ internal static partial class NativeEnvironment
     }
 }
 
+/// <summary>vkCreateDebugUtilsMessengerEXT, loaded from an instance. Messengers live as long as their instance, which is
+/// the process (VulkanDevice.SharedInstanceFor), so there is nothing to destroy.</summary>
 internal sealed unsafe class DebugUtils
 {
     private readonly delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result> _create;
-    private readonly delegate* unmanaged<Instance, DebugUtilsMessengerEXT, AllocationCallbacks*, void> _destroy;
 
-    private DebugUtils(nint create, nint destroy)
-    {
+    private DebugUtils(nint create) =>
         _create = (delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result>)create;
-        _destroy = (delegate* unmanaged<Instance, DebugUtilsMessengerEXT, AllocationCallbacks*, void>)destroy;
-    }
 
     internal static DebugUtils? Load(Vk vk, Instance instance)
     {
         nint create = (nint)vk.GetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT").Handle;
-        nint destroy = (nint)vk.GetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT").Handle;
-        return create == 0 || destroy == 0 ? null : new DebugUtils(create, destroy);
+        return create == 0 ? null : new DebugUtils(create);
     }
 
     internal Result CreateDebugUtilsMessenger(Instance instance, DebugUtilsMessengerCreateInfoEXT* info, AllocationCallbacks* alloc, out DebugUtilsMessengerEXT messenger)
@@ -684,7 +673,4 @@ internal sealed unsafe class DebugUtils
         messenger = m;
         return r;
     }
-
-    internal void DestroyDebugUtilsMessenger(Instance instance, DebugUtilsMessengerEXT messenger, AllocationCallbacks* alloc) =>
-        _destroy(instance, messenger, alloc);
 }

@@ -48,24 +48,18 @@ layout(constant_id = 6) const uint N_HEADS = 1;
 layout(constant_id = 7) const uint N_KV_HEADS = 1;
 layout(constant_id = 8) const uint FREQ_BASE_BITS = 0;    // the rope's frequency base, as float bits
 layout(constant_id = 9) const bool F16_CACHE = false;
-layout(std430, binding = 4) writeonly buffer KF32 { vec2 kF32[]; };   // [ctx, nKvHeads * headDim] f32 (F16_CACHE false)
-layout(std430, binding = 4) writeonly buffer KF16 { uint kF16[]; };   // the same in f16 pairs (F16_CACHE true)
-layout(std430, binding = 5) writeonly buffer VF32 { vec2 vF32[]; };
-layout(std430, binding = 5) writeonly buffer VF16 { uint vF16[]; };
+#define K_BINDING 4
+#define V_BINDING 5
+#include "rope.glsl"
 #define STEP_BINDING 6
 #include "step.glsl"
 
-void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
-void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
-
 // Rows row, row + 1 (row even) of token tok's [q | k | v] output: q rotated into Y, k rotated and v into the caches at
-// position pos. The angle of pair i is pos * freqBase^(-2i/headDim), as in rope_kv_store.comp.
+// position pos (ropeRotation, as in rope_kv_store.comp).
 void ropeStore(uint row, uint tok, uint pos, float a, float b) {
     const uint qDim = N_HEADS * HEAD_DIM, kvDim = N_KV_HEADS * HEAD_DIM, kvWords = kvDim / 2u;
     if (row < qDim + kvDim) {
-        const uint i = (row % HEAD_DIM) / 2u;
-        const float angle = float(pos) * pow(uintBitsToFloat(FREQ_BASE_BITS), -2.0 * float(i) / float(HEAD_DIM));
-        const vec2 cs = vec2(cos(angle), sin(angle));
+        const vec2 cs = ropeRotation((row % HEAD_DIM) / 2u, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM);
         const vec2 r = vec2(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
         if (row < qDim) {
             const uint yi = pc.yOffset + tok * pc.yStride + row;

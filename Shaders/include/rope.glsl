@@ -1,0 +1,18 @@
+// RoPE and the KV-cache append, shared by rope_kv_store.comp and the wide split-k QKV epilogue (matmul_wide.glsl).
+// The including file declares `const bool F16_CACHE` and defines K_BINDING and V_BINDING before including this.
+
+// (cos, sin) of rotation pair i of a head of headDim elements at position pos: the angle is
+// pos * freqBase^(-2i/headDim), as llama.cpp's rope.
+vec2 ropeRotation(uint i, uint pos, float freqBase, uint headDim) {
+    const float angle = float(pos) * pow(freqBase, -2.0 * float(i) / float(headDim));
+    return vec2(cos(angle), sin(angle));
+}
+
+// The layer's caches [ctx, nKvHeads * headDim], f32, or f16 in packed pairs (F16_CACHE); each store writes two adjacent
+// elements (one word of an f16 cache).
+layout(std430, binding = K_BINDING) writeonly buffer KF32 { vec2 kF32[]; };
+layout(std430, binding = K_BINDING) writeonly buffer KF16 { uint kF16[]; };
+layout(std430, binding = V_BINDING) writeonly buffer VF32 { vec2 vF32[]; };
+layout(std430, binding = V_BINDING) writeonly buffer VF16 { uint vF16[]; };
+void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
+void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
