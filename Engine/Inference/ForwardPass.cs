@@ -22,8 +22,10 @@ public enum LogitsMode
 /// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k with k and v appended to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
 /// W_down (+ residual). In the rows-per-lane layout (CPU devices) and the wide split-k layout (GPUs, F16) each rmsnorm runs
-/// inside the matmul after it, and gate and up are one SwiGLU matmul; in the wide split-k layout with GGUF's interleaved
-/// rope the rope and the cache append run in the QKV matmul's epilogue too (5 dispatches per layer).
+/// inside the matmul after it, and gate and up are one SwiGLU matmul; the rope and the cache append run in the QKV
+/// matmul's epilogue too (5 dispatches per layer) in the wide split-k layout with GGUF's interleaved pairs and in the
+/// rows-per-lane layout with rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that
+/// fits its lanes.
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -93,10 +95,13 @@ public sealed class ForwardPass : IDisposable
             var lw = weights.Layers[l];
             // The RMSNorms go into the projection after them where that is one rows-per-lane or wide split-k matmul.
             bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
-            // The rope joins the QKV matmul's epilogue where that is one wide split-k matrix with GGUF's interleaved pairs
-            // (a pair is then two neighbouring rows of one workgroup).
-            bool ropeFused = attnNormFused && ropeLayout == RopeLayout.Interleaved && lw.Qkv[0].Chunks.Count == 1 &&
-                             MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels) == MatmulLayout.WideSplitK;
+            // The rope joins the QKV matmul's epilogue where that is one matrix whose kernel holds both rows of a pair: wide
+            // split-k with GGUF's interleaved pairs (neighbouring rows of one workgroup), rows-per-lane with rotate-half
+            // pairs (rows of one lane, where the head size allows).
+            MatmulLayout qkvLayout = MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels);
+            bool ropeFused = attnNormFused && lw.Qkv[0].Chunks.Count == 1 &&
+                             (qkvLayout == MatmulLayout.WideSplitK && ropeLayout == RopeLayout.Interleaved ||
+                              qkvLayout == MatmulLayout.RowsPerLane && ropeLayout == RopeLayout.RotateHalf && MatmulKernel.RowsRopeFits(device, config.HeadDim, f16Cache));
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null,

@@ -125,7 +125,7 @@ public sealed class GpuMatrix : IDisposable
     }
 
     /// <summary>Uploads the rows of <paramref name="pieces"/> (file-layout rows of one type and width), one after another, as one matrix.</summary>
-    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows)
+    public static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
         int rows = checked(pieces.Sum(p => p.Count));

@@ -66,10 +66,13 @@ public sealed class LlamaModel : IDisposable
             // their matrices in row tiles.
             bool rowsLayout = Kernels.KernelSets.UseCpuKernels(device, options.Kernels);
             int gluBlockRows = rowsLayout ? Kernels.MatmulKernel.RowsLayoutLanes(device) : 0;
-            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout));
+            // Their QKV matmul ropes rotate-half pairs, which lie in one lane: GGUF's interleaved Q/K rows are reordered to them.
+            bool qkToRotateHalf = rowsLayout && file.RopeLayout == RopeLayout.Interleaved &&
+                                  Kernels.MatmulKernel.RowsRopeFits(device, c.HeadDim, options.KvCacheType == KvCacheType.F16);
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
-            _forward = Track(new ForwardPass(device, c, file.RopeLayout, _weights, _cache, _activations, options.Kernels));
+            _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels));
             _sequence = Track(new CommandSequence(device));
             _embeddingRows = new float[maxTokens * c.HiddenSize];
         }

@@ -1,3 +1,4 @@
+using Tipo.Errors;
 using Tipo.Models;
 using Tipo.Vulkan;
 
@@ -54,8 +55,37 @@ public sealed class LlamaWeights : IDisposable
     /// binding; 0 keeps them separate.</param>
     /// <param name="rowTiles">Store the matrices the rows-per-lane kernels take in their row tiles
     /// (<see cref="Kernels.MatmulKernel.RowsTileFor"/>, <see cref="GpuMatrix.TileRows"/>); false keeps every matrix row-major.</param>
-    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false)
+    /// <param name="qkToRotateHalf">Reorder the rows of every head of W_q and W_k from GGUF's interleaved rotation pairs
+    /// (2i, 2i+1) to rotate-half pairs (i, i + headDim/2), undoing the converter's permutation: q and k then come out in
+    /// Hugging Face order and are roped with <see cref="RopeLayout.RotateHalf"/> (for the rows-per-lane QKV matmul, which
+    /// ropes pairs within a lane). Attention scores do not change: q and k share the order.</param>
+    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false, bool qkToRotateHalf = false)
     {
+        ArgumentNullException.ThrowIfNull(file);
+        if (qkToRotateHalf && file.RopeLayout != RopeLayout.Interleaved)
+            throw new ArgumentException($"{file.Path}: its Q/K rows are already in rotate-half order", nameof(qkToRotateHalf));
+        int headDim = file.Config.HeadDim;
+        // The rows of a 2-D tensor as pieces for GpuMatrix.UploadPieces: all of them in order, or (q and k when reordering)
+        // each head's rows 0, 2, 4, ..., then 1, 3, 5, ...: rotate-half pair (i, i + headDim/2) was interleaved pair (2i, 2i+1).
+        IEnumerable<(nint, int)> Rows(ModelTensor t, bool reorder)
+        {
+            if (!reorder)
+                return [((nint)t.Data, checked((int)t.Shape[0]))];
+            if (headDim % 2 != 0 || t.Shape[0] % headDim != 0)
+                throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} has {t.Shape[0]} rows, not whole heads of {headDim}");
+            long rowBytes = GgmlTypeInfo.RowBytes(t.Type, checked((int)t.Shape[1]));
+            return Enumerable.Range(0, checked((int)t.Shape[0]))
+                .Select(r => (head: r / headDim, j: r % headDim))
+                .Select(p => ((nint)(t.Data + rowBytes * (p.head * headDim + (p.j < headDim / 2 ? 2 * p.j : 2 * (p.j - headDim / 2) + 1))), 1));
+        }
+        GpuMatrix UploadRows(string name, IReadOnlyList<ModelTensor> parts, bool[] reorder, int tile)
+        {
+            foreach (var t in parts)
+                if (t.Shape.Length != 2)
+                    throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} should be 2-D, has shape [{string.Join(", ", t.Shape)}]");
+            return GpuMatrix.UploadPieces(device, name, parts[0].Type, checked((int)parts[0].Shape[1]),
+                parts.SelectMany((t, i) => Rows(t, reorder[i])).ToList(), tile);
+        }
         int Tile(ModelTensor t) =>
             rowTiles && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue
                 ? Kernels.MatmulKernel.RowsTileFor(device, GpuMatrix.GpuTypeFor(t.Type, t.Name), (int)t.Shape[1]) : 0;
@@ -70,10 +100,12 @@ public sealed class LlamaWeights : IDisposable
                 var qkvMatrices = new List<GpuMatrix>();
                 try
                 {
+                    bool[] reorder = [qkToRotateHalf, qkToRotateHalf, false];
                     if (qkv.All(t => t.Type == qkv[0].Type && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]))
-                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0])));
+                        qkvMatrices.Add(qkToRotateHalf ? UploadRows(p + "attn_qkv", qkv, reorder, Tile(qkv[0])) : GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0])));
                     else
-                        foreach (var t in qkv) qkvMatrices.Add(GpuMatrix.Upload(device, t, Tile(t)));
+                        for (int m = 0; m < qkv.Length; m++)
+                            qkvMatrices.Add(reorder[m] ? UploadRows(qkv[m].Name, [qkv[m]], [true], Tile(qkv[m])) : GpuMatrix.Upload(device, qkv[m], Tile(qkv[m])));
                 }
                 catch
                 {

@@ -20,6 +20,8 @@
 // weights g at binding 3 and s = 1 / sqrt(mean(X^2) + eps) per token, whose sum of squares the k loop gathers from
 // the X texels it reads anyway (rms_scale.glsl's order). No pass over X before the loop, one dispatch and one barrier
 // fewer per norm; decode and prefill both run it, so a token's activations do not depend on the path.
+// With ROPE defined (and NORM) it is the stacked QKV projection, and its epilogue ropes q and k and appends k and v to
+// the layer's caches (see below).
 // The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
 // `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
@@ -51,4 +53,25 @@ int rowTexel0(uint row, uint texelsPerRow) {
 int texelStep() { return int(max(TILE_ROWS, 1u)); }
 
 #include "matmul_push.glsl"
+
+#ifdef ROPE
+// The stacked [q | k | v] projection with the rope and the cache append in its epilogue (NORM, not GLU). Rotation
+// pairs are (i, i + HEAD_DIM/2) of a head (rotate-half; GGUF's interleaved Q/K rows are reordered to it at upload), so
+// with HEAD_DIM/2 a multiple of the lanes and lanes x ROWS a multiple of HEAD_DIM both rows of a pair are rows
+// r and r + HEAD_DIM/2/lanes of one lane (the host checks: MatmulKernel.RowsRopeFits).
+#if defined(GLU) || !defined(NORM)
+#error ROPE is the QKV projection's epilogue: NORM without GLU
+#endif
+layout(constant_id = 5) const uint HEAD_DIM = 64;
+layout(constant_id = 6) const uint N_HEADS = 1;
+layout(constant_id = 7) const uint N_KV_HEADS = 1;
+layout(constant_id = 8) const uint FREQ_BASE_BITS = 0;    // the rope's frequency base, as float bits
+layout(constant_id = 9) const bool F16_CACHE = false;
+#define K_BINDING 4
+#define V_BINDING 5
+#define ROPE_ELEMENT_STORES
+#include "rope.glsl"
+#define STEP_BINDING 6
+#include "step.glsl"
+#endif
 

@@ -1,5 +1,6 @@
 // RoPE and the KV-cache append, shared by rope_kv_store.comp and the wide split-k QKV epilogue (matmul_wide.glsl).
-// The including file declares `const bool F16_CACHE` and defines K_BINDING and V_BINDING before including this.
+// The including file declares `const bool F16_CACHE` and defines K_BINDING and V_BINDING before including this (and
+// ROPE_ELEMENT_STORES for storeK1/storeV1).
 
 // (cos, sin) of rotation pair i of a head of headDim elements at position pos: the angle is
 // pos * freqBase^(-2i/headDim), as llama.cpp's rope.
@@ -16,3 +17,15 @@ layout(std430, binding = V_BINDING) writeonly buffer VF32 { vec2 vF32[]; };
 layout(std430, binding = V_BINDING) writeonly buffer VF16 { uint vF16[]; };
 void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
 void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
+
+#ifdef ROPE_ELEMENT_STORES
+// One element per store, for kernels whose lanes hold elements far apart (the rows-per-lane QKV epilogue); an f16
+// cache is written as 16-bit elements (storageBuffer16BitAccess), converted as packHalf2x16 converts.
+#extension GL_EXT_shader_16bit_storage : require
+layout(std430, binding = K_BINDING) writeonly buffer KF32e { float kF32e[]; };
+layout(std430, binding = K_BINDING) writeonly buffer KF16e { float16_t kF16e[]; };
+layout(std430, binding = V_BINDING) writeonly buffer VF32e { float vF32e[]; };
+layout(std430, binding = V_BINDING) writeonly buffer VF16e { float16_t vF16e[]; };
+void storeK1(uint e, float v) { if (F16_CACHE) kF16e[e] = float16_t(v); else kF32e[e] = v; }
+void storeV1(uint e, float v) { if (F16_CACHE) vF16e[e] = float16_t(v); else vF32e[e] = v; }
+#endif

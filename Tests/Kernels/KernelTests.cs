@@ -211,18 +211,29 @@ public class KernelTests : GpuTest
     }
 
     /// <summary>The QKV matmul with the rope and cache append in its epilogue against the plain matmul followed by
-    /// rope_kv_store: the same q in Y and the same k and v in the caches (GGUF's interleaved pairs), decode and prefill.</summary>
-    [TestCase(false, 1)]
-    [TestCase(true, 1)]
-    [TestCase(true, 5)]
-    [TestCase(false, 11)]
-    public unsafe void MatmulWide_RopeFused_MatchesMatmulThenRope(bool f16Cache, int nTokens)
+    /// rope_kv_store: the same q in Y and the same k and v in the caches, decode and prefill; the wide split-k kernel
+    /// with GGUF's interleaved pairs, the rows-per-lane kernel (F16 and F32) with rotate-half pairs.</summary>
+    [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, false, 1)]
+    [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, true, 1)]
+    [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, true, 5)]
+    [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, false, 11)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, false, 1)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 1)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, false, 11)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, true, 5)]
+    public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens)
     {
         const int headDim = 64, nHeads = 4, nKvHeads = 2, cols = 264, ctx = 32, pos0 = 3;
         const float eps = 1e-5f, theta = 10000f;
         int rows = (nHeads + 2 * nKvHeads) * headDim, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
-        var (wm, _) = UploadRandomF16("qkv", rows, cols, 393);
+        if (layout == MatmulLayout.RowsPerLane && !MatmulKernel.RowsRopeFits(Device, headDim, f16Cache))
+            Assert.Ignore($"{Device.Info.Name}: the rows-per-lane matmul cannot rope heads of {headDim} here");
+        var (raw, _) = RandomWeights(type, rows, cols, 393);
+        GpuMatrix wm;
+        fixed (byte* p = raw) wm = GpuMatrix.Upload(Device, "qkv", type, rows, cols, p);
         using var _w = wm;
+        RopeLayout pairs = MatmulKernel.RopePairsOf(layout);
         using GpuBuffer xb = Upload(Reference.Random(nTokens * cols, 395, 3f), "x");
         using GpuBuffer gb = Upload(Reference.Random(cols, 396), "norm");
         using GpuBuffer step = Upload(new uint[] { pos0, 0, 0, 0 }, "step");
@@ -235,9 +246,9 @@ public class KernelTests : GpuTest
         using var ySep = new GpuBuffer(Device, nTokens * rows * 4L, "y-separate");
         foreach (var b in new[] { kFused, vFused, kSep, vSep, yFused, ySep }) b.Clear();
         uint tokens = nTokens == 1 ? 1u : 8u;
-        using var fused = new MatmulKernel(Device, GgmlType.F16, tokens, layout: MatmulLayout.WideSplitK, normEps: eps,
+        using var fused = new MatmulKernel(Device, type, tokens, layout: layout, normEps: eps,
             rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache));
-        using var plain = new MatmulKernel(Device, GgmlType.F16, tokens, layout: MatmulLayout.WideSplitK, normEps: eps);
+        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: eps);
         using var rope = new RopeKvStoreKernel(Device, f16Cache, headDim);
         KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, gb, cache: (kFused, vFused, step));
         KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, gb);
@@ -247,7 +258,7 @@ public class KernelTests : GpuTest
             fused.Record(s, fb, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false);
             plain.Record(s, pb, rows, cols, nTokens, 0, 0, rows, 0, accumulate: false);
             s.Barrier();
-            rope.Record(s, rb, nTokens, nHeads, nKvHeads, headDim, rows, theta, RopeLayout.Interleaved);
+            rope.Record(s, rb, nTokens, nHeads, nKvHeads, headDim, rows, theta, pairs);
         });
         float[] yf = Read(yFused, nTokens * rows), ys = Read(ySep, nTokens * rows);
         float[] qf = Enumerable.Range(0, nTokens).SelectMany(t => yf[(t * rows)..(t * rows + qDim)]).ToArray();

@@ -28,8 +28,10 @@ public enum MatmulLayout
     WideSplitK,
 }
 
-/// <summary>The rope and the KV-cache append fused into the wide split-k QKV projection's epilogue (GGUF's interleaved
-/// rotation pairs): q rotated into Y, k rotated and v written to the caches at each token's position.</summary>
+/// <summary>The rope and the KV-cache append fused into the stacked QKV projection's epilogue: q rotated into Y, k rotated
+/// and v written to the caches at each token's position. The wide split-k kernel rotates GGUF's interleaved pairs
+/// (2i, 2i+1), neighbouring rows of a workgroup; the rows-per-lane kernel rotate-half pairs (i, i + headDim/2), rows of
+/// one lane (<see cref="MatmulKernel.RopePairsOf"/>).</summary>
 public sealed record RopeFusion(int HeadDim, int HeadCount, int KvHeadCount, float FreqBase, bool F16Cache);
 
 /// <summary>
@@ -63,8 +65,8 @@ public sealed class MatmulKernel : IDisposable
     /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane and wide split-k).</summary>
     public bool Norm { get; }
     public float NormEps { get; }
-    /// <summary>The rope and cache append fused into the epilogue (wide split-k, with the norm, for the stacked QKV
-    /// weights); null when Y gets the plain products.</summary>
+    /// <summary>The rope and cache append fused into the epilogue (wide split-k and rows-per-lane, with the norm, for the
+    /// stacked QKV weights); null when Y gets the plain products.</summary>
     public RopeFusion? Rope { get; }
 
     /// <summary>
@@ -125,8 +127,30 @@ public sealed class MatmulKernel : IDisposable
     public static int RowsTileFor(VulkanDevice device, GgmlType gpuType, int cols) =>
         RowsLayoutFits(device, gpuType, cols) && GpuMatrix.CanTile(gpuType, cols) ? RowsLayoutTileRows(device) : 0;
 
+    /// <summary>Which rotation pairs a rope-fused kernel of <paramref name="layout"/> rotates (<see cref="RopeFusion"/>).</summary>
+    public static RopeLayout RopePairsOf(MatmulLayout layout) => layout switch
+    {
+        MatmulLayout.WideSplitK => RopeLayout.Interleaved,
+        MatmulLayout.RowsPerLane => RopeLayout.RotateHalf,
+        _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, "the split-k matmuls have no rope epilogue"),
+    };
+
+    /// <summary>Whether the rows-per-lane QKV matmul can rope heads of <paramref name="headDim"/> in its epilogue on
+    /// <paramref name="device"/>: both rows of every rotate-half pair in one lane (headDim/2 a multiple of the lanes,
+    /// lanes x rows per lane a multiple of headDim, decode and prefill alike) and, for an f16 cache, 16-bit stores.</summary>
+    public static bool RowsRopeFits(VulkanDevice device, int headDim, bool f16Cache)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        int lanes = RowsLayoutLanes(device);
+        return headDim > 0 && headDim % 2 == 0 && headDim / 2 % lanes == 0 &&
+               lanes * (int)DecodeRowsPerLane % headDim == 0 && lanes * (int)PrefillRowsPerLane % headDim == 0 &&
+               (!f16Cache || device.Info.Storage16Bit);
+    }
+
     /// <summary>Weight rows per lane of the rows-per-lane decode kernels.</summary>
     public const uint DecodeRowsPerLane = 16;
+    /// <summary>Weight rows per lane of the rows-per-lane F16 and F32 prefill kernels (Q8_0: 4).</summary>
+    public const uint PrefillRowsPerLane = 16;
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
     public int TileRows { get; }
@@ -162,10 +186,17 @@ public sealed class MatmulKernel : IDisposable
             // kernel 4 rows x 8 tokens (39-41 at pp256, against 33-38 for 8x12).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
-            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : 16u;
+            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : PrefillRowsPerLane;
             TokensPerWorkgroup = decode ? 1u : 8u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
-            string name = "matmul_rows_" + (glu ? "glu_" : "") + (Norm ? "norm_" : "") + weightType switch
+            if (rope != null)
+            {
+                if (!Norm || glu)
+                    throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
+                if (!RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
+                    throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
+            }
+            string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + (Norm ? "norm_" : "") + weightType switch
             {
                 GgmlType.F16 => "f16",
                 GgmlType.Q8_0 => "q8_0",
@@ -173,8 +204,11 @@ public sealed class MatmulKernel : IDisposable
             };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
             if (Norm) kinds.Add(BindingKind.UniformTexelBuffer);
-            _kernel = new ComputeKernel(device, name, kinds.ToArray(),
-                Marshal.SizeOf<Push>(), [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps), (uint)tileRows]);
+            if (rope != null) kinds.AddRange([BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
+            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps), (uint)tileRows];
+            if (rope != null)
+                spec = [.. spec, (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u];
+            _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);
             return;
         }
         if (tileRows > 0)
@@ -268,14 +302,14 @@ public sealed class MatmulKernel : IDisposable
         uint groupsX = (uint)((rows + RowsPerWorkgroup - 1) / RowsPerWorkgroup);
         if (Glu && accumulate)
             throw new ArgumentException("the SwiGLU matmul cannot accumulate", nameof(accumulate));
+        if (Rope is { } r && (rowOffset != 0 || accumulate || rows != (r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim))
+            throw new ArgumentException($"the rope-fused matmul takes the whole stacked QKV matrix ({(r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim} rows) at row 0, without accumulating", nameof(rows));
         if (Layout == MatmulLayout.WideSplitK)
         {
             if (!WideLayoutFits(WeightType, cols))
                 throw new ArgumentOutOfRangeException(nameof(cols), $"the wide split-k matmul cannot take {cols} {WeightType} columns (whole 16-byte texels per row); use the split-k layout");
             if (xOffset % 4 != 0)
                 throw new ArgumentOutOfRangeException(nameof(xOffset), $"the wide split-k matmul needs xOffset % 4 == 0, got {xOffset}");
-            if (Rope is { } r && (rowOffset != 0 || accumulate || rows != (r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim))
-                throw new ArgumentException($"the rope-fused matmul takes the whole stacked QKV matrix ({(r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim} rows) at row 0, without accumulating", nameof(rows));
         }
         if (Layout != MatmulLayout.RowsPerLane)
         {
