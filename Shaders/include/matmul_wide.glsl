@@ -43,16 +43,7 @@ layout(std430, binding = UP_BINDING) readonly buffer UpWeights { uvec4 wUp[]; };
 #if GLU || !NORM
 #error ROPE is the QKV projection's epilogue: NORM without GLU
 #endif
-layout(constant_id = 5) const uint HEAD_DIM = 64;
-layout(constant_id = 6) const uint N_HEADS = 1;
-layout(constant_id = 7) const uint N_KV_HEADS = 1;
-layout(constant_id = 8) const uint FREQ_BASE_BITS = 0;    // the rope's frequency base, as float bits
-layout(constant_id = 9) const bool F16_CACHE = false;
-#define K_BINDING 4
-#define V_BINDING 5
-#include "rope.glsl"
-#define STEP_BINDING 6
-#include "step.glsl"
+#include "qkv_rope.glsl"
 
 // Rows row, row + 1 (row even) of token tok's [q | k | v] output: q rotated into Y, k rotated and v into the caches at
 // position pos (ropeRotation, as in rope_kv_store.comp).

@@ -22,10 +22,8 @@ void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); el
 // One element per store, for kernels whose lanes hold elements far apart (the rows-per-lane QKV epilogue); an f16
 // cache is written as 16-bit elements (storageBuffer16BitAccess), converted as packHalf2x16 converts.
 #extension GL_EXT_shader_16bit_storage : require
-layout(std430, binding = K_BINDING) writeonly buffer KF32e { float kF32e[]; };
 layout(std430, binding = K_BINDING) writeonly buffer KF16e { float16_t kF16e[]; };
-layout(std430, binding = V_BINDING) writeonly buffer VF32e { float vF32e[]; };
 layout(std430, binding = V_BINDING) writeonly buffer VF16e { float16_t vF16e[]; };
-void storeK1(uint e, float v) { if (F16_CACHE) kF16e[e] = float16_t(v); else kF32e[e] = v; }
-void storeV1(uint e, float v) { if (F16_CACHE) vF16e[e] = float16_t(v); else vF32e[e] = v; }
+void storeK1(uint e, float v) { if (F16_CACHE) kF16e[e] = float16_t(v); else kF32[e >> 1][e & 1u] = v; }
+void storeV1(uint e, float v) { if (F16_CACHE) vF16e[e] = float16_t(v); else vF32[e >> 1][e & 1u] = v; }
 #endif
