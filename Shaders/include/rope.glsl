@@ -1,4 +1,5 @@
-// RoPE and the KV-cache append, shared by rope_kv_store.comp and the wide split-k QKV epilogue (matmul_wide.glsl).
+// RoPE and the KV-cache append, shared by rope_kv_store.comp and the QKV epilogues of the wide split-k and the
+// rows-per-lane matmuls (matmul_wide.glsl, matmul_rows.glsl; their spec constants and bindings in qkv_rope.glsl).
 // The including file declares `const bool F16_CACHE` and defines K_BINDING and V_BINDING before including this (and
 // ROPE_ELEMENT_STORES for storeK1/storeV1).
 
@@ -20,7 +21,7 @@ void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); el
 
 #ifdef ROPE_ELEMENT_STORES
 // One element per store, for kernels whose lanes hold elements far apart (the rows-per-lane QKV epilogue); an f16
-// cache is written as 16-bit elements (storageBuffer16BitAccess), converted as packHalf2x16 converts.
+// cache is written as 16-bit elements (storageBuffer16BitAccess; the kernel tests find them equal to packHalf2x16's).
 #extension GL_EXT_shader_16bit_storage : require
 layout(std430, binding = K_BINDING) writeonly buffer KF16e { float16_t kF16e[]; };
 layout(std430, binding = V_BINDING) writeonly buffer VF16e { float16_t vF16e[]; };
