@@ -100,8 +100,7 @@ public sealed class ForwardPass : IDisposable
             // pairs (rows of one lane, where the head size allows).
             MatmulLayout qkvLayout = MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels);
             bool ropeFused = attnNormFused && lw.Qkv[0].Chunks.Count == 1 &&
-                             (qkvLayout == MatmulLayout.WideSplitK && ropeLayout == RopeLayout.Interleaved ||
-                              qkvLayout == MatmulLayout.RowsPerLane && ropeLayout == RopeLayout.RotateHalf && MatmulKernel.RowsRopeFits(device, config.HeadDim, f16Cache));
+                             MatmulKernel.RopeFits(device, qkvLayout, ropeLayout, config.HeadDim, f16Cache);
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null,
@@ -155,7 +154,7 @@ public sealed class ForwardPass : IDisposable
     /// <param name="glu">One SwiGLU matmul: rows-per-lane, gate and up interleaved in <paramref name="m"/> (half as many outputs
     /// as rows); wide split-k, <paramref name="m"/> the gate and <paramref name="up"/> the up matrix (one chunk each).</param>
     /// <param name="cache">The layer's K and V caches and the step buffer: the kernels rope q and k and append k and v
-    /// (wide split-k QKV only).</param>
+    /// (the stacked QKV of the wide split-k and rows-per-lane layouts, <see cref="MatmulKernel.RopeFits"/>).</param>
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null,
         bool glu = false, GpuMatrix? up = null, (GpuBuffer Keys, GpuBuffer Values, GpuBuffer Step)? cache = null)
     {

@@ -88,7 +88,9 @@ public sealed class GpuMatrix : IDisposable
     /// Uploads 2-D tensors of one type and width stacked by rows into one matrix (Q, K and V as one QKV projection:
     /// one dispatch and one read of the input instead of three).
     /// </summary>
-    public static unsafe GpuMatrix UploadStacked(VulkanDevice device, string name, IReadOnlyList<ModelTensor> parts, int tileRows = 0)
+    /// <param name="rowOrders">Per part, null (its rows in order) or the part's row each stacked row is taken from.</param>
+    public static unsafe GpuMatrix UploadStacked(VulkanDevice device, string name, IReadOnlyList<ModelTensor> parts, int tileRows = 0,
+        IReadOnlyList<int[]?>? rowOrders = null)
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) throw new ArgumentException("nothing to stack", nameof(parts));
@@ -100,8 +102,23 @@ public sealed class GpuMatrix : IDisposable
             if (t.Type != first.Type || t.Shape[1] != first.Shape[1])
                 throw new ArgumentException($"cannot stack {t.SourceName} ({t.Type}, {t.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
         }
-        return UploadPieces(device, name, first.Type, checked((int)first.Shape[1]),
-            parts.Select(t => ((nint)t.Data, checked((int)t.Shape[0]))).ToList(), tileRows);
+        int cols = checked((int)first.Shape[1]);
+        long rowBytes = GgmlTypeInfo.RowBytes(first.Type, cols);
+        var pieces = new List<(nint, int)>();
+        for (int i = 0; i < parts.Count; i++)
+        {
+            ModelTensor t = parts[i];
+            int rows = checked((int)t.Shape[0]);
+            if (rowOrders?[i] is not { } order)
+            {
+                pieces.Add(((nint)t.Data, rows));
+                continue;
+            }
+            if (order.Length != rows || order.Any(r => r < 0 || r >= rows))
+                throw new ArgumentException($"the row order for {t.SourceName} is not one of its {rows} rows per row", nameof(rowOrders));
+            foreach (int r in order) pieces.Add(((nint)(t.Data + rowBytes * r), 1));
+        }
+        return UploadPieces(device, name, first.Type, cols, pieces, tileRows);
     }
 
     /// <summary>
@@ -125,7 +142,7 @@ public sealed class GpuMatrix : IDisposable
     }
 
     /// <summary>Uploads the rows of <paramref name="pieces"/> (file-layout rows of one type and width), one after another, as one matrix.</summary>
-    public static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows)
+    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
         int rows = checked(pieces.Sum(p => p.Count));

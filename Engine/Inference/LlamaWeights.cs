@@ -65,26 +65,17 @@ public sealed class LlamaWeights : IDisposable
         if (qkToRotateHalf && file.RopeLayout != RopeLayout.Interleaved)
             throw new ArgumentException($"{file.Path}: its Q/K rows are already in rotate-half order", nameof(qkToRotateHalf));
         int headDim = file.Config.HeadDim;
-        // The rows of a 2-D tensor as pieces for GpuMatrix.UploadPieces: all of them in order, or (q and k when reordering)
-        // each head's rows 0, 2, 4, ..., then 1, 3, 5, ...: rotate-half pair (i, i + headDim/2) was interleaved pair (2i, 2i+1).
-        IEnumerable<(nint, int)> Rows(ModelTensor t, bool reorder)
+        // With qkToRotateHalf, the file row each row of W_q or W_k is taken from: per head rows 0, 2, 4, ..., then 1, 3, 5, ...
+        // (rotate-half pair (i, i + headDim/2) was interleaved pair (2i, 2i+1)); null keeps the file's order.
+        int[]? QkOrder(ModelTensor t)
         {
-            if (!reorder)
-                return [((nint)t.Data, checked((int)t.Shape[0]))];
-            if (headDim % 2 != 0 || t.Shape[0] % headDim != 0)
-                throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} has {t.Shape[0]} rows, not whole heads of {headDim}");
-            long rowBytes = GgmlTypeInfo.RowBytes(t.Type, checked((int)t.Shape[1]));
+            if (!qkToRotateHalf)
+                return null;
+            if (t.Shape.Length != 2 || headDim % 2 != 0 || t.Shape[0] % headDim != 0)
+                throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} of shape [{string.Join(", ", t.Shape)}] is not whole heads of {headDim} rows");
             return Enumerable.Range(0, checked((int)t.Shape[0]))
-                .Select(r => (head: r / headDim, j: r % headDim))
-                .Select(p => ((nint)(t.Data + rowBytes * (p.head * headDim + (p.j < headDim / 2 ? 2 * p.j : 2 * (p.j - headDim / 2) + 1))), 1));
-        }
-        GpuMatrix UploadRows(string name, IReadOnlyList<ModelTensor> parts, bool[] reorder, int tile)
-        {
-            foreach (var t in parts)
-                if (t.Shape.Length != 2)
-                    throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} should be 2-D, has shape [{string.Join(", ", t.Shape)}]");
-            return GpuMatrix.UploadPieces(device, name, parts[0].Type, checked((int)parts[0].Shape[1]),
-                parts.SelectMany((t, i) => Rows(t, reorder[i])).ToList(), tile);
+                .Select(r => r / headDim * headDim + (r % headDim < headDim / 2 ? 2 * (r % headDim) : 2 * (r % headDim - headDim / 2) + 1))
+                .ToArray();
         }
         int Tile(ModelTensor t) =>
             rowTiles && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue
@@ -100,12 +91,13 @@ public sealed class LlamaWeights : IDisposable
                 var qkvMatrices = new List<GpuMatrix>();
                 try
                 {
-                    bool[] reorder = [qkToRotateHalf, qkToRotateHalf, false];
+                    int[]?[] orders = [QkOrder(qkv[0]), QkOrder(qkv[1]), null];
                     if (qkv.All(t => t.Type == qkv[0].Type && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]))
-                        qkvMatrices.Add(qkToRotateHalf ? UploadRows(p + "attn_qkv", qkv, reorder, Tile(qkv[0])) : GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0])));
+                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0]), orders));
                     else
                         for (int m = 0; m < qkv.Length; m++)
-                            qkvMatrices.Add(reorder[m] ? UploadRows(qkv[m].Name, [qkv[m]], [true], Tile(qkv[m])) : GpuMatrix.Upload(device, qkv[m], Tile(qkv[m])));
+                            qkvMatrices.Add(orders[m] == null ? GpuMatrix.Upload(device, qkv[m], Tile(qkv[m]))
+                                : GpuMatrix.UploadStacked(device, qkv[m].Name, [qkv[m]], Tile(qkv[m]), [orders[m]]));
                 }
                 catch
                 {

@@ -135,6 +135,15 @@ public sealed class MatmulKernel : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, "the split-k matmuls have no rope epilogue"),
     };
 
+    /// <summary>Whether the QKV matmul of <paramref name="layout"/> can take the rope of <paramref name="pairs"/> in its
+    /// epilogue on <paramref name="device"/> (<see cref="RopePairsOf"/>; rows-per-lane: <see cref="RowsRopeFits"/>).</summary>
+    public static bool RopeFits(VulkanDevice device, MatmulLayout layout, RopeLayout pairs, int headDim, bool f16Cache) => layout switch
+    {
+        MatmulLayout.WideSplitK => pairs == RopePairsOf(layout),
+        MatmulLayout.RowsPerLane => pairs == RopePairsOf(layout) && RowsRopeFits(device, headDim, f16Cache),
+        _ => false,
+    };
+
     /// <summary>Whether the rows-per-lane QKV matmul can rope heads of <paramref name="headDim"/> in its epilogue on
     /// <paramref name="device"/>: both rows of every rotate-half pair in one lane (headDim/2 a multiple of the lanes,
     /// lanes x rows per lane a multiple of headDim, decode and prefill alike) and, for an f16 cache, 16-bit stores.</summary>
@@ -157,13 +166,17 @@ public sealed class MatmulKernel : IDisposable
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
-    /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane only).</param>
-    /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane only).</param>
+    /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane and wide split-k).</param>
+    /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane and wide split-k).</param>
     /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
+    /// <param name="rope">Non-null: the stacked QKV projection with the rope and cache append in its epilogue (with
+    /// normEps, without glu; <see cref="RopeFits"/>).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
         bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null)
     {
         Rope = rope;
+        if (rope != null && (normEps == null || glu))
+            throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
         TileRows = tileRows;
         Glu = glu;
@@ -189,13 +202,8 @@ public sealed class MatmulKernel : IDisposable
             uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : PrefillRowsPerLane;
             TokensPerWorkgroup = decode ? 1u : 8u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
-            if (rope != null)
-            {
-                if (!Norm || glu)
-                    throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
-                if (!RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
-                    throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
-            }
+            if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
+                throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
             string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + (Norm ? "norm_" : "") + weightType switch
             {
                 GgmlType.F16 => "f16",
@@ -229,8 +237,6 @@ public sealed class MatmulKernel : IDisposable
             const uint unroll = 4;
             if (rope != null)
             {
-                if (!Norm || glu)
-                    throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
                 if (rope.HeadDim <= 0 || rope.HeadDim % 2 != 0)
                     throw new ArgumentOutOfRangeException(nameof(rope), $"headDim must be even and positive, got {rope.HeadDim}");
                 _kernel = new ComputeKernel(device, "matmul_wide_rope_norm_f16", bindingCount: 7, Marshal.SizeOf<Push>(),
