@@ -1,12 +1,10 @@
 #version 450
-// RMSNorm: y[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * w[i]. One workgroup per token (row).
+// RMSNorm: y[t, i] = x[t, i] / sqrt(mean_i(x[t]^2) + eps) * w[i]. One workgroup per token (row), the lanes sharing
+// the sum through a shared-memory tree. CPU devices run rmsnorm_subgroup instead.
 // bindings: 0 = x [nTokens, n] f32, 1 = w [n] f32, 2 = y [nTokens, n] f32 (may be the same buffer as x)
-// push: { uint n; float eps; }   spec: 0 = WG (power of two), 1 = EVERY_LANE_SUMS   grid: (nTokens, 1, 1)
-// EVERY_LANE_SUMS (CPU devices): every lane sums the whole row itself (rms_scale.glsl), with no reduction and no
-// barrier(), in the order the norm-fused matmuls use. Otherwise the lanes share the sum through a shared-memory tree.
+// push: { uint n; float eps; }   spec: 0 = WG (power of two)   grid: (nTokens, 1, 1)
 #include "common.glsl"
 layout(constant_id = 0) const uint WG = 256;
-layout(constant_id = 1) const bool EVERY_LANE_SUMS = false;
 layout(local_size_x_id = 0) in;
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer W { float w[]; };
@@ -14,24 +12,13 @@ layout(std430, set = 0, binding = 2) buffer Y { float y[]; };
 layout(push_constant) uniform Push { uint n; float eps; } pc;
 shared float red_buf[WG];
 #include "reduce.glsl"
-uint rowBase;
-vec4 rmsLoad4(uint i) { uint e = rowBase + 4u * i; return vec4(x[e], x[e + 1u], x[e + 2u], x[e + 3u]); }
-float rmsLoad1(uint i) { return x[rowBase + i]; }
-#define RMS_LOADS
-#include "rms_scale.glsl"
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint base = gl_WorkGroupID.x * pc.n;
-    float scale;
-    if (EVERY_LANE_SUMS) {
-        rowBase = base;
-        scale = rmsScale(pc.n, pc.eps);
-    } else {
-        float ss = 0.0;
-        for (uint i = tid; i < pc.n; i += WG) { const float v = x[base + i]; ss += v * v; }
-        ss = wg_sum(ss);
-        barrier();
-        scale = inversesqrt(ss / float(pc.n) + pc.eps);
-    }
+    float ss = 0.0;
+    for (uint i = tid; i < pc.n; i += WG) { const float v = x[base + i]; ss += v * v; }
+    ss = wg_sum(ss);
+    barrier();
+    const float scale = inversesqrt(ss / float(pc.n) + pc.eps);
     for (uint i = tid; i < pc.n; i += WG) y[base + i] = x[base + i] * scale * w[i];
 }

@@ -21,11 +21,11 @@ public enum LogitsMode
 /// weight load across a block of tokens. Every descriptor set is written once, at construction.
 /// Per layer: rmsnorm, QKV (one matmul over the stacked weights), rope of q and k with k and v appended to the cache
 /// (one dispatch), attention, Wo (+ residual), rmsnorm, gate/up (one fused SwiGLU matmul where the layout has it),
-/// W_down (+ residual). In the rows-per-lane layout (CPU devices) and the wide split-k layout (GPUs, F16) each rmsnorm runs
-/// inside the matmul after it, and gate and up are one SwiGLU matmul; the rope and the cache append run in the QKV
-/// matmul's epilogue too (5 dispatches per layer) in the wide split-k layout with GGUF's interleaved pairs and in the
-/// rows-per-lane layout with rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that
-/// fits its lanes.
+/// W_down (+ residual). In the wide split-k layout (GPUs, F16) each rmsnorm runs inside the matmul after it, gate and up
+/// are one SwiGLU matmul and the rope and cache append (GGUF's interleaved pairs) run in the QKV matmul's epilogue: 5
+/// dispatches per layer. In the rows-per-lane layout (CPU devices) gate and up are one SwiGLU matmul and the QKV
+/// epilogue ropes rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that fits its
+/// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer.
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -82,7 +82,7 @@ public sealed class ForwardPass : IDisposable
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
         _f16Cache = f16Cache;
-        _rmsNorm = new RmsNormKernel(device, everyLaneSums: cpu);
+        _rmsNorm = new RmsNormKernel(device, subgroup: cpu && config.HiddenSize % 4 == 0);
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: AttentionKernel.UseOneSubgroup(device, _kernels), headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
@@ -93,13 +93,15 @@ public sealed class ForwardPass : IDisposable
         for (int l = 0; l < config.LayerCount; l++)
         {
             var lw = weights.Layers[l];
-            // The RMSNorms go into the projection after them where that is one rows-per-lane or wide split-k matmul.
+            // The RMSNorms go into the projection after them where that is one wide split-k matmul (GPUs); the CPU devices'
+            // rows-per-lane matmuls read X normalised by the rmsnorm kernel (MatmulKernel.FusesNorm).
             bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
             // The rope joins the QKV matmul's epilogue where that is one matrix whose kernel holds both rows of a pair: wide
             // split-k with GGUF's interleaved pairs (neighbouring rows of one workgroup), rows-per-lane with rotate-half
             // pairs (rows of one lane, where the head size allows).
             MatmulLayout qkvLayout = MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels);
-            bool ropeFused = attnNormFused && lw.Qkv[0].Chunks.Count == 1 &&
+            bool ropeFused = lw.Qkv.Count == 1 && lw.Qkv[0].Chunks.Count == 1 &&
+                             (qkvLayout == MatmulLayout.WideSplitK || MatmulKernel.HasFusedRowsVariants(lw.Qkv[0].Type)) &&
                              MatmulKernel.RopeFits(device, qkvLayout, ropeLayout, config.HeadDim, f16Cache);
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
@@ -119,8 +121,8 @@ public sealed class ForwardPass : IDisposable
                 RopeKvStore: ropeFused ? null : _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
                 O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
-                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: glu || wideGlu,
-                FfnGlu: glu ? BindMatrix(lw.GateUp!, null, a.Gate, lw.GateUp!.Rows / 2, norm: (a.X, lw.FfnNorm), glu: true)
+                FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: wideGlu,
+                FfnGlu: glu ? BindMatrix(lw.GateUp!, a.XNorm, a.Gate, lw.GateUp!.Rows / 2, glu: true)
                     : wideGlu ? BindMatrix(lw.Gate!, null, a.Gate, config.IntermediateSize, norm: (a.X, lw.FfnNorm), glu: true, up: lw.Up) : null,
                 Gate: glu || wideGlu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
                 Up: glu || wideGlu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
@@ -134,7 +136,7 @@ public sealed class ForwardPass : IDisposable
     }
 
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
-    private bool FusesNorm(GpuMatrix m) => MatmulKernel.HasFusions(MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels), m.Type);
+    private bool FusesNorm(GpuMatrix m) => MatmulKernel.FusesNorm(MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels));
 
     private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int, bool), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens,
         bool rope = false)
@@ -150,7 +152,7 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>Binds a matrix to its input and output for the decode and the prefill kernel of its type.</summary>
     /// <param name="x">The (normalised) input, unless the norm is fused.</param>
-    /// <param name="norm">The kernels fuse the RMSNorm (rows-per-lane and wide split-k): they read the residual stream and the norm weights.</param>
+    /// <param name="norm">The kernels fuse the RMSNorm (wide split-k): they read the residual stream and the norm weights.</param>
     /// <param name="glu">One SwiGLU matmul: rows-per-lane, gate and up interleaved in <paramref name="m"/> (half as many outputs
     /// as rows); wide split-k, <paramref name="m"/> the gate and <paramref name="up"/> the up matrix (one chunk each).</param>
     /// <param name="cache">The layer's K and V caches and the step buffer: the kernels rope q and k and append k and v
@@ -227,7 +229,7 @@ public sealed class ForwardPass : IDisposable
             }
             if (L.FfnGlu != null)
             {
-                Project(seq, L.FfnGlu, n, accumulate: false);  // rmsnorm fused, silu(gate) * up in the epilogue
+                Project(seq, L.FfnGlu, n, accumulate: false);  // silu(gate) * up in the epilogue (and the rmsnorm, wide split-k)
             }
             else
             {

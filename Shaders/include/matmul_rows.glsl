@@ -1,12 +1,8 @@
-// main() of the float rows-per-lane kernels (matmul_rows_f16, matmul_rows_f32 and their GLU/NORM variants); the
+// main() of the float rows-per-lane kernels (matmul_rows_f16, matmul_rows_f32 and their GLU/ROPE variants); the
 // declarations and what the including file must define are in matmul_rows_decl.glsl.
 #include "matmul_rows_decl.glsl"
 
 const uint OUTPUTS = ROWS * TOKENS;
-
-#ifdef NORM
-#include "rms_scale.glsl"
-#endif
 
 void main() {
     const uint lanes = gl_WorkGroupSize.x;
@@ -21,12 +17,6 @@ void main() {
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
-#ifdef NORM
-    // Each token's sum of squares, gathered from the X texels the k loop reads anyway (rms_scale.glsl's order).
-    vec4 sumSq[TOKENS];
-    [[unroll]] for (uint t = 0; t < TOKENS; t++) sumSq[t] = vec4(0.0);
-#endif
-
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 
@@ -35,20 +25,7 @@ void main() {
         [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
             if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
-#ifdef NORM
-            sumSq[t] += xlo[t] * xlo[t];
-            if (TEXEL_ELEMS == 8) sumSq[t] += xhi[t] * xhi[t];
-#endif
         }
-#ifdef NORM
-        // W (x * g): the norm's per-token scale multiplies the sums after the loop.
-        const vec4 glo = g4(kt * (TEXEL_ELEMS / 4));
-        const vec4 ghi = TEXEL_ELEMS == 8 ? g4(kt * 2 + 1) : vec4(0.0);
-        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
-            xlo[t] *= glo;
-            if (TEXEL_ELEMS == 8) xhi[t] *= ghi;
-        }
-#endif
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
             vec4 wlo, whi;
             unpackTexel(texelFetch(W, rowTexel[r] + int(kt) * ktStride), wlo, whi);
@@ -59,12 +36,6 @@ void main() {
             }
         }
     }
-#ifdef NORM
-    [[unroll]] for (uint t = 0; t < TOKENS; t++) {
-        const float scale = rmsScaleOf(sumSq[t], pc.cols, NORM_EPS);
-        [[unroll]] for (uint r = 0; r < ROWS; r++) acc[r * TOKENS + t] *= scale;
-    }
-#endif
 
 #if defined(ROPE)
     // Row r of this lane and its rotation partner r + HEAD_DIM/2/lanes (the same lane, see ROPE in the declarations):

@@ -16,18 +16,17 @@
 // GpuMatrix.UploadInterleaved), so each lane's even row r and odd row r + 1 are the gate and up rows of one output,
 // and Y = silu(W_gate X) * (W_up X) with `rows` = 2 x the outputs. One texel view: 20% faster on lavapipe than
 // gate and up in two bindings.
-// With NORM defined the kernel also applies the RMSNorm that precedes the projection: Y = s (W (X * g)) with the norm
-// weights g at binding 3 and s = 1 / sqrt(mean(X^2) + eps) per token, whose sum of squares the k loop gathers from
-// the X texels it reads anyway (rms_scale.glsl's order). No pass over X before the loop, one dispatch and one barrier
-// fewer per norm; decode and prefill both run it, so a token's activations do not depend on the path.
-// With ROPE defined (and NORM) it is the stacked QKV projection, and its epilogue ropes q and k and appends k and v to
-// the layer's caches (see below).
+// The RMSNorm before a projection is not fused here (X comes normalised from rmsnorm_subgroup): gathering each token's
+// sum of squares and scaling X by the norm weights inside the k loop, in every workgroup that reads the same X, cost
+// llvmpipe ~12 % of each norm-fused matmul, more than the norm's own dispatch (MatmulKernel.FusesNorm).
+// With ROPE defined it is the stacked QKV projection, and its epilogue ropes q and k and appends k and v to the
+// layer's caches (see below).
 // The including file defines TEXEL_ELEMS (weights per 16-byte texel) and
 // `void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi)` (elements 0..3 and 4..7; hi unused when TEXEL_ELEMS = 4).
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
 layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
-layout(constant_id = 3) const float NORM_EPS = 1e-5; // RMSNorm epsilon (NORM kernels)
+// constant_id 3 is the wide kernels' norm epsilon, unused here
 layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.TileRows): 0 = row-major
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row
@@ -40,10 +39,6 @@ layout(binding = 0) uniform utextureBuffer W;                               // [
 layout(binding = 1) uniform utextureBuffer X;                               // [nTokens, cols] f32, as 4-float texels
 vec4 x4(uint i) { return uintBitsToFloat(texelFetch(X, int(i))); }
 layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
-#ifdef NORM
-layout(binding = 3) uniform utextureBuffer G;                               // [cols] f32 norm weights, as 4-float texels
-vec4 g4(uint i) { return uintBitsToFloat(texelFetch(G, int(i))); }
-#endif
 
 // Texel 0 of `row` in a [rows, texelsPerRow] texel matrix of the view stored as TILE_ROWS says; the row's texel kt
 // is texelStep() * kt further on.
@@ -55,13 +50,16 @@ int texelStep() { return int(max(TILE_ROWS, 1u)); }
 #include "matmul_push.glsl"
 
 #ifdef ROPE
-// The stacked [q | k | v] projection with the rope and the cache append in its epilogue (NORM, not GLU). Rotation
+// The stacked [q | k | v] projection with the rope and the cache append in its epilogue (not GLU). Rotation
 // pairs are (i, i + HEAD_DIM/2) of a head (rotate-half; GGUF's interleaved Q/K rows are reordered to it at upload), so
 // with HEAD_DIM/2 a multiple of the lanes and lanes x ROWS a multiple of HEAD_DIM both rows of a pair are rows
 // r and r + HEAD_DIM/2/lanes of one lane (the host checks: MatmulKernel.RowsRopeFits).
-#if defined(GLU) || !defined(NORM)
-#error ROPE is the QKV projection's epilogue: NORM without GLU
+#if defined(GLU)
+#error ROPE is the QKV projection's epilogue, not the SwiGLU's
 #endif
+#define K_BINDING 3     // after W, X and Y
+#define V_BINDING 4
+#define STEP_BINDING 5
 #define ROPE_ELEMENT_STORES
 #include "qkv_rope.glsl"
 #endif

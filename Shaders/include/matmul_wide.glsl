@@ -43,6 +43,9 @@ layout(std430, binding = UP_BINDING) readonly buffer UpWeights { uvec4 wUp[]; };
 #if GLU || !NORM
 #error ROPE is the QKV projection's epilogue: NORM without GLU
 #endif
+#define K_BINDING 4     // after W, X, Y and the norm weights G
+#define V_BINDING 5
+#define STEP_BINDING 6
 #include "qkv_rope.glsl"
 
 // Rows row, row + 1 (row even) of token tok's [q | k | v] output: q rotated into Y, k rotated and v into the caches at

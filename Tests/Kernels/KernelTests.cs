@@ -152,38 +152,38 @@ public class KernelTests : GpuTest
         return (raw, type == GgmlType.F16 ? Reference.FromHalf(Reference.ToHalf(w)) : w);
     }
 
-    /// <summary>The rows-per-lane matmul with its fusions: SwiGLU (gate and up in one pass, silu(g) * u in the epilogue)
-    /// and the RMSNorm before it (W (rmsnorm(X) * g)), against the separate operations; decode and prefill.</summary>
-    [TestCase(GgmlType.F16, 304, 768, 1, true, false)]
-    [TestCase(GgmlType.F16, 2304, 768, 13, true, false)]
-    [TestCase(GgmlType.F32, 176, 64, 5, true, false)]
-    [TestCase(GgmlType.F16, 2304, 768, 1, false, true)]
-    [TestCase(GgmlType.F16, 300, 768, 13, false, true)]
-    [TestCase(GgmlType.F32, 176, 64, 5, true, true)]
-    [TestCase(GgmlType.F16, 2304, 768, 3, true, true)]
-    public unsafe void MatmulRowsPerLane_Fused_MatchesSeparateOps(GgmlType type, int rows, int cols, int nTokens, bool glu, bool norm)
+    /// <summary>The rows-per-lane SwiGLU matmul (gate and up in one pass, silu(g) * u in the epilogue) against the
+    /// separate operations; decode and prefill. (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
+    [TestCase(GgmlType.F16, 304, 768, 1)]
+    [TestCase(GgmlType.F16, 2304, 768, 13)]
+    [TestCase(GgmlType.F32, 176, 64, 5)]
+    [TestCase(GgmlType.F16, 2304, 768, 3)]
+    public unsafe void MatmulRowsPerLane_Glu_MatchesSeparateOps(GgmlType type, int rows, int cols, int nTokens)
     {
-        const float eps = 1e-5f;
         int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
-        if (glu) rows = (rows + lanes - 1) / lanes * lanes;   // gate and up interleave in blocks of the lanes (8 on lavapipe, 32 on NVIDIA)
+        rows = (rows + lanes - 1) / lanes * lanes;   // gate and up interleave in blocks of the lanes (8 on lavapipe, 32 on NVIDIA)
         var (wRaw, w) = RandomWeights(type, rows, cols, 93);
         var (uRaw, u) = RandomWeights(type, rows, cols, 94);
-        GpuMatrix wm;   // the SwiGLU kernel reads gate and up interleaved in blocks of the kernel's lanes; row tiles as the engine stores them
+        GpuMatrix wm;   // gate and up interleaved in blocks of the kernel's lanes, in row tiles as the engine stores them
         fixed (byte* pw = wRaw)
         fixed (byte* pu = uRaw)
-            wm = glu ? GpuMatrix.UploadInterleaved(Device, "gate_up", type, rows, cols, pw, pu, lanes, tile) : GpuMatrix.Upload(Device, "w", type, rows, cols, pw, tileRows: tile);
+            wm = GpuMatrix.UploadInterleaved(Device, "gate_up", type, rows, cols, pw, pu, lanes, tile);
         using var _w = wm;
-        float[] x = Reference.Random(nTokens * cols, 95, 3f), g = Reference.Random(cols, 96);
+        float[] x = Reference.Random(nTokens * cols, 95, 3f);
         using GpuBuffer xb = Upload(x, "x");
-        using GpuBuffer gb = Upload(g, "norm");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: glu, normEps: norm ? eps : null, tileRows: tile);
-        BufferRange? normWeights = norm ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
-        KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb, normWeights);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile);
+        KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb);
         Run(s => k.Record(s, b, wm.Rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
-        float[] expected = ExpectedFusedMatmul(w, glu ? u : null, x, norm ? g : null, eps, rows, cols, nTokens);
-        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"{(norm ? "norm-fused " : "")}{(glu ? "swiglu " : "")}matmul {type} {rows}x{cols} x{nTokens}");
+        float[] expected = ExpectedFusedMatmul(w, u, x, null, 0f, rows, cols, nTokens);
+        Reference.AssertNmse(Read(yb, expected.Length), expected, ReductionTol, $"swiglu matmul {type} {rows}x{cols} x{nTokens}");
     }
+
+    /// <summary>The rows-per-lane kernels leave the RMSNorm to the rmsnorm kernel: asking one for it is an error.</summary>
+    [Test]
+    public void MatmulRowsPerLane_RefusesTheNorm() =>
+        Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, normEps: 1e-5f),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("rmsnorm"));
 
     /// <summary>The wide split-k kernel's RMSNorm and SwiGLU fusions (gate and up as two matrices) against the separate
     /// ops, decode and prefill, with rows and tokens that leave partial workgroups and k loops with a tail.</summary>
@@ -246,12 +246,15 @@ public class KernelTests : GpuTest
         using var ySep = new GpuBuffer(Device, nTokens * rows * 4L, "y-separate");
         foreach (var b in new[] { kFused, vFused, kSep, vSep, yFused, ySep }) b.Clear();
         uint tokens = nTokens == 1 ? 1u : 8u;
-        using var fused = new MatmulKernel(Device, type, tokens, layout: layout, normEps: eps,
+        // The wide kernel ropes in the norm-fused QKV projection; the rows-per-lane kernels take X normalised.
+        float? normEps = MatmulKernel.FusesNorm(layout) ? eps : null;
+        BufferRange? norm = normEps != null ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
+        using var fused = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps,
             rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache));
-        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: eps);
+        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps);
         using var rope = new RopeKvStoreKernel(Device, f16Cache, headDim);
-        KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, gb, cache: (kFused, vFused, step));
-        KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, gb);
+        KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, norm, cache: (kFused, vFused, step));
+        KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, norm);
         KernelBinding rb = rope.Bind(ySep, kSep, vSep, step);
         Run(s =>
         {
@@ -401,15 +404,16 @@ public class KernelTests : GpuTest
     [TestCase(2, 4097, false)]
     [TestCase(1, 7, false)]
     [TestCase(3, 1000, true)]
-    [TestCase(1, 7, true)]
-    public void RmsNorm_MatchesReference(int nTokens, int n, bool everyLaneSums)
+    [TestCase(1, 768, true)]
+    [TestCase(5, 12, true)]
+    public void RmsNorm_MatchesReference(int nTokens, int n, bool subgroup)
     {
         float[] x = Reference.Random(nTokens * n, 20, 3f);
         float[] w = Reference.Random(n, 21);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer wb = Upload(w, "w");
         using var yb = new GpuBuffer(Device, x.Length * 4L, "y");
-        using var k = new RmsNormKernel(Device, everyLaneSums);
+        using var k = new RmsNormKernel(Device, subgroup);
         KernelBinding b = k.Bind(xb, wb, yb);
         Run(s => k.Record(s, b, nTokens, n, 1e-5f));
         Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes");

@@ -62,7 +62,7 @@ public sealed class MatmulKernel : IDisposable
     /// split-k: W is the gate and the up matrix is bound with it.</summary>
     public bool Glu { get; }
     /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
-    /// norm weights bound with it and epsilon <see cref="NormEps"/> (rows-per-lane and wide split-k).</summary>
+    /// norm weights bound with it and epsilon <see cref="NormEps"/> (wide split-k only).</summary>
     public bool Norm { get; }
     public float NormEps { get; }
     /// <summary>The rope and cache append fused into the epilogue (wide split-k and rows-per-lane, with the norm, for the
@@ -90,14 +90,17 @@ public sealed class MatmulKernel : IDisposable
     /// F16 in whole 16-byte texels per row.</summary>
     public static bool WideLayoutFits(GgmlType type, int cols) => type == GgmlType.F16 && cols > 0 && cols % 8 == 0;
 
-    /// <summary>True when <paramref name="layout"/> has the SwiGLU and RMSNorm fusions for <paramref name="type"/>.</summary>
-    public static bool HasFusions(MatmulLayout layout, GgmlType type) =>
-        layout == MatmulLayout.WideSplitK || (layout == MatmulLayout.RowsPerLane && HasFusedRowsVariants(type));
+    /// <summary>True when <paramref name="layout"/> fuses the RMSNorm before the projection: wide split-k (GPUs). The
+    /// rows-per-lane kernels (CPU devices) leave it to the rmsnorm kernel: gathering the sum of squares and scaling X by
+    /// the norm weights inside their k loop cost llvmpipe ~12 % of every norm-fused matmul, in each of the workgroups that
+    /// read the same X (tipo-200m F16 on lavapipe, 4 alternating pairs: pp512 73.4 -> 77.8 tok/s, decode 23.0 -> 23.5,
+    /// with two more dispatches per layer).</summary>
+    public static bool FusesNorm(MatmulLayout layout) => layout == MatmulLayout.WideSplitK;
 
     /// <summary>True when a rows-per-lane kernel exists for <paramref name="type"/>.</summary>
     public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32 or GgmlType.Q8_0;
 
-    /// <summary>True when the rows-per-lane kernel of <paramref name="type"/> also comes with the SwiGLU and RMSNorm fusions.</summary>
+    /// <summary>True when the rows-per-lane kernel of <paramref name="type"/> also comes with the SwiGLU and rope fusions.</summary>
     public static bool HasFusedRowsVariants(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
 
     /// <summary>Whether the rows-per-lane kernel can take a matrix of <paramref name="cols"/> columns: whole 16-byte texels
@@ -167,7 +170,7 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane and wide split-k).</param>
-    /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (rows-per-lane and wide split-k).</param>
+    /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (wide split-k only).</param>
     /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
     /// <param name="rope">Non-null: the stacked QKV projection with the rope and cache append in its epilogue (with
     /// normEps, without glu; <see cref="RopeFits"/>).</param>
@@ -175,8 +178,8 @@ public sealed class MatmulKernel : IDisposable
         bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null)
     {
         Rope = rope;
-        if (rope != null && (normEps == null || glu))
-            throw new ArgumentException("the rope is fused into the norm-fused QKV projection only", nameof(rope));
+        if (rope != null && glu)
+            throw new ArgumentException("the rope is fused into the QKV projection, not the SwiGLU", nameof(rope));
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
         TileRows = tileRows;
         Glu = glu;
@@ -190,8 +193,10 @@ public sealed class MatmulKernel : IDisposable
         {
             if (!HasRowsLayout(weightType))
                 throw new ArgumentOutOfRangeException(nameof(layout), $"no rows-per-lane matmul kernel for {weightType}");
-            if ((glu || Norm) && !HasFusedRowsVariants(weightType))
-                throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/RMSNorm rows-per-lane kernel for {weightType}");
+            if (Norm)
+                throw new ArgumentOutOfRangeException(nameof(normEps), "the rows-per-lane kernels do not fuse the RMSNorm (FusesNorm): run the rmsnorm kernel first");
+            if ((glu || rope != null) && !HasFusedRowsVariants(weightType))
+                throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/rope rows-per-lane kernel for {weightType}");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16 in row tiles: decode 16 rows per lane (22-25
             // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (the loops
             // [[unroll]]ed, row tiles): 16 rows x 8 tokens for F16/F32 (pp512 65-90 tok/s in five rounds, against 54-68
@@ -204,16 +209,15 @@ public sealed class MatmulKernel : IDisposable
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
                 throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
-            string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + (Norm ? "norm_" : "") + weightType switch
+            string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + weightType switch
             {
                 GgmlType.F16 => "f16",
                 GgmlType.Q8_0 => "q8_0",
                 _ => "f32",
             };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
-            if (Norm) kinds.Add(BindingKind.UniformTexelBuffer);
             if (rope != null) kinds.AddRange([BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
-            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(NormEps), (uint)tileRows];
+            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, 0, (uint)tileRows];   // id 3: the wide kernels' norm epsilon
             if (rope != null)
                 spec = [.. spec, (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u];
             _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);
@@ -237,6 +241,8 @@ public sealed class MatmulKernel : IDisposable
             const uint unroll = 4;
             if (rope != null)
             {
+                if (!Norm)
+                    throw new ArgumentException("the wide split-k kernel fuses the rope into the norm-fused QKV projection only", nameof(rope));
                 if (rope.HeadDim <= 0 || rope.HeadDim % 2 != 0)
                     throw new ArgumentOutOfRangeException(nameof(rope), $"headDim must be even and positive, got {rope.HeadDim}");
                 _kernel = new ComputeKernel(device, "matmul_wide_rope_norm_f16", bindingCount: 7, Marshal.SizeOf<Push>(),
@@ -251,7 +257,7 @@ public sealed class MatmulKernel : IDisposable
             return;
         }
         if (glu || Norm || rope != null)
-            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU, RMSNorm and rope matmuls exist in the rows-per-lane and wide split-k layouts only");
+            throw new ArgumentOutOfRangeException(nameof(glu), "the fused SwiGLU and rope matmuls exist in the rows-per-lane and wide split-k layouts only, the fused RMSNorm in wide split-k");
         TokensPerWorkgroup = tokensPerWorkgroup;
         string shader = weightType switch
         {

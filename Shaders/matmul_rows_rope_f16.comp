@@ -1,10 +1,10 @@
 #version 450
-// Y = silu(W_gate n) * (W_up n) with n = rmsnorm(X) * g (the norm fused), SwiGLU gate and up in one pass, with W in F16, 8 halves per texel (cols % 8 == 0), one lane per row. See include/matmul_rows.glsl.
+// [q | k | v] = W X (X normalised by the rmsnorm kernel before it), with W in F16, 8 halves per texel, one lane per row; q and k rotated
+// (rotate-half pairs) by each token's position, q written to Y, k and v appended to the layer's caches. See include/matmul_rows.glsl.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_samplerless_texture_functions : require
-#define GLU
-#define NORM
+#define ROPE
 const uint TEXEL_ELEMS = 8;
 void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
     lo = vec4(unpackHalf2x16(t.x), unpackHalf2x16(t.y));
