@@ -1,10 +1,11 @@
 #version 450
 // Causal attention of queries over a KV cache, grouped-query aware. One workgroup per (head, token).
-// Query t (position step.pos0 + t) attends cache rows 0 .. pos0 + t inclusive; head h uses kv head h / (nHeads / nKvHeads).
+// Query t of the dispatch is token firstQuery + t (q row firstQuery + t, position step.pos0 + firstQuery + t): it attends
+// cache rows 0 .. pos0 + firstQuery + t inclusive and writes output row t; head h uses kv head h / (nHeads / nKvHeads).
 // Single pass over the keys in tiles of WG with an online (running max) softmax.
-// bindings: 0 = q [nTokens, qStride] f32 (heads at the start of each row), 1 = K cache [ctx, nKvHeads * headDim], 2 = V cache (same),
+// bindings: 0 = q [firstQuery + nTokens, qStride] f32 (heads at the start of each row), 1 = K cache [ctx, nKvHeads * headDim], 2 = V cache (same),
 //           3 = out [nTokens, nHeads * headDim] f32, 4 = step { pos0 }.  K/V are f32, or f16 as packed uint words when KV_F16 = 1.
-// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; }
+// push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; uint firstQuery; }
 // spec: 0 = WG (power of two, >= 64), 1 = KV_F16 (0/1)   grid: (nHeads, nTokens, 1). headDim <= 4 * WG and <= 256, even.
 #include "common.glsl"
 #define STEP_BINDING 4
@@ -18,7 +19,7 @@ layout(std430, set = 0, binding = 1) readonly buffer KH { uint kh[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VF { float vf[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VH { uint vh[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer O { float o[]; };
-layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; } pc;
+layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; uint firstQuery; } pc;
 
 const uint MAX_HEAD_DIM = 256;
 const uint MAX_DIMS_PER_THREAD = 4;
@@ -39,9 +40,9 @@ void main() {
     const uint kvh = h / (pc.nHeads / pc.nKvHeads);
     const uint kvStride = pc.nKvHeads * hd;
     const uint kvBase = kvh * hd;
-    const uint qBase = t * pc.qStride + h * hd;
+    const uint qBase = (pc.firstQuery + t) * pc.qStride + h * hd;
     const uint oBase = (t * pc.nHeads + h) * hd;
-    const uint len = step.pos0 + t + 1u;
+    const uint len = step.pos0 + pc.firstQuery + t + 1u;
 
     for (uint d = tid; d < hd; d += WG) qs[d] = q[qBase + d] * pc.scale;
     barrier();

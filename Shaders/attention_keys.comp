@@ -8,7 +8,8 @@
 // q, K and V are read through texel buffers (16-byte texels: q 4 f32, the caches 4 f32 or 8 f16), llvmpipe's
 // fastest loads; each K and V texel fetched serves every query of the workgroup, and the query tokens are the same
 // in every lane. Same push constants and result as attention.comp.
-// Query t (position step.pos0 + t) attends cache rows 0 .. pos0 + t; head h uses kv head h / (nHeads / nKvHeads).
+// Query t of the dispatch is token firstQuery + t (q row firstQuery + t, position step.pos0 + firstQuery + t): it attends
+// cache rows 0 .. pos0 + firstQuery + t and writes output row t; head h uses kv head h / (nHeads / nKvHeads).
 // Keys past a query's causal length leave its state exactly as it was (p = 0, correction 1), so a token's output
 // does not depend on how many queries share its workgroup: decode (QUERIES = 1) and prefill give identical bits.
 // spec: 0 = WG (the device's subgroup size; the host picks this kernel only where a workgroup of that size is one
@@ -26,11 +27,11 @@ layout(constant_id = 1) const uint KV_F16 = 0;
 layout(constant_id = 2) const uint HEAD_TEXELS = 16;  // cache texels per head: fixed, so the loops unroll
 layout(constant_id = 3) const uint QUERIES = 1;       // consecutive query tokens per workgroup, sharing each K and V fetch
 layout(local_size_x_id = 0) in;
-layout(set = 0, binding = 0) uniform utextureBuffer Q;   // [nTokens, qStride] f32 as 4-float texels, the heads first in a row
+layout(set = 0, binding = 0) uniform utextureBuffer Q;   // [firstQuery + nTokens, qStride] f32 as 4-float texels, the heads first in a row
 layout(set = 0, binding = 1) uniform utextureBuffer K;   // [ctx, nKvHeads * headDim] f32 or f16, as 16-byte texels
 layout(set = 0, binding = 2) uniform utextureBuffer V;   // [ctx, nKvHeads * headDim] f32 or f16, as 16-byte texels
 layout(std430, set = 0, binding = 3) writeonly buffer O { float o[]; };   // [nTokens, nHeads * headDim] f32
-layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; } pc;
+layout(push_constant) uniform Push { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; uint firstQuery; } pc;
 
 const uint TEXEL_ELEMS = KV_F16 != 0u ? 8u : 4u;
 const uint HEAD_DIM = HEAD_TEXELS * TEXEL_ELEMS;
@@ -63,7 +64,7 @@ void main() {
     vec4 qlo[STATE], qhi[STATE], olo[STATE], ohi[STATE];
     float runMax[QUERIES], runSum[QUERIES];
     [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) {
-        const uint qBase = (min(t0 + qi, pc.nTokens - 1u) * pc.qStride + h * HEAD_DIM) / 4u;
+        const uint qBase = ((pc.firstQuery + min(t0 + qi, pc.nTokens - 1u)) * pc.qStride + h * HEAD_DIM) / 4u;
         [[unroll]] for (uint tx = 0; tx < HEAD_TEXELS; tx++) {
             const uint k = qi * HEAD_TEXELS + tx;
             qlo[k] = q4(qBase + tx * (TEXEL_ELEMS / 4u)) * pc.scale;
@@ -75,7 +76,7 @@ void main() {
         runSum[qi] = 0.0;
     }
 
-    const uint len0 = step.pos0 + t0 + 1u;            // query qi sees cache rows 0 .. len0 + qi - 1
+    const uint len0 = step.pos0 + pc.firstQuery + t0 + 1u;   // query qi sees cache rows 0 .. len0 + qi - 1
     const uint lenMax = len0 + nQueries - 1u;
     for (uint j0 = 0; j0 < lenMax; j0 += WG) {
         const uint j = j0 + lane;                      // this lane's key

@@ -25,7 +25,8 @@ public enum LogitsMode
 /// are one SwiGLU matmul and the rope and cache append (GGUF's interleaved pairs) run in the QKV matmul's epilogue: 5
 /// dispatches per layer. In the rows-per-lane layout (CPU devices) gate and up are one SwiGLU matmul and the QKV
 /// epilogue ropes rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that fits its
-/// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer.
+/// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16 and F32 weights
+/// (8 where the rope cannot join), 10 for Q8_0.
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -82,7 +83,7 @@ public sealed class ForwardPass : IDisposable
         _qkvDim = _qDim + 2 * _kvDim;
         bool f16Cache = cache.Type == KvCacheType.F16;
         _f16Cache = f16Cache;
-        _rmsNorm = new RmsNormKernel(device, subgroup: cpu && config.HiddenSize % 4 == 0);
+        _rmsNorm = new RmsNormKernel(device, RmsNormKernel.UsesSubgroupKernel(device, _kernels, config.HiddenSize));
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: AttentionKernel.UseOneSubgroup(device, _kernels), headDim: config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
@@ -101,8 +102,7 @@ public sealed class ForwardPass : IDisposable
             // pairs (rows of one lane, where the head size allows).
             MatmulLayout qkvLayout = MatmulKernel.LayoutFor(device, lw.Qkv[0].Type, lw.Qkv[0].Cols, _kernels);
             bool ropeFused = lw.Qkv.Count == 1 && lw.Qkv[0].Chunks.Count == 1 &&
-                             (qkvLayout == MatmulLayout.WideSplitK || MatmulKernel.HasFusedRowsVariants(lw.Qkv[0].Type)) &&
-                             MatmulKernel.RopeFits(device, qkvLayout, ropeLayout, config.HeadDim, f16Cache);
+                             MatmulKernel.RopeFits(device, qkvLayout, lw.Qkv[0].Type, ropeLayout, config.HeadDim, f16Cache);
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
                 qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null,
@@ -201,8 +201,15 @@ public sealed class ForwardPass : IDisposable
         int dim = _c.HiddenSize, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
 
-        foreach (var L in _layers)
+        for (int l = 0; l < _layers.Length; l++)
         {
+            var L = _layers[l];
+            // When only the last token's logits are asked for, the last layer needs every token's k and v (the cache) but
+            // past them only the last token's row: attention, Wo and the feed-forward block run for that one token, as
+            // llama.cpp does. m tokens go on from row `row` of X; attention and feed-forward scratch use rows 0.. .
+            bool lastOnly = logits == LogitsMode.Last && n > 1 && l == _layers.Length - 1;
+            int m = lastOnly ? 1 : n, row = lastOnly ? n - 1 : 0;
+
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), cache ∪ rope(Wk·norm(x)), cache ∪ Wv·norm(x))
             if (!L.AttnNormFused)
             {
@@ -216,52 +223,51 @@ public sealed class ForwardPass : IDisposable
                 _ropeKvStore.Record(seq, L.RopeKvStore, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, _c.RopeTheta, _ropeLayout);  // q roped; k roped, v to the cache
                 seq.ComputeBarrier();
             }
-            _attention.Record(seq, L.Attention, n, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim);
+            _attention.Record(seq, L.Attention, m, _c.HeadCount, _c.KvHeadCount, _c.HeadDim, _qkvDim, firstQuery: row);
             seq.ComputeBarrier();
-            Project(seq, L.O, n, accumulate: true);          // residual add fused
+            Project(seq, L.O, m, accumulate: true, yRow: row);          // residual add fused
             seq.ComputeBarrier();
 
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
             if (!L.FfnNormFused)
             {
-                _rmsNorm.Record(seq, L.FfnNorm, n, dim, eps);
+                _rmsNorm.Record(seq, L.FfnNorm, m, dim, eps, firstRow: row);
                 seq.ComputeBarrier();
             }
+            int normedRow = L.FfnNormFused ? row : 0;   // a fused norm reads X itself
             if (L.FfnGlu != null)
             {
-                Project(seq, L.FfnGlu, n, accumulate: false);  // silu(gate) * up in the epilogue (and the rmsnorm, wide split-k)
+                Project(seq, L.FfnGlu, m, accumulate: false, firstToken: normedRow);  // silu(gate) * up in the epilogue (and the rmsnorm, wide split-k)
             }
             else
             {
-                Project(seq, L.Gate!, n, accumulate: false);
-                Project(seq, L.Up!, n, accumulate: false);
+                Project(seq, L.Gate!, m, accumulate: false, firstToken: normedRow);
+                Project(seq, L.Up!, m, accumulate: false, firstToken: normedRow);
                 seq.ComputeBarrier();
-                _swiGlu.Record(seq, L.SwiGlu!, n, ff);
+                _swiGlu.Record(seq, L.SwiGlu!, m, ff);
             }
             seq.ComputeBarrier();
-            Project(seq, L.Down, n, accumulate: true);       // residual add fused
+            Project(seq, L.Down, m, accumulate: true, yRow: row);       // residual add fused
             seq.ComputeBarrier();
         }
 
         // Head: logits = W_out · norm(x), for every token or only the last one.
+        int first = logits == LogitsMode.All ? 0 : n - 1, rows = logits == LogitsMode.All ? n : 1;
         if (!_outputNormFused)
         {
-            _rmsNorm.Record(seq, _outputNorm, n, dim, eps);
+            _rmsNorm.Record(seq, _outputNorm, rows, dim, eps, firstRow: first);
             seq.ComputeBarrier();
         }
-        if (logits == LogitsMode.All)
-            Project(seq, _output, n, accumulate: false);
-        else
-            Project(seq, _output, 1, accumulate: false, firstToken: n - 1);
+        Project(seq, _output, rows, accumulate: false, firstToken: _outputNormFused ? first : 0);
         if (argmax)
         {
             seq.ComputeBarrier();
-            _argmax.Record(seq, _argmaxBinding, _c.VocabSize, rowOffset: logits == LogitsMode.All ? (n - 1) * _c.VocabSize : 0);
+            _argmax.Record(seq, _argmaxBinding, _c.VocabSize, rowOffset: (rows - 1) * _c.VocabSize);
         }
     }
 
-    /// <summary>Y[t, rowOffset..] (+)= W X[t] for tokens firstToken..firstToken+n-1 of X, written to rows 0..n-1 of Y.</summary>
-    private static void Project(CommandSequence seq, MatrixBindings mb, int n, bool accumulate, int firstToken = 0)
+    /// <summary>Y[yRow + t, rowOffset..] (+)= W X[firstToken + t] for t in 0..n-1.</summary>
+    private static void Project(CommandSequence seq, MatrixBindings mb, int n, bool accumulate, int firstToken = 0, int yRow = 0)
     {
         var m = mb.Matrix;
         var kernel = n == 1 ? mb.DecodeKernel : mb.PrefillKernel;
@@ -270,7 +276,7 @@ public sealed class ForwardPass : IDisposable
         {
             var chunk = m.Chunks[i];
             kernel.Record(seq, bindings[i], chunk.RowCount, m.Cols, n,
-                xOffset: firstToken * m.Cols, yOffset: 0, yStride: mb.YStride, rowOffset: mb.RowOffset + chunk.RowStart, accumulate);
+                xOffset: firstToken * m.Cols, yOffset: yRow * mb.YStride, yStride: mb.YStride, rowOffset: mb.RowOffset + chunk.RowStart, accumulate);
         }
     }
 

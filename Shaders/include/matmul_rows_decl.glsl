@@ -26,7 +26,7 @@
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
 layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
-// constant_id 3 is the wide kernels' norm epsilon, unused here
+// constant_id 3 is unused (the norm epsilon once), so TILE_ROWS stays 4 and the rope's 5-9 match qkv_rope.glsl
 layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.TileRows): 0 = row-major
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row

@@ -1,5 +1,5 @@
 // RoPE and the KV-cache append, shared by rope_kv_store.comp and the QKV epilogues of the wide split-k and the
-// rows-per-lane matmuls (matmul_wide.glsl, matmul_rows.glsl; their spec constants in qkv_rope.glsl).
+// rows-per-lane matmuls (matmul_wide.glsl, matmul_rows_decl.glsl; their spec constants in qkv_rope.glsl).
 // The including file declares `const bool F16_CACHE` and defines K_BINDING and V_BINDING before including this (and
 // ROPE_ELEMENT_STORES for storeK1/storeV1).
 

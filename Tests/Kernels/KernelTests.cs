@@ -400,23 +400,30 @@ public class KernelTests : GpuTest
         Assert.That(odd.Sum(x => x.RowCount), Is.EqualTo(1000));
     }
 
-    [TestCase(3, 1000, false)]
-    [TestCase(2, 4097, false)]
-    [TestCase(1, 7, false)]
-    [TestCase(3, 1000, true)]
-    [TestCase(1, 768, true)]
-    [TestCase(5, 12, true)]
-    public void RmsNorm_MatchesReference(int nTokens, int n, bool subgroup)
+    /// <summary>rmsnorm, both kernels: rows firstRow.. of x into rows 0.. of y (the last layer of a last-token-only
+    /// prefill normalises one row of many).</summary>
+    [TestCase(3, 1000, false, 0)]
+    [TestCase(2, 4097, false, 0)]
+    [TestCase(1, 7, false, 0)]
+    [TestCase(2, 100, false, 3)]
+    [TestCase(3, 1000, true, 0)]
+    [TestCase(1, 768, true, 0)]
+    [TestCase(5, 12, true, 0)]
+    [TestCase(1, 768, true, 4)]
+    public void RmsNorm_MatchesReference(int nTokens, int n, bool subgroup, int firstRow)
     {
-        float[] x = Reference.Random(nTokens * n, 20, 3f);
+        if (subgroup && !RmsNormKernel.UsesSubgroupKernel(Device, KernelSet.Cpu, n))
+            Assert.Ignore($"{Device.Info.Name}: no one-subgroup workgroups of {Device.Info.SubgroupSize} lanes here");
+        float[] x = Reference.Random((firstRow + nTokens) * n, 20, 3f);
         float[] w = Reference.Random(n, 21);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer wb = Upload(w, "w");
-        using var yb = new GpuBuffer(Device, x.Length * 4L, "y");
+        using var yb = new GpuBuffer(Device, nTokens * n * 4L, "y");
         using var k = new RmsNormKernel(Device, subgroup);
         KernelBinding b = k.Bind(xb, wb, yb);
-        Run(s => k.Record(s, b, nTokens, n, 1e-5f));
-        Reference.AssertNmse(Read(yb, x.Length), Reference.RmsNorm(x, w, nTokens, n, 1e-5f), ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes");
+        Run(s => k.Record(s, b, nTokens, n, 1e-5f, firstRow));
+        float[] expected = Reference.RmsNorm(x[(firstRow * n)..], w, nTokens, n, 1e-5f);
+        Reference.AssertNmse(Read(yb, nTokens * n), expected, ReductionTol, $"rmsnorm, {k.WorkgroupSize} lanes, from row {firstRow}");
     }
 
     /// <summary>rope_kv_store: q heads rotated in place, k rotated into the cache, v copied into the cache, at the

@@ -8,9 +8,9 @@ namespace Tipo.Inference.Kernels;
 /// Causal grouped-query attention of queries over a KV cache. Shader <c>attention</c>: one workgroup per (head, token),
 /// online softmax over key tiles; <c>attention_keys</c> (CPU devices, and GPUs of a fixed subgroup size,
 /// <see cref="UseOneSubgroup"/>): one subgroup per (head, token), or per (head, <see cref="PrefillQueries"/> tokens) in
-/// prefill, its lanes taking turns over the keys. Query t (position
-/// pos0 + t, pos0 read from the step buffer) sees cache rows 0..pos0+t. With nTokens = 1 this is decode; decode and
-/// prefill give a token the same bits.
+/// prefill, its lanes taking turns over the keys. Query t of a dispatch is token firstQuery + t (q row firstQuery + t,
+/// position pos0 + firstQuery + t, pos0 read from the step buffer): it sees cache rows 0..pos0+firstQuery+t and writes
+/// output row t. With nTokens = 1 this is decode; decode and prefill give a token the same bits.
 /// </summary>
 public sealed class AttentionKernel : IDisposable
 {
@@ -35,7 +35,7 @@ public sealed class AttentionKernel : IDisposable
     /// <summary>The head size the one-subgroup kernel is specialised for (0 for the portable kernel: any).</summary>
     public int HeadDim { get; }
 
-    private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale);
+    private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale, uint FirstQuery);
 
     /// <summary>Element type of the K/V caches.</summary>
     public MatrixType CacheType { get; }
@@ -73,16 +73,16 @@ public sealed class AttentionKernel : IDisposable
         HeadDim = headDim;
         uint headTexels = OneSubgroup ? (uint)(headDim / texelElems) : 0;
         uint kvF16 = cacheType == MatrixType.F16 ? 1u : 0u;
-        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_keys" : "attention", kinds, pushConstantBytes: 24,
+        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_keys" : "attention", kinds, pushConstantBytes: 28,
             OneSubgroup ? [WorkgroupSize, kvF16, headTexels, 1u] : [WorkgroupSize, kvF16]);
         if (OneSubgroup)
         {
             PrefillQueries = Math.Clamp(MaxPrefillStateTexels / headTexels, 1u, 4u);
-            _prefillKernel = new ComputeKernel(device, "attention_keys", kinds, pushConstantBytes: 24, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
+            _prefillKernel = new ComputeKernel(device, "attention_keys", kinds, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
         }
     }
 
-    /// <param name="q">[nTokens, qStride] f32, the heads at the start of each row (the one-subgroup kernel reads it as
+    /// <param name="q">[firstQuery + nTokens, qStride] f32, the heads at the start of each row (the one-subgroup kernel reads it as
     /// 16-byte texels: its offset aligned to the device's texel-buffer offset alignment)</param>
     /// <param name="kCache">[ctx, nKvHeads * headDim] f32 (or f16 with CacheType F16)</param>
     /// <param name="vCache">[ctx, nKvHeads * headDim] f32 (or f16)</param>
@@ -91,9 +91,12 @@ public sealed class AttentionKernel : IDisposable
     public KernelBinding Bind(BufferRange q, BufferRange kCache, BufferRange vCache, BufferRange output, BufferRange step) => _kernel.Bind(q, kCache, vCache, output, step);
 
     /// <param name="scale">score scale; 0 means 1/sqrt(headDim)</param>
-    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int nHeads, int nKvHeads, int headDim, int qStride, float scale = 0)
+    /// <param name="firstQuery">the first query's token (row of q, offset from pos0); its output goes to row 0</param>
+    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int nHeads, int nKvHeads, int headDim, int qStride, float scale = 0,
+        int firstQuery = 0)
     {
         ArgumentNullException.ThrowIfNull(seq);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstQuery);
         if (nKvHeads <= 0 || nHeads % nKvHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(nKvHeads), $"nHeads ({nHeads}) must be a multiple of nKvHeads ({nKvHeads})");
         if (headDim <= 0 || headDim > 256 || headDim % 2 != 0)
@@ -104,7 +107,7 @@ public sealed class AttentionKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(qStride), $"the one-subgroup attention kernel reads q as 4-float texels: qStride must be a multiple of 4, got {qStride}");
         if (scale == 0)
             scale = 1f / MathF.Sqrt(headDim);
-        var push = new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)qStride, scale);
+        var push = new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)qStride, scale, (uint)firstQuery);
         if (_prefillKernel != null && nTokens > 1)
             seq.DispatchWith(_prefillKernel, binding, push, (uint)nHeads, (uint)((nTokens + PrefillQueries - 1) / PrefillQueries));
         else

@@ -10,8 +10,8 @@ public enum KernelSet
     Auto,
     /// <summary>Split-k matmuls with subgroup reductions, shared-memory attention tiles, workgroup-wide rmsnorm.</summary>
     Gpu,
-    /// <summary>Rows-per-lane matmuls over texel buffers (with the RMSNorm and SwiGLU fusions), one-subgroup attention
-    /// without barriers, rmsnorm summed by every lane.</summary>
+    /// <summary>Rows-per-lane matmuls over texel buffers (with the SwiGLU and rope fusions), one-subgroup attention
+    /// without barriers, rmsnorm as one subgroup per token over texel buffers (<see cref="RmsNormKernel.UsesSubgroupKernel"/>).</summary>
     Cpu,
 }
 

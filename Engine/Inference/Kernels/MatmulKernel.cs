@@ -65,8 +65,8 @@ public sealed class MatmulKernel : IDisposable
     /// norm weights bound with it and epsilon <see cref="NormEps"/> (wide split-k only).</summary>
     public bool Norm { get; }
     public float NormEps { get; }
-    /// <summary>The rope and cache append fused into the epilogue (wide split-k and rows-per-lane, with the norm, for the
-    /// stacked QKV weights); null when Y gets the plain products.</summary>
+    /// <summary>The rope and cache append fused into the epilogue of the stacked QKV weights (wide split-k, with the
+    /// norm; rows-per-lane); null when Y gets the plain products.</summary>
     public RopeFusion? Rope { get; }
 
     /// <summary>
@@ -93,8 +93,8 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>True when <paramref name="layout"/> fuses the RMSNorm before the projection: wide split-k (GPUs). The
     /// rows-per-lane kernels (CPU devices) leave it to the rmsnorm kernel: gathering the sum of squares and scaling X by
     /// the norm weights inside their k loop cost llvmpipe ~12 % of every norm-fused matmul, in each of the workgroups that
-    /// read the same X (tipo-200m F16 on lavapipe, 4 alternating pairs: pp512 73.4 -> 77.8 tok/s, decode 23.0 -> 23.5,
-    /// with two more dispatches per layer).</summary>
+    /// read the same X; with the norms as dispatches of their own (rmsnorm_subgroup) tipo-200m F16 prefilled 512 tokens
+    /// ~9 % faster and decoded as fast (README, Speed).</summary>
     public static bool FusesNorm(MatmulLayout layout) => layout == MatmulLayout.WideSplitK;
 
     /// <summary>True when a rows-per-lane kernel exists for <paramref name="type"/>.</summary>
@@ -138,12 +138,13 @@ public sealed class MatmulKernel : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(layout), layout, "the split-k matmuls have no rope epilogue"),
     };
 
-    /// <summary>Whether the QKV matmul of <paramref name="layout"/> can take the rope of <paramref name="pairs"/> in its
-    /// epilogue on <paramref name="device"/> (<see cref="RopePairsOf"/>; rows-per-lane: <see cref="RowsRopeFits"/>).</summary>
-    public static bool RopeFits(VulkanDevice device, MatmulLayout layout, RopeLayout pairs, int headDim, bool f16Cache) => layout switch
+    /// <summary>Whether the QKV matmul of <paramref name="layout"/> over <paramref name="type"/> weights can take the rope of
+    /// <paramref name="pairs"/> in its epilogue on <paramref name="device"/> (<see cref="RopePairsOf"/>; rows-per-lane: the
+    /// F16 and F32 kernels, <see cref="RowsRopeFits"/>).</summary>
+    public static bool RopeFits(VulkanDevice device, MatmulLayout layout, GgmlType type, RopeLayout pairs, int headDim, bool f16Cache) => layout switch
     {
         MatmulLayout.WideSplitK => pairs == RopePairsOf(layout),
-        MatmulLayout.RowsPerLane => pairs == RopePairsOf(layout) && RowsRopeFits(device, headDim, f16Cache),
+        MatmulLayout.RowsPerLane => pairs == RopePairsOf(layout) && HasFusedRowsVariants(type) && RowsRopeFits(device, headDim, f16Cache),
         _ => false,
     };
 
@@ -172,8 +173,8 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane and wide split-k).</param>
     /// <param name="normEps">Non-null: fuse the RMSNorm with this epsilon before the product (wide split-k only).</param>
     /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
-    /// <param name="rope">Non-null: the stacked QKV projection with the rope and cache append in its epilogue (with
-    /// normEps, without glu; <see cref="RopeFits"/>).</param>
+    /// <param name="rope">Non-null: the stacked QKV projection with the rope and cache append in its epilogue (without
+    /// glu; wide split-k with normEps; <see cref="RopeFits"/>).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
         bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null)
     {
@@ -196,7 +197,7 @@ public sealed class MatmulKernel : IDisposable
             if (Norm)
                 throw new ArgumentOutOfRangeException(nameof(normEps), "the rows-per-lane kernels do not fuse the RMSNorm (FusesNorm): run the rmsnorm kernel first");
             if ((glu || rope != null) && !HasFusedRowsVariants(weightType))
-                throw new ArgumentOutOfRangeException(nameof(glu), $"no fused SwiGLU/rope rows-per-lane kernel for {weightType}");
+                throw new ArgumentOutOfRangeException(glu ? nameof(glu) : nameof(rope), $"no fused SwiGLU/rope rows-per-lane kernel for {weightType}");
             // Measured on lavapipe (8-wide lanes, 2 threads), tipo-200m F16 in row tiles: decode 16 rows per lane (22-25
             // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (the loops
             // [[unroll]]ed, row tiles): 16 rows x 8 tokens for F16/F32 (pp512 65-90 tok/s in five rounds, against 54-68
@@ -217,7 +218,7 @@ public sealed class MatmulKernel : IDisposable
             };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
             if (rope != null) kinds.AddRange([BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
-            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, 0, (uint)tileRows];   // id 3: the wide kernels' norm epsilon
+            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, 0, (uint)tileRows];   // id 3 unused (the norm epsilon once), so the rope's 5-9 match qkv_rope.glsl
             if (rope != null)
                 spec = [.. spec, (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u];
             _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);

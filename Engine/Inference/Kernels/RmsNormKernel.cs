@@ -18,39 +18,52 @@ public sealed class RmsNormKernel : IDisposable
     /// per-lane loops and <c>barrier()</c> into a coroutine switch, a texel fetch and one subgroupAdd are its fast path.</summary>
     public bool Subgroup { get; }
 
-    private readonly record struct Push(uint N, float Eps);
+    private readonly record struct Push(uint N, float Eps, uint FirstRow);
 
-    /// <param name="subgroup">Null: on CPU devices (<see cref="KernelSets.UseCpuKernels"/>). The subgroup kernel needs rows
-    /// a multiple of 4 long (<see cref="Record"/> checks).</param>
-    public RmsNormKernel(VulkanDevice device, bool? subgroup = null)
+    /// <summary>Whether the kernel set <paramref name="kernels"/> runs the one-subgroup kernel on <paramref name="device"/>
+    /// for rows of <paramref name="n"/>: the CPU kernels, on a device with subgroup arithmetic where a workgroup of the
+    /// reported subgroup size is one subgroup (a CPU device, or one whose shaders all run in subgroups of that size), for
+    /// rows a multiple of 4 long.</summary>
+    public static bool UsesSubgroupKernel(VulkanDevice device, KernelSet kernels, int n)
     {
         ArgumentNullException.ThrowIfNull(device);
-        Subgroup = subgroup ?? KernelSets.UseCpuKernels(device);
+        return KernelSets.UseCpuKernels(device, kernels) && device.Info.SubgroupArithmetic && device.Info.SubgroupSize is >= 1 and <= 128 &&
+               (device.Info.Kind == DeviceKind.Cpu || device.Info.FixedSubgroupSize) && n > 0 && n % 4 == 0;
+    }
+
+    /// <param name="subgroup">The one-subgroup kernel (<see cref="UsesSubgroupKernel"/> says where it may run; rows a
+    /// multiple of 4 long, <see cref="Record"/> checks), else the shared-memory one.</param>
+    public RmsNormKernel(VulkanDevice device, bool subgroup)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        Subgroup = subgroup;
         if (Subgroup)
         {
             WorkgroupSize = Math.Clamp(device.Info.SubgroupSize, 1u, 128u);
             _kernel = new ComputeKernel(device, "rmsnorm_subgroup",
-                [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer], pushConstantBytes: 8, [WorkgroupSize]);
+                [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer], pushConstantBytes: 12, [WorkgroupSize]);
         }
         else
         {
             WorkgroupSize = 256;
-            _kernel = new ComputeKernel(device, "rmsnorm", bindingCount: 3, pushConstantBytes: 8, [WorkgroupSize]);
+            _kernel = new ComputeKernel(device, "rmsnorm", bindingCount: 3, pushConstantBytes: 12, [WorkgroupSize]);
         }
     }
 
-    /// <param name="x">[nTokens, n] f32</param>
+    /// <param name="x">[rows, n] f32</param>
     /// <param name="w">[n] f32</param>
-    /// <param name="y">[nTokens, n] f32 (may be x for the shared-memory kernel only)</param>
+    /// <param name="y">[rows, n] f32 (may be x for the shared-memory kernel, with firstRow 0)</param>
     public KernelBinding Bind(BufferRange x, BufferRange w, BufferRange y) => _kernel.Bind(x, w, y);
 
-    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int n, float eps)
+    /// <summary>Normalises rows firstRow .. firstRow + nTokens - 1 of x into rows 0 .. nTokens - 1 of y.</summary>
+    public void Record(CommandSequence seq, KernelBinding binding, int nTokens, int n, float eps, int firstRow = 0)
     {
         ArgumentNullException.ThrowIfNull(seq);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(nTokens);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
         if (Subgroup && n % 4 != 0)
             throw new ArgumentOutOfRangeException(nameof(n), n, "the subgroup rmsnorm kernel reads whole 4-float texels");
-        seq.Dispatch(binding, new Push((uint)n, eps), (uint)nTokens);
+        seq.Dispatch(binding, new Push((uint)n, eps, (uint)firstRow), (uint)nTokens);
     }
 
     public void Dispose() => _kernel.Dispose();
