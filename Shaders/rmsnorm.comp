@@ -1,6 +1,7 @@
 #version 450
 // RMSNorm: y[t, i] = x[firstRow + t, i] / sqrt(mean_i(x[firstRow + t]^2) + eps) * w[i]. One workgroup per token (row),
-// the lanes sharing the sum through a shared-memory tree. CPU devices run rmsnorm_subgroup instead (rows a multiple of 4).
+// the lanes sharing the sum through a shared-memory tree. The CPU kernels run rmsnorm_subgroup instead where they can
+// (RmsNormKernel.UsesSubgroupKernel).
 // bindings: 0 = x [firstRow + nTokens, n] f32, 1 = w [n] f32, 2 = y [nTokens, n] f32 (may be x when firstRow = 0)
 // push: { uint n; float eps; uint firstRow; }   spec: 0 = WG (power of two)   grid: (nTokens, 1, 1)
 #include "common.glsl"

@@ -18,6 +18,7 @@ public sealed class LlamaModel : IDisposable
     private readonly LlamaWeights _weights;
     private readonly KvCache _cache;
     private readonly Activations _activations;
+    internal Activations Activations => _activations;   // the tests read the residual stream
     private readonly ForwardPass _forward;
     private readonly EmbeddingTable _embedding;
     private readonly CommandSequence _sequence;        // prefill: recorded per chunk

@@ -1,6 +1,6 @@
 // Shared body of the weight-times-activation kernels (matmul_f32, matmul_f16, matmul_q8_0).
 //
-//   Y[t, yOffset + rowOffset + r] (+)= sum_k W[r, k] * X[t, k]     for r < rows, t < nTokens
+//   y[yOffset + t * yStride + rowOffset + r] (+)= sum_k W[r, k] * x[xOffset + t * cols + k]     for r < rows, t < nTokens
 //
 // W is one row chunk of a weight matrix ([rows, cols], at most maxStorageBufferRange bytes per binding),
 // X the activations [nTokens, cols] f32 (from element xOffset), Y the output [nTokens, yStride] f32. One workgroup computes

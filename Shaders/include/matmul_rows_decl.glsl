@@ -1,7 +1,7 @@
 // Declarations of the "rows per lane" weight-times-activation kernels (matmul_rows_*), the variant for CPU Vulkan
 // devices (lavapipe); matmul_rows.glsl holds the main() of the float kernels, matmul_rows_q8_0.comp its own:
 //
-//   Y[t, yOffset + rowOffset + r] (+)= sum_k W[r, k] * X[t, k]     for r < rows, t < nTokens
+//   y[yOffset + t * yStride + rowOffset + r] (+)= sum_k W[r, k] * x[xOffset + t * cols + k]     for r < rows, t < nTokens
 //
 // Every lane owns ROWS whole weight rows and walks their k dimension alone, so there is no reduction (no shared
 // memory, no barrier(), no subgroup operation). Every lane of a workgroup reads the same X element at the same

@@ -1,6 +1,6 @@
 // Split-k matmul with 16-byte weight loads, for GPUs (F16 weights, cols % 8 == 0):
 //
-//   Y[t, yOffset + rowOffset + r] (+)= sum_k W[r, k] * n(X[t])[k]      for r < rows, t < nTokens
+//   y[yOffset + t * yStride + rowOffset + r] (+)= sum_k W[r, k] * n(x[xOffset + t * cols ..])[k]      for r < rows, t < nTokens
 //
 // with n(x) = x (plain), or rmsnorm(x) * g with the norm fused (NORM), and with GLU: Y = silu(W X) * (W_up X), gate and
 // up as two matrices of the same shape. One workgroup (one subgroup where the device has one that size) computes

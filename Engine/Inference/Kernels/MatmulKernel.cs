@@ -35,7 +35,7 @@ public enum MatmulLayout
 public sealed record RopeFusion(int HeadDim, int HeadCount, int KvHeadCount, float FreqBase, bool F16Cache);
 
 /// <summary>
-/// Weight-times-activations: <c>Y[t, rowOffset + r] (+)= sum_k W[r, k] X[t, k]</c> for one row chunk of a
+/// Weight-times-activations: <c>y[yOffset + t*yStride + rowOffset + r] (+)= sum_k W[r, k] x[xOffset + t*cols + k]</c> for one row chunk of a
 /// weight matrix. With <see cref="TokensPerWorkgroup"/> = 1 it is the matrix-vector product of decoding; with more,
 /// every weight load is reused across that many tokens (prefill). Two layouts (<see cref="MatmulLayout"/>), picked per
 /// device by <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.
@@ -315,8 +315,8 @@ public sealed class MatmulKernel : IDisposable
         uint groupsX = (uint)((rows + RowsPerWorkgroup - 1) / RowsPerWorkgroup);
         if (Glu && accumulate)
             throw new ArgumentException("the SwiGLU matmul cannot accumulate", nameof(accumulate));
-        if (Rope is { } r && (rowOffset != 0 || accumulate || rows != (r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim))
-            throw new ArgumentException($"the rope-fused matmul takes the whole stacked QKV matrix ({(r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim} rows) at row 0, without accumulating", nameof(rows));
+        if (Rope is { } r && (rowOffset != 0 || xOffset != 0 || yOffset != 0 || accumulate || rows != (r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim))
+            throw new ArgumentException($"the rope-fused matmul takes the whole stacked QKV matrix ({(r.HeadCount + 2 * r.KvHeadCount) * r.HeadDim} rows) at row 0 for tokens from 0 (their positions come from the step buffer), without accumulating", nameof(rows));
         if (Layout == MatmulLayout.WideSplitK)
         {
             if (!WideLayoutFits(WeightType, cols))

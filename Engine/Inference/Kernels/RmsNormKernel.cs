@@ -4,9 +4,10 @@ using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
 
-/// <summary>RMSNorm per row: y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, one workgroup per token. Shader <c>rmsnorm</c>
-/// (256 lanes sharing the sum through shared memory) or, on CPU devices, <c>rmsnorm_subgroup</c> (one subgroup, x and w
-/// through texel buffers, rows a multiple of 4 long).</summary>
+/// <summary>RMSNorm per row: y[t] = x[r] / sqrt(mean(x[r]^2) + eps) * w with r = firstRow + t, one workgroup per token.
+/// Shader <c>rmsnorm</c> (256 lanes sharing the sum through shared memory) or, with the CPU kernels where
+/// <see cref="UsesSubgroupKernel"/> allows, <c>rmsnorm_subgroup</c> (one subgroup, x and w through texel buffers, rows a
+/// multiple of 4 long).</summary>
 public sealed class RmsNormKernel : IDisposable
 {
     private readonly ComputeKernel _kernel;
