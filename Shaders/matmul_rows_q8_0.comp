@@ -6,6 +6,7 @@
 // scales are whole texels), as matmul_rows_decl.glsl describes for W.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_samplerless_texture_functions : require
+#extension GL_EXT_control_flow_attributes : require
 const uint TEXEL_ELEMS = 16;
 #include "matmul_rows_decl.glsl"
 
@@ -31,43 +32,50 @@ void main() {
 
     uint rowIndex[ROWS];
     int quantBase[ROWS], scaleBase[ROWS];   // texel 0 of the row's quants; tiled: of its scales too
-    for (uint r = 0; r < ROWS; r++) {
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
         const uint row = min(row0 + r * lanes, pc.rows - 1);
         rowIndex[r] = row;
         quantBase[r] = rowTexel0(row, pc.cols / 16);
         scaleBase[r] = scaleTexel0 + rowTexel0(row, pc.cols / 256);
     }
     uint xRow[TOKENS];
-    for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
 
     float acc[OUTPUTS];
-    for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
+    [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 
+    // Block b in two halves of 16 quants (one texel each): the X texels of a half are fetched once per token and
+    // shared by every row of the lane (llvmpipe makes each texelFetch a call: fetching X once per row cost more than
+    // the weights). Each (row, token) sums its block's 8 dot products in order, then scales by the block's d.
     for (uint b = 0; b < blocksPerRow; b++) {
-        for (uint r = 0; r < ROWS; r++) {
+        float s[OUTPUTS];
+        [[unroll]] for (uint h = 0; h < 2u; h++) {
+            vec4 xv[TOKENS * 4u];
+            [[unroll]] for (uint t = 0; t < TOKENS; t++)
+                [[unroll]] for (uint i = 0; i < 4u; i++) xv[t * 4u + i] = x4(xRow[t] + b * 8u + h * 4u + i);
+            [[unroll]] for (uint r = 0; r < ROWS; r++) {
+                vec4 q0, q1, q2, q3;
+                unpackQuants(texelFetch(W, quantBase[r] + int(b * 2u + h) * apart), q0, q1, q2, q3);
+                [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+                    const uint o = r * TOKENS + t;
+                    const float part = dot(q0, xv[t * 4u]) + dot(q1, xv[t * 4u + 1u]) + dot(q2, xv[t * 4u + 2u]) + dot(q3, xv[t * 4u + 3u]);
+                    s[o] = h == 0u ? part : s[o] + part;
+                }
+            }
+        }
+        [[unroll]] for (uint r = 0; r < ROWS; r++) {
             // block: the row's block b in the row-major order; the tiled order counts b within the row
             const uint block = TILE_ROWS == 0 ? rowIndex[r] * blocksPerRow + b : b;
             // row-major scales need not start a texel per row (cols % 256 may be nonzero): indexed by the block
             const int scaleTexel = TILE_ROWS == 0 ? scaleTexel0 + int(block / 8u) : scaleBase[r] + int(b / 8u) * apart;
-            const int quantTexel = quantBase[r] + int(b * 2u) * apart;
-            const uvec4 st = texelFetch(W, scaleTexel);
-            const uint word = st[(block % 8u) / 2u];
-            const float d = unpackHalf2x16(word)[block % 2u];
-            vec4 q0, q1, q2, q3, q4, q5, q6, q7;
-            unpackQuants(texelFetch(W, quantTexel), q0, q1, q2, q3);
-            unpackQuants(texelFetch(W, quantTexel + apart), q4, q5, q6, q7);
-            for (uint t = 0; t < TOKENS; t++) {
-                const uint xi = xRow[t] + b * 8u;
-                float s = dot(q0, x4(xi)) + dot(q1, x4(xi + 1u)) + dot(q2, x4(xi + 2u)) + dot(q3, x4(xi + 3u))
-                        + dot(q4, x4(xi + 4u)) + dot(q5, x4(xi + 5u)) + dot(q6, x4(xi + 6u)) + dot(q7, x4(xi + 7u));
-                acc[r * TOKENS + t] += d * s;
-            }
+            const float d = unpackHalf2x16(texelFetch(W, scaleTexel)[(block % 8u) / 2u])[block % 2u];
+            [[unroll]] for (uint t = 0; t < TOKENS; t++) acc[r * TOKENS + t] += d * s[r * TOKENS + t];
         }
     }
 
-    for (uint r = 0; r < ROWS; r++) {
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
         uint row = row0 + r * lanes;
-        for (uint t = 0; t < TOKENS; t++) {
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
             uint tok = tok0 + t;
             if (row < pc.rows && tok < pc.nTokens) {
                 uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;

@@ -202,10 +202,11 @@ public sealed class MatmulKernel : IDisposable
             // tok/s, against 9.4 with 4 rows, 18-24 with 8 and 25-26 with 32, in tiles of 256). Prefill (the loops
             // [[unroll]]ed, row tiles): 16 rows x 8 tokens for F16/F32 (pp512 65-90 tok/s in five rounds, against 54-68
             // for 8x12, 62-63 for 16x12 and 56-62 for 16x4; before the row tiles 4x8 gave 48-54 at pp256); Q8_0's own
-            // kernel 4 rows x 8 tokens (39-41 at pp256, against 33-38 for 8x12).
+            // kernel the same 16 x 8 since it fetches each X texel once for all its rows (tipo-200m Q8_0 pp512 60-66
+            // tok/s, against 50 with 4 rows and 52-62 with 8).
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
-            uint rowsPerLane = decode ? DecodeRowsPerLane : weightType == GgmlType.Q8_0 ? 4u : PrefillRowsPerLane;
+            uint rowsPerLane = decode ? DecodeRowsPerLane : PrefillRowsPerLane;
             TokensPerWorkgroup = decode ? 1u : 8u;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
