@@ -25,8 +25,8 @@ public enum LogitsMode
 /// are one SwiGLU matmul and the rope and cache append (GGUF's interleaved pairs) run in the QKV matmul's epilogue: 5
 /// dispatches per layer. In the rows-per-lane layout (CPU devices) gate and up are one SwiGLU matmul and the QKV
 /// epilogue ropes rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that fits its
-/// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16 and F32 weights
-/// (8 where the rope cannot join), 10 for Q8_0.
+/// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16, F32 and Q8_0
+/// weights (8 where the rope cannot join).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {

@@ -128,7 +128,7 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// Whether a CPU Vulkan driver (llvmpipe) should run this model on the submitting thread rather than its thread pool.
-    /// A decode step with the CPU kernels is 7 to 10 dispatches per layer (F16/F32 7, or 8 where the rope has its own; Q8_0 10) and 3 for the head; llvmpipe's pool costs ~25 µs per dispatch against ~2.5 µs inline
+    /// A decode step with the CPU kernels is 7 or 8 dispatches per layer (8 where the rope has its own; 10 for types without the rows-per-lane fusions) and 3 for the head; llvmpipe's pool costs ~25 µs per dispatch against ~2.5 µs inline
     /// (measured here), while one thread reads ~3 GB/s of weights and a second one at best halves that time. The pool pays
     /// only when half the one-thread time exceeds the extra dispatch cost: compute(1 thread) &gt; 2 × dispatches × 22.5 µs.
     /// stories260K (1 MB, 5 layers) runs inline; TIPO-200M (340 MB, 20 layers) on the pool.

@@ -146,6 +146,14 @@ public class KernelTests : GpuTest
     private static (byte[] Raw, float[] Values) RandomWeights(GgmlType type, int rows, int cols, int seed)
     {
         float[] w = Reference.Random(rows * cols, seed);
+        if (type == GgmlType.Q8_0)
+        {
+            byte[] q = new byte[rows * cols / 32 * 34];
+            Quantize.Q8_0(w, q);
+            var values = new float[rows * cols];
+            Dequantize.ToFloat32(GgmlType.Q8_0, q, values);
+            return (q, values);
+        }
         byte[] raw = type == GgmlType.F16
             ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray()
             : System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
@@ -153,13 +161,13 @@ public class KernelTests : GpuTest
     }
 
     /// <summary>The rows-per-lane SwiGLU matmul (gate and up in one pass, silu(g) * u in the epilogue) against the
-    /// separate operations; decode and prefill. (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
-    [TestCase(GgmlType.F16, 304, 768, 1)]
-    [TestCase(GgmlType.F16, 2304, 768, 13)]
-    [TestCase(GgmlType.F32, 176, 64, 5)]
-    [TestCase(GgmlType.F16, 2304, 768, 3)]
-    public unsafe void MatmulRowsPerLane_Glu_MatchesSeparateOps(GgmlType type, int rows, int cols, int nTokens)
+    /// separate operations; decode and prefill, every type with the fusion, the rows rounded up to the lanes.
+    /// (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
+    [Test]
+    public unsafe void MatmulRowsPerLane_Glu_MatchesSeparateOps(
+        [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows)
     {
+        int cols = type == GgmlType.F32 ? 64 : 768;
         int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
         rows = (rows + lanes - 1) / lanes * lanes;   // gate and up interleave in blocks of the lanes (8 on lavapipe, 32 on NVIDIA)
         var (wRaw, w) = RandomWeights(type, rows, cols, 93);
@@ -222,9 +230,12 @@ public class KernelTests : GpuTest
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, false, 11)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, true, 5)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, false, 1)]
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, true, 11)]
     public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens)
     {
-        const int headDim = 64, nHeads = 4, nKvHeads = 2, cols = 264, ctx = 32, pos0 = 3;
+        const int headDim = 64, nHeads = 4, nKvHeads = 2, ctx = 32, pos0 = 3;
+        int cols = type == GgmlType.Q8_0 ? 288 : 264;   // Q8_0: whole blocks of 32
         const float eps = 1e-5f, theta = 10000f;
         int rows = (nHeads + 2 * nKvHeads) * headDim, qDim = nHeads * headDim, kvDim = nKvHeads * headDim;
         if (layout == MatmulLayout.RowsPerLane && !MatmulKernel.RowsRopeFits(Device, headDim, f16Cache))

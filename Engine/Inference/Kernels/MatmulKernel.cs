@@ -101,7 +101,7 @@ public sealed class MatmulKernel : IDisposable
     public static bool HasRowsLayout(GgmlType type) => type is GgmlType.F16 or GgmlType.F32 or GgmlType.Q8_0;
 
     /// <summary>True when the rows-per-lane kernel of <paramref name="type"/> also comes with the SwiGLU and rope fusions.</summary>
-    public static bool HasFusedRowsVariants(GgmlType type) => type is GgmlType.F16 or GgmlType.F32;
+    public static bool HasFusedRowsVariants(GgmlType type) => type is GgmlType.F16 or GgmlType.F32 or GgmlType.Q8_0;
 
     /// <summary>Whether the rows-per-lane kernel can take a matrix of <paramref name="cols"/> columns: whole 16-byte texels
     /// per row.</summary>

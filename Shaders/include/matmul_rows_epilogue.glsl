@@ -1,0 +1,59 @@
+// The end of every rows-per-lane kernel's main() (matmul_rows.glsl, matmul_rows_q8_0.glsl), included inside it: the
+// lane's ROWS x TOKENS sums acc[r * TOKENS + t] (rows row0 + r * lanes, tokens tok0 + t) go to Y, through the rope and
+// the cache append (ROPE), the SwiGLU (GLU), or as they are (accumulated onto Y where pc.accumulate says).
+#if defined(ROPE)
+    // Row r of this lane and its rotation partner r + HEAD_DIM/2/lanes (the same lane, see ROPE in the declarations):
+    // q rotated into Y, k rotated and v appended to the caches at the token's position, with rope_kv_store's arithmetic.
+    const uint halfD = HEAD_DIM / 2u, partner = halfD / lanes;
+    const uint qDim = N_HEADS * HEAD_DIM, kvDim = N_KV_HEADS * HEAD_DIM;
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+        if ((r * lanes) % HEAD_DIM >= halfD) continue;   // the second row of a pair
+        const uint row = row0 + r * lanes, d = row % HEAD_DIM;
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+            const uint tok = tok0 + t;
+            if (row >= pc.rows || tok >= pc.nTokens) continue;
+            const uint pos = step.pos0 + tok;
+            float a = acc[r * TOKENS + t], b = acc[(r + partner) * TOKENS + t];
+            if (row < qDim + kvDim) {
+                const vec2 cs = ropeRotation(d, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM);
+                const float ra = a * cs.x - b * cs.y, rb = a * cs.y + b * cs.x;
+                a = ra; b = rb;
+            }
+            if (row < qDim) {
+                const uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+                y[yi] = a;
+                y[yi + halfD] = b;
+            } else if (row < qDim + kvDim) {
+                storeK1(pos * kvDim + row - qDim, a);
+                storeK1(pos * kvDim + row - qDim + halfD, b);
+            } else {
+                storeV1(pos * kvDim + row - qDim - kvDim, a);
+                storeV1(pos * kvDim + row - qDim - kvDim + halfD, b);
+            }
+        }
+    }
+#elif defined(GLU)
+    // Even rows are gate rows, the odd row after each its up row: output row = (block / 2) * lanes + lane.
+    [[unroll]] for (uint r = 0; r < ROWS; r += 2) {
+        uint row = row0 + r * lanes;
+        uint outRow = (row / lanes / 2u) * lanes + row % lanes;
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+            uint tok = tok0 + t;
+            if (row < pc.rows && tok < pc.nTokens) {
+                float g = acc[r * TOKENS + t];
+                y[pc.yOffset + tok * pc.yStride + pc.rowOffset + outRow] = g / (1.0 + exp(-g)) * acc[(r + 1) * TOKENS + t];
+            }
+        }
+    }
+#else
+    [[unroll]] for (uint r = 0; r < ROWS; r++) {
+        uint row = row0 + r * lanes;
+        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+            uint tok = tok0 + t;
+            if (row < pc.rows && tok < pc.nTokens) {
+                uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;
+                y[yi] = pc.accumulate != 0 ? y[yi] + acc[r * TOKENS + t] : acc[r * TOKENS + t];
+            }
+        }
+    }
+#endif
