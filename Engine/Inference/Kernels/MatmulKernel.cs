@@ -140,7 +140,7 @@ public sealed class MatmulKernel : IDisposable
 
     /// <summary>Whether the QKV matmul of <paramref name="layout"/> over <paramref name="type"/> weights can take the rope of
     /// <paramref name="pairs"/> in its epilogue on <paramref name="device"/> (<see cref="RopePairsOf"/>; rows-per-lane: the
-    /// F16 and F32 kernels, <see cref="RowsRopeFits"/>).</summary>
+    /// types of <see cref="HasFusedRowsVariants"/>, <see cref="RowsRopeFits"/>).</summary>
     public static bool RopeFits(VulkanDevice device, MatmulLayout layout, GgmlType type, RopeLayout pairs, int headDim, bool f16Cache) => layout switch
     {
         MatmulLayout.WideSplitK => pairs == RopePairsOf(layout),
@@ -162,7 +162,7 @@ public sealed class MatmulKernel : IDisposable
 
     /// <summary>Weight rows per lane of the rows-per-lane decode kernels.</summary>
     public const uint DecodeRowsPerLane = 16;
-    /// <summary>Weight rows per lane of the rows-per-lane F16 and F32 prefill kernels (Q8_0: 4).</summary>
+    /// <summary>Weight rows per lane of the rows-per-lane prefill kernels.</summary>
     public const uint PrefillRowsPerLane = 16;
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
