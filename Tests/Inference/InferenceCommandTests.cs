@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Tipo.Tests.Inference;
 
-/// <summary><c>tipo logits</c> and <c>tipo generate</c> as a user runs them, against the stories260K reference.</summary>
+/// <summary><c>tipo logits</c>, <c>tipo generate</c> and <c>tipo bench</c> as a user runs them, on stories260K.</summary>
 public class InferenceCommandTests
 {
     [TestCase("prefill")]
@@ -51,5 +52,22 @@ public class InferenceCommandTests
         Assert.That(code, Is.Zero, err);
         Assert.That(reference.Text, Does.StartWith(stdout.TrimEnd('\n')));
         Assert.That(stdout.Length, Is.GreaterThan("Once upon a time".Length + 40));
+    }
+
+    [Test]
+    public void BenchCommandPrintsJsonWithASampledDecodeTest()
+    {
+        var (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"),
+            "-p", "8", "-n", "4", "-r", "2", "--sample", "--json"]);
+        Assert.That(code, Is.Zero, err);
+        JsonArray tests = JsonNode.Parse(stdout)!.AsArray();
+        Assert.That(tests.Select(t => ((int)t!["n_prompt"]!, (int)t!["n_gen"]!)), Is.EqualTo(new[] { (8, 0), (0, 4), (0, 4) }));
+        foreach (JsonNode? t in tests)
+        {
+            Assert.That(t!["samples_ts"]!.AsArray(), Has.Count.EqualTo(2));
+            Assert.That((double)t["avg_ts"]!, Is.GreaterThan(0));
+        }
+        Assert.That(tests[1]!["sampler_us_per_token"], Is.Null, "llama-bench's decode test feeds fixed tokens");
+        Assert.That((double)tests[2]!["sampler_us_per_token"]!, Is.GreaterThan(0), "the sampled decode times its sampler");
     }
 }

@@ -415,6 +415,56 @@ public class SamplerTests
         AssertDist(CandDist(o, [7, 9], [2f, 0.5f], 100_000, 7, 3), [7, 9], Softmax(1, 0.5));
     }
 
+    // ---------------- Sample's top-k scan ----------------
+
+    private static IEnumerable<TestCaseData> TopKScanCases()
+    {
+        foreach (int vocab in new[] { 5, 8, 9, 33, 1000 })
+        {
+            foreach (int k in new[] { 1, 2, 7, vocab - 1 }.Where(k => k >= 1 && k < vocab).Distinct())
+            {
+                foreach (float penalty in new[] { 1f, 1.5f, 0.5f })
+                    yield return new TestCaseData(vocab, k, penalty).SetName($"TopKScan_EqualsFullSort(vocab {vocab}, k {k}, penalty {penalty})");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sample() scans for its top-k (greedy: top-1) without copying the logits, skipping whole vectors that cannot enter
+    /// its heap; SampleFromCandidates with every token loads them all and selects afterwards. Both must give the same
+    /// distribution: ties (few distinct values), -infinity, penalties that lower (1.5) and raise (0.5) logits, window
+    /// tokens among the first k (which fill the heap) and repeated in the window, vocabularies shorter than a vector.
+    /// </summary>
+    [TestCaseSource(nameof(TopKScanCases))]
+    public void TopKScan_EqualsFullSort(int vocab, int k, float penalty)
+    {
+        var rng = new SeededRandom((ulong)(vocab * 1000 + k * 10) + (ulong)(penalty * 4));
+        int[] every = [.. Enumerable.Range(0, vocab)];
+        foreach (bool greedy in new[] { false, true })
+        {
+            var o = new SamplingOptions { TopK = k, TopP = 0.9f, MinP = 0.02f, Temperature = greedy ? 0f : 0.7f, RepeatPenalty = penalty, RepeatLastN = 16 };
+            for (int trial = 0; trial < 40; trial++)
+            {
+                var logits = new float[vocab];
+                int levels = trial % 2 == 0 ? 4 : 1000; // few levels: many ties
+                for (int i = 0; i < vocab; i++)
+                {
+                    logits[i] = (float)((int)(rng.NextDouble() * levels) - levels / 2) / (levels / 4f);
+                    if (rng.NextDouble() < 0.1) logits[i] = float.NegativeInfinity;
+                }
+                logits[(int)(rng.NextUInt64() % (ulong)vocab)] = 0.25f; // at least one finite
+                if (trial % 3 == 0) // ascending runs make every token enter the heap
+                    Array.Sort(logits);
+                int[] history = [.. Enumerable.Range(0, 24).Select(_ => (int)(rng.NextUInt64() % (ulong)Math.Min(vocab, 12)))];
+
+                var (ids, probs) = Dist(o, logits, history);
+                var (refIds, refProbs) = CandDist(o, every, logits, history);
+                Assert.That(ids, Is.EqualTo(refIds), $"greedy {greedy}, trial {trial}: ids");
+                Assert.That(probs, Is.EqualTo(refProbs).Within(1e-12), $"greedy {greedy}, trial {trial}: probabilities");
+            }
+        }
+    }
+
     // ---------------- allocation ----------------
 
     private static IEnumerable<TestCaseData> AllocationCases()

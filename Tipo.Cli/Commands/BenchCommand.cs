@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Tipo.Inference;
 using Tipo.Inference.Kernels;
 using Tipo.Inference.Benchmarks;
+using Tipo.Expansion;
 
 namespace Tipo.Cli.Commands;
 
@@ -24,8 +25,9 @@ internal static class BenchCommand
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
+        var sample = new Option<bool>("--sample") { Description = "Also run the decode test choosing each token with TIPO's sampler (temperature 0.5, top-k 80, top-p 0.95, min-p 0.05, repetition penalty 1.17 over 64 tokens) from the read-back logits, as tipo expand does, and print the sampler's host time per token." };
         var profile = new Option<bool>("--profile") { Description = "Also print the GPU time by shader of one prefill pass of the longest prompt and one decode step (a timestamp after every dispatch)." };
-        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, profile, device, kv };
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, sample, profile, device, kv };
         command.SetAction(parse =>
         {
             string? modelPath = parse.GetValue(model);
@@ -80,6 +82,7 @@ internal static class BenchCommand
                 var results = new List<BenchResult>();
                 foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r));
                 if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r));
+                if (ng > 0 && parse.GetValue(sample)) results.Add(ModelBenchmark.Decode(llm, ng, r, TipoDefaults.Sampling));
                 (BandwidthResult Best, BandwidthResult Storage, BandwidthResult Texel)? roof = parse.GetValue(roofline)
                     ? KernelBenchmarks.Roofline(llm.VulkanDevice, 256L << 20, r)
                     : null;
@@ -152,6 +155,7 @@ internal static class BenchCommand
                     ["bytes_per_token"] = t.BytesPerToken,
                     ["gbps"] = t.GigabytesPerSecond,
                     ["roofline_gbps"] = rooflineGbps,
+                    ["sampler_us_per_token"] = t.SamplerMicrosecondsPerToken,
                 });
             }
             Console.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -167,6 +171,12 @@ internal static class BenchCommand
                 t.AvgTokensPerSecond, t.StdDevTokensPerSecond,
                 t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
                 t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
+        }
+        foreach (var t in results.Where(t => t.SamplerMicrosecondsPerToken != null))
+        {
+            double us = t.SamplerMicrosecondsPerToken!.Value;
+            Console.WriteLine(string.Format(inv, "{0}: the host sampler took {1:F1} µs per token, {2:F2} % of a decode step",
+                t.Test, us, 100 * us * 1e-6 * t.AvgTokensPerSecond));
         }
         if (rooflineGbps is double roof)
         {

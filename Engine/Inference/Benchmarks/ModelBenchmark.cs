@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using Tipo.Inference.Sampling;
 
 namespace Tipo.Inference.Benchmarks;
 
 /// <summary>One measured test, in llama-bench's terms (pp = prompt processing, tg = text generation).</summary>
-public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] SamplesTokensPerSecond, long BytesPerToken)
+/// <param name="SamplerMicrosecondsPerToken">A sampled decode test's mean host time in the sampler per token; null when the test did not sample.</param>
+public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] SamplesTokensPerSecond, long BytesPerToken,
+    double? SamplerMicrosecondsPerToken = null)
 {
     public double AvgTokensPerSecond => SamplesTokensPerSecond.Average();
     public double StdDevTokensPerSecond
@@ -38,27 +41,55 @@ public static class ModelBenchmark
         return new BenchResult($"pp{nPrompt}", nPrompt, 0, samples, 0);
     }
 
-    /// <summary>Decode of <paramref name="nGen"/> tokens one at a time from position 1, <paramref name="repetitions"/> times.</summary>
-    public static BenchResult Decode(LlamaModel model, int nGen, int repetitions)
+    /// <summary>
+    /// Decode of <paramref name="nGen"/> tokens one at a time from position 1, <paramref name="repetitions"/> times. Each
+    /// step reads back the logits. Without <paramref name="sampling"/> the tokens fed are fixed random ones, as in
+    /// llama-bench; with it each token is chosen from the previous step's logits by a <see cref="Sampler"/> (seeded),
+    /// as a generation does, and the sampler's host time is reported as well.
+    /// </summary>
+    public static BenchResult Decode(LlamaModel model, int nGen, int repetitions, SamplingOptions? sampling = null)
     {
         int[] tokens = RandomTokens(model, nGen);
         float[] logits = new float[model.VocabSize];
         int[] one = new int[1];
+        var history = new List<int>(nGen + 1);
         var samples = new double[repetitions];
+        long samplerTicks = 0;
         for (int r = -1; r < repetitions; r++)
         {
             model.ResetCache();
+            var sampler = sampling == null ? null : new Sampler(sampling, (ulong)(r + 2));
+            history.Clear();
             one[0] = model.Config.BosTokenId;
+            history.Add(one[0]);
             model.Evaluate(one, LogitsMode.Last, logits);
+            long repetitionSamplerTicks = 0;
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < nGen; i++)
             {
-                one[0] = tokens[i];
+                if (sampler == null)
+                {
+                    one[0] = tokens[i];
+                }
+                else
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    one[0] = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                    repetitionSamplerTicks += Stopwatch.GetTimestamp() - start;
+                    history.Add(one[0]);
+                }
                 model.Evaluate(one, LogitsMode.Last, logits);
             }
-            if (r >= 0) samples[r] = nGen / clock.Elapsed.TotalSeconds;
+            if (r >= 0)
+            {
+                samples[r] = nGen / clock.Elapsed.TotalSeconds;
+                samplerTicks += repetitionSamplerTicks;
+            }
         }
-        return new BenchResult($"tg{nGen}", 0, nGen, samples, model.WeightBytes);
+        double? samplerMicroseconds = sampling == null
+            ? null
+            : samplerTicks * 1e6 / Stopwatch.Frequency / ((double)nGen * repetitions);
+        return new BenchResult(sampling == null ? $"tg{nGen}" : $"tg{nGen} sampled", 0, nGen, samples, model.WeightBytes, samplerMicroseconds);
     }
 
     private static int[] RandomTokens(LlamaModel model, int n)
