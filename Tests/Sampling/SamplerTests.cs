@@ -465,6 +465,52 @@ public class SamplerTests
         }
     }
 
+    private static IEnumerable<TestCaseData> TopPScanCases()
+    {
+        foreach (int vocab in new[] { 300, 3000 })
+        {
+            foreach (float penalty in new[] { 1f, 1.5f, 0.5f })
+            {
+                foreach (bool flat in new[] { false, true })
+                    yield return new TestCaseData(vocab, penalty, flat).SetName($"TopPScan_EqualsFullSort(vocab {vocab}, penalty {penalty}, {(flat ? "flat: whole-vocabulary fallback" : "peaked")})");
+            }
+        }
+    }
+
+    /// <summary>
+    /// With top-k off, Sample() looks for the top-p prefix among the best 256 tokens before it sorts them all;
+    /// the distribution must be the one of the copy-all path (SampleFromCandidates with every token), whether the
+    /// prefix is short (peaked logits, the window's tokens among the top ones) or needs the fallback (flat logits).
+    /// </summary>
+    [TestCaseSource(nameof(TopPScanCases))]
+    public void TopPScan_EqualsFullSort(int vocab, float penalty, bool flat)
+    {
+        var rng = new SeededRandom((ulong)vocab + (ulong)(penalty * 8) + (flat ? 100UL : 0UL));
+        int[] every = [.. Enumerable.Range(0, vocab)];
+        var o = new SamplingOptions { TopK = 0, TopP = 0.9f, MinP = 0.01f, Temperature = 0.8f, RepeatPenalty = penalty, RepeatLastN = 32 };
+        for (int trial = 0; trial < 30; trial++)
+        {
+            var logits = new float[vocab];
+            for (int i = 0; i < vocab; i++)
+            {
+                logits[i] = (float)(rng.NextDouble() * (flat ? 0.5 : 4.0));
+                if (rng.NextDouble() < 0.05) logits[i] = float.NegativeInfinity;
+            }
+            if (!flat)
+            {
+                for (int j = 0; j < 12; j++)
+                    logits[(int)(rng.NextUInt64() % (ulong)vocab)] = 12f + (float)rng.NextDouble() * 3; // a few tokens hold the mass
+            }
+            int[] history = [.. Enumerable.Range(0, 40).Select(_ => (int)(rng.NextUInt64() % (ulong)vocab))];
+            history[^1] = Array.IndexOf(logits, logits.Max()); // the top token penalized
+
+            var (ids, probs) = Dist(o, logits, history);
+            var (refIds, refProbs) = CandDist(o, every, logits, history);
+            Assert.That(ids, Is.EqualTo(refIds), $"trial {trial}: ids");
+            Assert.That(probs, Is.EqualTo(refProbs).Within(1e-12), $"trial {trial}: probabilities");
+        }
+    }
+
     // ---------------- allocation ----------------
 
     private static IEnumerable<TestCaseData> AllocationCases()
