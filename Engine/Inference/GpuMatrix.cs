@@ -13,6 +13,8 @@ namespace Tipo.Inference;
 /// BF16 is widened to F32 (exact). Q8_0 stays quantised, repacked per chunk into aligned arrays holding the
 /// same bytes (int8 quants [rows, cols], then f16 scales [rows, cols/32]) that matmul_q8_0 reads directly.
 /// F32, F16 and Q8_0 may instead be stored in row tiles (<see cref="TileRows"/>) for the rows-per-lane kernels.
+/// The other quantised types keep their GGUF blocks for matmul_&lt;type&gt;, or, with <c>quantsAsF16</c> (CPU devices,
+/// whose rows-per-lane kernels read F32, F16 and Q8_0 only), are dequantised at upload and stored as F16.
 /// </summary>
 public sealed class GpuMatrix : IDisposable
 {
@@ -66,22 +68,25 @@ public sealed class GpuMatrix : IDisposable
     };
 
     /// <summary>The GPU element type a tensor stored as <paramref name="fileType"/> is kept in.</summary>
-    public static GgmlType GpuTypeFor(GgmlType fileType, string tensorName) => fileType switch
+    /// <param name="quantsAsF16">Quantised types other than Q8_0 become F16 (dequantised at upload) instead of keeping their blocks.</param>
+    public static GgmlType GpuTypeFor(GgmlType fileType, string tensorName, bool quantsAsF16 = false) => fileType switch
     {
         GgmlType.F32 or GgmlType.BF16 => GgmlType.F32,
         GgmlType.F16 => GgmlType.F16,
         GgmlType.Q8_0 => GgmlType.Q8_0,
+        _ when QuantGpuLayout.HasGpuKernel(fileType) && quantsAsF16 => GgmlType.F16,
         _ when QuantGpuLayout.HasGpuKernel(fileType) => fileType, // issue 7: read quantised by matmul_<type>
         _ => throw new UnsupportedFeatureException($"tensor {tensorName} has type {fileType}, which Tipo cannot run yet"),
     };
 
     /// <summary>Uploads a 2-D model tensor, splitting it by rows at the device's binding limit.</summary>
     /// <param name="tileRows">See <see cref="TileRows"/>.</param>
-    public static unsafe GpuMatrix Upload(VulkanDevice device, ModelTensor tensor, int tileRows = 0)
+    /// <param name="quantsAsF16">See <see cref="GpuTypeFor"/>.</param>
+    public static unsafe GpuMatrix Upload(VulkanDevice device, ModelTensor tensor, int tileRows = 0, bool quantsAsF16 = false)
     {
         if (tensor.Shape.Length != 2)
             throw new ModelFormatException(tensor.FileName, $"tensor {tensor.SourceName} should be 2-D, has shape [{string.Join(", ", tensor.Shape)}]");
-        return Upload(device, tensor.Name, tensor.Type, checked((int)tensor.Shape[0]), checked((int)tensor.Shape[1]), tensor.Data, tileRows: tileRows);
+        return Upload(device, tensor.Name, tensor.Type, checked((int)tensor.Shape[0]), checked((int)tensor.Shape[1]), tensor.Data, tileRows: tileRows, quantsAsF16: quantsAsF16);
     }
 
     /// <summary>
@@ -90,35 +95,74 @@ public sealed class GpuMatrix : IDisposable
     /// </summary>
     /// <param name="rowOrders">Per part, null (its rows in order) or the part's row each stacked row is taken from.</param>
     public static unsafe GpuMatrix UploadStacked(VulkanDevice device, string name, IReadOnlyList<ModelTensor> parts, int tileRows = 0,
-        IReadOnlyList<int[]?>? rowOrders = null)
+        IReadOnlyList<int[]?>? rowOrders = null, bool quantsAsF16 = false)
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) throw new ArgumentException("nothing to stack", nameof(parts));
         ModelTensor first = parts[0];
+        GgmlType gpuType = GpuTypeFor(first.Type, first.SourceName, quantsAsF16);
+        // Parts of different file types stack when they are all kept as F16 (quantised K-quant mixes: V in Q6_K under Q4_K):
+        // each part is then widened to F16 rows first.
+        bool widen = parts.Any(t => t.Type != first.Type);
         foreach (var t in parts)
         {
             if (t.Shape.Length != 2)
                 throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} should be 2-D, has shape [{string.Join(", ", t.Shape)}]");
-            if (t.Type != first.Type || t.Shape[1] != first.Shape[1])
+            bool typeFits = t.Type == first.Type || (gpuType == GgmlType.F16 && GpuTypeFor(t.Type, t.SourceName, quantsAsF16) == GgmlType.F16);
+            if (!typeFits || t.Shape[1] != first.Shape[1])
                 throw new ArgumentException($"cannot stack {t.SourceName} ({t.Type}, {t.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
         }
         int cols = checked((int)first.Shape[1]);
-        long rowBytes = GgmlTypeInfo.RowBytes(first.Type, cols);
+        GgmlType pieceType = widen ? GgmlType.F16 : first.Type;
+        long rowBytes = GgmlTypeInfo.RowBytes(pieceType, cols);
         var pieces = new List<(nint, int)>();
-        for (int i = 0; i < parts.Count; i++)
+        var widened = new List<nint>();
+        try
         {
-            ModelTensor t = parts[i];
-            int rows = checked((int)t.Shape[0]);
-            if (rowOrders?[i] is not { } order)
+            for (int i = 0; i < parts.Count; i++)
             {
-                pieces.Add(((nint)t.Data, rows));
-                continue;
+                ModelTensor t = parts[i];
+                int rows = checked((int)t.Shape[0]);
+                byte* data = t.Data;
+                if (widen)
+                {
+                    data = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
+                    widened.Add((nint)data);
+                    WidenToF16(t, data);
+                }
+                if (rowOrders?[i] is not { } order)
+                {
+                    pieces.Add(((nint)data, rows));
+                    continue;
+                }
+                if (order.Length != rows || order.Any(r => r < 0 || r >= rows))
+                    throw new ArgumentException($"the row order for {t.SourceName} is not one of its {rows} rows per row", nameof(rowOrders));
+                foreach (int r in order) pieces.Add(((nint)(data + rowBytes * r), 1));
             }
-            if (order.Length != rows || order.Any(r => r < 0 || r >= rows))
-                throw new ArgumentException($"the row order for {t.SourceName} is not one of its {rows} rows per row", nameof(rowOrders));
-            foreach (int r in order) pieces.Add(((nint)(t.Data + rowBytes * r), 1));
+            return UploadPieces(device, name, pieceType, cols, pieces, tileRows, quantsAsF16);
         }
-        return UploadPieces(device, name, first.Type, cols, pieces, tileRows);
+        finally
+        {
+            foreach (nint w in widened) NativeMemory.Free((void*)w);
+        }
+    }
+
+    /// <summary>Writes <paramref name="tensor"/>'s rows as F16 at <paramref name="dst"/> (rows x cols halves).</summary>
+    private static unsafe void WidenToF16(ModelTensor tensor, byte* dst) =>
+        RowsToF16(tensor.Name, tensor.Type, tensor.Data, checked((int)tensor.Shape[1]), checked((int)tensor.Shape[0]), dst);
+
+    /// <summary>Dequantises <paramref name="rows"/> rows of <paramref name="type"/> at <paramref name="src"/> to f32 and
+    /// writes them rounded to f16 (round to nearest even, as llama.cpp's conversions) at <paramref name="dst"/>.</summary>
+    private static unsafe void RowsToF16(string name, GgmlType type, byte* src, int cols, int rows, byte* dst)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+        var row = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            Dequantize.ToFloat32(type, new ReadOnlySpan<byte>(src + rowBytes * r, checked((int)rowBytes)), row, name);
+            var to = new Span<Half>(dst + 2L * cols * r, cols);
+            for (int i = 0; i < cols; i++) to[i] = (Half)row[i];
+        }
     }
 
     /// <summary>
@@ -126,7 +170,8 @@ public sealed class GpuMatrix : IDisposable
     /// 0..b-1, b's rows 0..b-1, a's rows b..2b-1, ...): the SwiGLU gate and up of the rows-per-lane kernel, which reads
     /// a lane's gate and up rows from one texel view. Rows must be a multiple of <paramref name="blockRows"/>.
     /// </summary>
-    public static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows, int tileRows = 0)
+    public static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows, int tileRows = 0,
+        bool quantsAsF16 = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockRows);
         if (rows % blockRows != 0)
@@ -138,11 +183,12 @@ public sealed class GpuMatrix : IDisposable
             pieces.Add(((nint)(a + blk * blockBytes), blockRows));
             pieces.Add(((nint)(b + blk * blockBytes), blockRows));
         }
-        return UploadPieces(device, name, fileType, cols, pieces, tileRows);
+        return UploadPieces(device, name, fileType, cols, pieces, tileRows, quantsAsF16);
     }
 
     /// <summary>Uploads the rows of <paramref name="pieces"/> (file-layout rows of one type and width), one after another, as one matrix.</summary>
-    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows)
+    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows,
+        bool quantsAsF16)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
         int rows = checked(pieces.Sum(p => p.Count));
@@ -156,7 +202,7 @@ public sealed class GpuMatrix : IDisposable
                 System.Buffer.MemoryCopy((byte*)src, all + at, bytes, bytes);
                 at += bytes;
             }
-            return Upload(device, name, fileType, rows, cols, all, tileRows: tileRows);
+            return Upload(device, name, fileType, rows, cols, all, tileRows: tileRows, quantsAsF16: quantsAsF16);
         }
         finally
         {
@@ -167,11 +213,13 @@ public sealed class GpuMatrix : IDisposable
     /// <summary>Uploads a matrix held in GGUF layout (<paramref name="fileType"/>, rows of <paramref name="cols"/>) at <paramref name="data"/>.</summary>
     /// <param name="maxChunkBytes">Chunk limit below the device's binding limit (tests use it to force splits).</param>
     /// <param name="tileRows">See <see cref="TileRows"/>; only where <see cref="CanTile"/>.</param>
-    public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue, int tileRows = 0)
+    /// <param name="quantsAsF16">See <see cref="GpuTypeFor"/>.</param>
+    public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue, int tileRows = 0,
+        bool quantsAsF16 = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
-        GgmlType gpuType = GpuTypeFor(fileType, name);
+        GgmlType gpuType = GpuTypeFor(fileType, name, quantsAsF16);
         if (gpuType == GgmlType.F16 && cols % 2 != 0)
             throw new UnsupportedFeatureException($"tensor {name}: F16 rows of odd length ({cols}) are not supported");
         if (tileRows > 0 && !CanTile(gpuType, cols))
@@ -201,7 +249,7 @@ public sealed class GpuMatrix : IDisposable
                 var buffer = new GpuBuffer(device, bytes, $"{name}[{start}..{start + count})");
                 chunks.Add(new Chunk(buffer, start, count));
                 byte[] staging = new byte[bytes];
-                FillChunk(name, fileType, data, cols, start, count, staging);
+                FillChunk(name, fileType, gpuType, data, cols, start, count, staging);
                 buffer.Upload<byte>(tileRows > 0 ? TileChunk(gpuType, staging, cols, count, stored, tileRows) : staging);
             }
         }
@@ -245,8 +293,15 @@ public sealed class GpuMatrix : IDisposable
         }
     }
 
-    private static unsafe void FillChunk(string name, GgmlType fileType, byte* src, int cols, int start, int count, byte[] dst)
+    private static unsafe void FillChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, byte[] dst)
     {
+        if (gpuType == GgmlType.F16 && fileType != GgmlType.F16)
+        {
+            // A quantised type kept as F16 (quantsAsF16).
+            long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
+            fixed (byte* to = dst) RowsToF16(name, fileType, src + rowBytes * start, cols, count, to);
+            return;
+        }
         switch (fileType)
         {
             case GgmlType.F32:

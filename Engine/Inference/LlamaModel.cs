@@ -19,6 +19,7 @@ public sealed class LlamaModel : IDisposable
     private readonly KvCache _cache;
     private readonly Activations _activations;
     internal Activations Activations => _activations;   // the tests read the residual stream
+    internal LlamaWeights Weights => _weights;           // the tests check how the matrices are stored
     private readonly ForwardPass _forward;
     private readonly EmbeddingTable _embedding;
     private readonly CommandSequence _sequence;        // prefill: recorded per chunk
@@ -70,7 +71,8 @@ public sealed class LlamaModel : IDisposable
             // Their QKV matmul ropes rotate-half pairs, which lie in one lane: GGUF's interleaved Q/K rows are reordered to them.
             bool qkToRotateHalf = rowsLayout && file.RopeLayout == RopeLayout.Interleaved &&
                                   Kernels.MatmulKernel.RowsRopeFits(device, c.HeadDim, options.KvCacheType == KvCacheType.F16);
-            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf));
+            // Their matmuls read F32, F16 and Q8_0 only: the other quantised types are kept as F16 there (dequantised at upload).
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: rowsLayout));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels));

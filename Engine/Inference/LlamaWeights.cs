@@ -59,7 +59,11 @@ public sealed class LlamaWeights : IDisposable
     /// (2i, 2i+1) to rotate-half pairs (i, i + headDim/2), undoing the converter's permutation: q and k then come out in
     /// Hugging Face order and are roped with <see cref="RopeLayout.RotateHalf"/> (for the rows-per-lane QKV matmul, which
     /// ropes pairs within a lane). Attention scores do not change: q and k share the order.</param>
-    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false, bool qkToRotateHalf = false)
+    /// <param name="quantsAsF16">Keep quantised matrices other than Q8_0 as F16, dequantised at upload
+    /// (<see cref="GpuMatrix.GpuTypeFor"/>): for the rows-per-lane kernels of CPU devices, which read F32, F16 and Q8_0
+    /// only (the split-k kernels of the other types run ~25x slower on lavapipe).</param>
+    public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false, bool qkToRotateHalf = false,
+        bool quantsAsF16 = false)
     {
         ArgumentNullException.ThrowIfNull(file);
         if (qkToRotateHalf && file.RopeLayout != RopeLayout.Interleaved)
@@ -79,25 +83,28 @@ public sealed class LlamaWeights : IDisposable
         }
         int Tile(ModelTensor t) =>
             rowTiles && t.Shape.Length == 2 && t.Shape[1] <= int.MaxValue
-                ? Kernels.MatmulKernel.RowsTileFor(device, GpuMatrix.GpuTypeFor(t.Type, t.Name), (int)t.Shape[1]) : 0;
+                ? Kernels.MatmulKernel.RowsTileFor(device, GpuMatrix.GpuTypeFor(t.Type, t.Name, quantsAsF16), (int)t.Shape[1]) : 0;
         var weights = new LlamaWeights(file.Get("token_embd.weight"));
         try
         {
             for (int i = 0; i < file.Config.LayerCount; i++)
             {
                 string p = $"blk.{i}.";
-                GpuMatrix M(string name) { var t = file.Get(p + name + ".weight"); return GpuMatrix.Upload(device, t, Tile(t)); }
+                GpuMatrix M(string name) { var t = file.Get(p + name + ".weight"); return GpuMatrix.Upload(device, t, Tile(t), quantsAsF16); }
                 ModelTensor[] qkv = [file.Get(p + "attn_q.weight"), file.Get(p + "attn_k.weight"), file.Get(p + "attn_v.weight")];
                 var qkvMatrices = new List<GpuMatrix>();
                 try
                 {
                     int[]?[] orders = [QkOrder(qkv[0]), QkOrder(qkv[1]), null];
-                    if (qkv.All(t => t.Type == qkv[0].Type && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]))
-                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0]), orders));
+                    GgmlType qkvType = GpuMatrix.GpuTypeFor(qkv[0].Type, qkv[0].Name, quantsAsF16);
+                    bool stackable = qkv.All(t => (t.Type == qkv[0].Type || (qkvType == GgmlType.F16 && GpuMatrix.GpuTypeFor(t.Type, t.Name, quantsAsF16) == GgmlType.F16))
+                                                  && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]);
+                    if (stackable)
+                        qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0]), orders, quantsAsF16));
                     else
                         for (int m = 0; m < qkv.Length; m++)
-                            qkvMatrices.Add(orders[m] == null ? GpuMatrix.Upload(device, qkv[m], Tile(qkv[m]))
-                                : GpuMatrix.UploadStacked(device, qkv[m].Name, [qkv[m]], Tile(qkv[m]), [orders[m]]));
+                            qkvMatrices.Add(orders[m] == null ? GpuMatrix.Upload(device, qkv[m], Tile(qkv[m]), quantsAsF16)
+                                : GpuMatrix.UploadStacked(device, qkv[m].Name, [qkv[m]], Tile(qkv[m]), [orders[m]], quantsAsF16));
                 }
                 catch
                 {
@@ -105,7 +112,7 @@ public sealed class LlamaWeights : IDisposable
                     throw;
                 }
                 ModelTensor gate = file.Get(p + "ffn_gate.weight"), up = file.Get(p + "ffn_up.weight");
-                bool interleave = gluBlockRows > 0 && CanInterleave(device, gate, up, gluBlockRows);
+                bool interleave = gluBlockRows > 0 && CanInterleave(device, gate, up, gluBlockRows, quantsAsF16);
                 weights._layers.Add(new LayerWeights
                 {
                     AttnNorm = UploadVector(device, file.Get(p + "attn_norm.weight")),
@@ -113,14 +120,14 @@ public sealed class LlamaWeights : IDisposable
                     FfnNorm = UploadVector(device, file.Get(p + "ffn_norm.weight")),
                     Gate = interleave ? null : M("ffn_gate"), Up = interleave ? null : M("ffn_up"),
                     GateUp = interleave
-                        ? GpuMatrix.UploadInterleaved(device, p + "ffn_gate_up", gate.Type, (int)gate.Shape[0], (int)gate.Shape[1], gate.Data, up.Data, gluBlockRows, Tile(gate))
+                        ? GpuMatrix.UploadInterleaved(device, p + "ffn_gate_up", gate.Type, (int)gate.Shape[0], (int)gate.Shape[1], gate.Data, up.Data, gluBlockRows, Tile(gate), quantsAsF16)
                         : null,
                     Down = M("ffn_down"),
                 });
             }
             weights.OutputNorm = UploadVector(device, file.Get("output_norm.weight"));
             ModelTensor output = file.Has("output.weight") ? file.Get("output.weight") : file.Get("token_embd.weight");
-            weights.Output = GpuMatrix.Upload(device, output, Tile(output));
+            weights.Output = GpuMatrix.Upload(device, output, Tile(output), quantsAsF16);
             return weights;
         }
         catch
@@ -132,11 +139,11 @@ public sealed class LlamaWeights : IDisposable
 
     /// <summary>Whether gate and up can be one interleaved matrix for the fused SwiGLU kernel: the same type and shape,
     /// rows in whole blocks, a type and width the kernel takes, and one binding for the pair.</summary>
-    private static bool CanInterleave(VulkanDevice device, ModelTensor gate, ModelTensor up, int blockRows)
+    private static bool CanInterleave(VulkanDevice device, ModelTensor gate, ModelTensor up, int blockRows, bool quantsAsF16)
     {
         if (gate.Type != up.Type || gate.Shape.Length != 2 || !gate.Shape.SequenceEqual(up.Shape) || gate.Shape[0] % blockRows != 0)
             return false;
-        GgmlType gpuType = GpuMatrix.GpuTypeFor(gate.Type, gate.Name);
+        GgmlType gpuType = GpuMatrix.GpuTypeFor(gate.Type, gate.Name, quantsAsF16);
         int cols = (int)gate.Shape[1];
         long pairBytes = 2 * GpuMatrix.GpuRowBytes(gpuType, cols) * gate.Shape[0];
         return Kernels.MatmulKernel.HasFusedRowsVariants(gpuType) && Kernels.MatmulKernel.RowsLayoutFits(device, gpuType, cols) &&

@@ -46,6 +46,35 @@ public class QuantMatmulTests : GpuTest
         }
     }
 
+    /// <summary>
+    /// quantsAsF16 (the CPU kernel family): every quantised type but Q8_0 is stored as F16, each weight the dequantiser's
+    /// value rounded to half, over several chunks; Q8_0 stays quantised (its rows kernel reads it).
+    /// </summary>
+    [TestCaseSource(typeof(QuantBlockBuilder), nameof(QuantBlockBuilder.AllTypes))]
+    public unsafe void QuantsAsF16StoresTheDequantisedWeightsAsHalves(GgmlType type)
+    {
+        const int rows = 21;
+        int cols = GgmlTypeInfo.BlockSize(type) == 32 ? 96 : 512;
+        var (w, _) = QuantBlockBuilder.Build(type, rows * cols / GgmlTypeInfo.BlockSize(type), new Random(11));
+        var expected = new float[rows * cols];
+        Dequantize.ToFloat32(type, w, expected);
+        GpuMatrix m;
+        fixed (byte* p = w) m = GpuMatrix.Upload(Device, "w", type, rows, cols, p, maxChunkBytes: 8L * 2 * cols, quantsAsF16: true);
+        using (m)
+        {
+            Assert.That(m.Type, Is.EqualTo(GgmlType.F16));
+            Assert.That(m.Chunks, Has.Count.EqualTo(3), "8 rows per chunk");
+            foreach (var chunk in m.Chunks)
+            {
+                var halves = new Half[chunk.RowCount * cols];
+                chunk.Buffer.Download<Half>(halves);
+                for (int i = 0; i < halves.Length; i++)
+                    Assert.That(halves[i], Is.EqualTo((Half)expected[chunk.RowStart * cols + i]), $"row {chunk.RowStart + i / cols}, column {i % cols}");
+            }
+        }
+        Assert.That(GpuMatrix.GpuTypeFor(GgmlType.Q8_0, "q8", quantsAsF16: true), Is.EqualTo(GgmlType.Q8_0));
+    }
+
     [Test]
     public void TypesWithoutKernelFailClearly()
     {

@@ -1,29 +1,44 @@
 using Tipo.Inference;
+using Tipo.Inference.Kernels;
+using Tipo.Models;
 using Tipo.Tests.Inference;
 using Tipo.Tests.Vulkan;
 
 namespace Tipo.Tests.Quantization;
 
 /// <summary>
-/// The k-quant tipo-small models (weights read quantised by matmul_q4_k / matmul_q6_k) against llama.cpp's
-/// teacher-forced logits (CPU, f32 KV cache), in prefill and one-token-per-pass decode.
+/// The k-quant tipo-small models against llama.cpp's teacher-forced logits (CPU, f32 KV cache), in prefill and
+/// one-token-per-pass decode, with both kernel families: the GPU family reads the weights quantised (matmul_q4_k,
+/// matmul_q6_k), the CPU family's rows-per-lane kernels read them as F16, dequantised at upload.
 /// </summary>
 public class QuantModelReferenceTests : GpuTest
 {
     private static readonly InferenceOptions F32Kv = new() { KvCacheType = KvCacheType.F32, ContextLength = 512 };
 
-    [TestCase("tipo-small-q4_k_m")]
-    [TestCase("tipo-small-q6_k")]
-    public void TeacherForcedLogitsMatchLlamaCpp(string name)
+    [TestCase("tipo-small-q4_k_m", KernelSet.Gpu)]
+    [TestCase("tipo-small-q6_k", KernelSet.Gpu)]
+    [TestCase("tipo-small-q4_k_m", KernelSet.Cpu)]
+    [TestCase("tipo-small-q6_k", KernelSet.Cpu)]
+    public void TeacherForcedLogitsMatchLlamaCpp(string name, KernelSet kernels)
     {
         var reference = Reference.Load(name + "-greedy");
-        using var llm = LlamaModel.Load(Device, TestData.Shared($"models/{name}.gguf"), F32Kv);
+        using var llm = LlamaModel.Load(Device, TestData.Shared($"models/{name}.gguf"), F32Kv with { Kernels = kernels });
+        var matrices = llm.Weights.Layers.SelectMany(l => l.Matrices).Append(llm.Weights.Output).ToList();
+        if (kernels == KernelSet.Cpu)
+        {
+            Assert.That(matrices.Select(m => m.Type).Distinct(), Is.EqualTo(new[] { GgmlType.F16 }), "CPU family: every matrix widened to F16");
+            Assert.That(llm.Weights.Layers.Select(l => l.Qkv.Count), Is.All.EqualTo(1), "Q, K and V one matrix (tipo-small-q4_k_m: layer 1's V is Q6_K under Q4_K)");
+        }
+        else
+        {
+            Assert.That(matrices.Select(m => m.Type), Has.Some.EqualTo(GgmlType.Q6_K), "GPU family: the k-quants kept");
+        }
         foreach (bool decode in new[] { false, true })
         {
             float[] logits = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: decode);
             var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
             string mode = decode ? "decode" : "prefill";
-            TestContext.Out.WriteLine($"{name} {mode}: {reference.LogitsRows} rows, worst row NMSE {worst:E2} (row {row}), top-1 agreement {top1:P1}");
+            TestContext.Out.WriteLine($"{name} ({kernels} kernels) {mode}: {reference.LogitsRows} rows, worst row NMSE {worst:E2} (row {row}), top-1 agreement {top1:P1}");
             Assert.That(worst, Is.LessThanOrEqualTo(5e-3), $"{name} {mode}: worst row NMSE (row {row})");
             Assert.That(top1, Is.GreaterThanOrEqualTo(0.95), $"{name} {mode}: top-1 agreement");
         }
