@@ -100,18 +100,19 @@ public sealed class GpuMatrix : IDisposable
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) throw new ArgumentException("nothing to stack", nameof(parts));
         ModelTensor first = parts[0];
-        GgmlType gpuType = GpuTypeFor(first.Type, first.SourceName, quantsAsF16);
-        // Parts of different file types stack when they are all kept as F16 (quantised K-quant mixes: V in Q6_K under Q4_K):
-        // each part is then widened to F16 rows first.
-        bool widen = parts.Any(t => t.Type != first.Type);
         foreach (var t in parts)
         {
             if (t.Shape.Length != 2)
                 throw new ModelFormatException(t.FileName, $"tensor {t.SourceName} should be 2-D, has shape [{string.Join(", ", t.Shape)}]");
-            bool typeFits = t.Type == first.Type || (gpuType == GgmlType.F16 && GpuTypeFor(t.Type, t.SourceName, quantsAsF16) == GgmlType.F16);
-            if (!typeFits || t.Shape[1] != first.Shape[1])
-                throw new ArgumentException($"cannot stack {t.SourceName} ({t.Type}, {t.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
         }
+        if (!CanStack(parts, quantsAsF16))
+        {
+            var odd = parts.First(t => t.Type != first.Type || t.Shape[1] != first.Shape[1]);
+            throw new ArgumentException($"cannot stack {odd.SourceName} ({odd.Type}, {odd.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
+        }
+        // Parts of different file types stack when they are all kept as F16 (quantised K-quant mixes: V in Q6_K under Q4_K):
+        // each part is then widened to F16 rows first.
+        bool widen = parts.Any(t => t.Type != first.Type);
         int cols = checked((int)first.Shape[1]);
         GgmlType pieceType = widen ? GgmlType.F16 : first.Type;
         long rowBytes = GgmlTypeInfo.RowBytes(pieceType, cols);
@@ -152,19 +153,42 @@ public sealed class GpuMatrix : IDisposable
         RowsToF16(tensor.Name, tensor.Type, tensor.Data, checked((int)tensor.Shape[1]), checked((int)tensor.Shape[0]), dst);
 
     /// <summary>Dequantises <paramref name="rows"/> rows of <paramref name="type"/> at <paramref name="src"/> to f32 and
-    /// writes them rounded to f16 (round to nearest even, as llama.cpp's conversions) at <paramref name="dst"/>.</summary>
+    /// writes them rounded to f16 (round to nearest even, as llama.cpp's conversions) at <paramref name="dst"/>. A value
+    /// beyond f16's range (|x| &gt; 65504, which no trained weight is) would become infinite.</summary>
     private static unsafe void RowsToF16(string name, GgmlType type, byte* src, int cols, int rows, byte* dst)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         nint from = (nint)src, to = (nint)dst;
-        // Rows are independent: spread them over the cores (a 200M-parameter Q4_K_M model: ~2.9 s -> ~1.5 s of load on 2 cores).
-        Parallel.For(0, rows, () => new float[cols], (r, _, row) =>
+        // Rows are independent: spread them over the cores (tipo-200m Q4_K_M: load 3.2 -> 2.7 s on 2 cores).
+        try
         {
-            Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
-            var halves = new Span<Half>((byte*)to + 2L * cols * r, cols);
-            for (int i = 0; i < cols; i++) halves[i] = (Half)row[i];
-            return row;
-        }, _ => { });
+            Parallel.For(0, rows, () => new float[cols], (r, _, row) =>
+            {
+                Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
+                var halves = new Span<Half>((byte*)to + 2L * cols * r, cols);
+                for (int i = 0; i < cols; i++) halves[i] = (Half)row[i];
+                return row;
+            }, _ => { });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            // The engine's own exceptions (UnsupportedFeatureException naming the tensor, ...) reach the caller unwrapped.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+    }
+
+    /// <summary>
+    /// Whether 2-D <paramref name="parts"/> can be one stacked matrix (<see cref="UploadStacked"/>): the same width, and
+    /// the same file type or, with <paramref name="quantsAsF16"/>, types that are all kept as F16.
+    /// </summary>
+    public static bool CanStack(IReadOnlyList<ModelTensor> parts, bool quantsAsF16)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0 || parts.Any(t => t.Shape.Length != 2 || t.Shape[1] != parts[0].Shape[1]))
+            return false;
+        if (parts.All(t => t.Type == parts[0].Type))
+            return true;
+        return parts.All(t => GpuTypeFor(t.Type, t.SourceName, quantsAsF16) == GgmlType.F16);
     }
 
     /// <summary>

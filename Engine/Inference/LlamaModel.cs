@@ -71,8 +71,11 @@ public sealed class LlamaModel : IDisposable
             // Their QKV matmul ropes rotate-half pairs, which lie in one lane: GGUF's interleaved Q/K rows are reordered to them.
             bool qkToRotateHalf = rowsLayout && file.RopeLayout == RopeLayout.Interleaved &&
                                   Kernels.MatmulKernel.RowsRopeFits(device, c.HeadDim, options.KvCacheType == KvCacheType.F16);
-            // Their matmuls read F32, F16 and Q8_0 only: the other quantised types are kept as F16 there (dequantised at upload).
-            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: rowsLayout));
+            // Their matmuls read F32, F16 and Q8_0 only: the other quantised types are kept as F16 there (dequantised at
+            // upload), where that fits the device's memory; else they keep their blocks and run the slower split-k kernels.
+            ulong heap = device.Info.MemoryHeaps.Where(h => h.DeviceLocal).Select(h => h.Size).DefaultIfEmpty(0UL).Max();
+            bool quantsAsF16 = rowsLayout && QuantsAsF16Fits(file, heap);
+            _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels));
@@ -135,6 +138,20 @@ public sealed class LlamaModel : IDisposable
     /// only when half the one-thread time exceeds the extra dispatch cost: compute(1 thread) &gt; 2 × dispatches × 22.5 µs.
     /// stories260K (1 MB, 5 layers) runs inline; TIPO-200M (340 MB, 20 layers) on the pool.
     /// </summary>
+    /// <summary>
+    /// Whether the GPU matrices of <paramref name="file"/>, all as F16 (the token embedding stays on the host unless it is
+    /// the output matrix too), take at most three quarters of <paramref name="heapBytes"/>, the device's largest
+    /// device-local heap (lavapipe reports 2 GiB; TIPO-500M's F16 matrices are ~1 GB).
+    /// </summary>
+    internal static bool QuantsAsF16Fits(LlamaModelFile file, ulong heapBytes)
+    {
+        bool tied = !file.Has("output.weight");
+        long f16Bytes = file.Tensors
+            .Where(t => t.Shape.Length == 2 && (tied || t.Name != "token_embd.weight"))
+            .Sum(t => 2 * t.Shape[0] * t.Shape[1]);
+        return (ulong)f16Bytes <= heapBytes / 4 * 3;
+    }
+
     internal static bool PrefersInlineCpuDriver(LlamaConfig config, long weightBytes)
     {
         const double oneThreadBytesPerSecond = 3e9, extraSecondsPerDispatch = 22.5e-6;

@@ -96,10 +96,7 @@ public sealed class LlamaWeights : IDisposable
                 try
                 {
                     int[]?[] orders = [QkOrder(qkv[0]), QkOrder(qkv[1]), null];
-                    GgmlType qkvType = GpuMatrix.GpuTypeFor(qkv[0].Type, qkv[0].Name, quantsAsF16);
-                    bool stackable = qkv.All(t => (t.Type == qkv[0].Type || (qkvType == GgmlType.F16 && GpuMatrix.GpuTypeFor(t.Type, t.Name, quantsAsF16) == GgmlType.F16))
-                                                  && t.Shape.Length == 2 && qkv[0].Shape.Length == 2 && t.Shape[1] == qkv[0].Shape[1]);
-                    if (stackable)
+                    if (GpuMatrix.CanStack(qkv, quantsAsF16))
                         qkvMatrices.Add(GpuMatrix.UploadStacked(device, p + "attn_qkv", qkv, Tile(qkv[0]), orders, quantsAsF16));
                     else
                         for (int m = 0; m < qkv.Length; m++)

@@ -43,4 +43,18 @@ public class QuantModelReferenceTests : GpuTest
             Assert.That(top1, Is.GreaterThanOrEqualTo(0.95), $"{name} {mode}: top-1 agreement");
         }
     }
+
+    /// <summary>
+    /// The CPU family widens quantised matrices to F16 only where that fits three quarters of the device-local heap:
+    /// tipo-small's 17.9M matrix parameters are ~36 MB as F16 (its token embedding stays on the host).
+    /// </summary>
+    [Test]
+    public void QuantsAsF16OnlyWhereTheF16MatricesFitTheHeap()
+    {
+        using var file = LlamaModelFile.Open(TestData.Shared("models/tipo-small-q4_k_m.gguf"));
+        long f16Bytes = file.Tensors.Where(t => t.Shape.Length == 2 && t.Name != "token_embd.weight").Sum(t => 2 * t.Shape[0] * t.Shape[1]);
+        Assert.That(LlamaModel.QuantsAsF16Fits(file, (ulong)(f16Bytes * 4 / 3 + 4)), Is.True);
+        Assert.That(LlamaModel.QuantsAsF16Fits(file, (ulong)(f16Bytes * 4 / 3 - 4096)), Is.False);
+        Assert.That(LlamaModel.QuantsAsF16Fits(file, 2UL << 30), Is.True, "lavapipe's 2 GiB heap");
+    }
 }

@@ -511,6 +511,32 @@ public class SamplerTests
         }
     }
 
+    /// <summary>
+    /// A penalized token far above the rest (80 -> 40 with penalty 2, the top penalized logit 41): taking its unpenalized
+    /// term back out of the vectorized sum would cancel the rest of it, so top-p must fall back to the exact path.
+    /// </summary>
+    [Test]
+    public void TopPScan_FallsBackWhenThePenaltyCorrectionWouldCancel()
+    {
+        var o = new SamplingOptions { TopK = 0, TopP = 0.95f, MinP = 0f, Temperature = 1f, RepeatPenalty = 2f, RepeatLastN = 8 };
+        int[] every = [.. Enumerable.Range(0, 1000)];
+        for (float raw = 40f; raw <= 120f; raw += 0.5f) // where the cancelled sum comes out positive, negative or exact
+        {
+            for (int at = 0; at < 16; at++) // every lane of the vectorized sum
+            {
+                var rng = new SeededRandom((ulong)(raw * 100 + at));
+                float[] logits = RandomLogits(rng, 1000, 3);
+                logits[at] = raw; // penalized to raw / 2, far above the rest before the penalty
+                logits[500] = raw / 2 + 1;
+                for (int i = 600; i < 605; i++) logits[i] = raw / 2 - 1 + i % 3;
+                var (ids, probs) = Dist(o, logits, at, 999);
+                var (refIds, refProbs) = CandDist(o, every, logits, at, 999);
+                Assert.That(ids, Is.EqualTo(refIds), $"raw {raw}, token {at}");
+                Assert.That(probs, Is.EqualTo(refProbs).Within(1e-12), $"raw {raw}, token {at}");
+            }
+        }
+    }
+
     // ---------------- allocation ----------------
 
     private static IEnumerable<TestCaseData> AllocationCases()

@@ -55,10 +55,11 @@ public static class ModelBenchmark
         var history = new List<int>(nGen + 1);
         var samples = new double[repetitions];
         long samplerTicks = 0;
+        // One sampler for every repetition: its buffers are sized in the untimed warm-up, so no timed call allocates.
+        var sampler = sampling == null ? null : new Sampler(sampling, seed: 2);
         for (int r = -1; r < repetitions; r++)
         {
             model.ResetCache();
-            var sampler = sampling == null ? null : new Sampler(sampling, (ulong)(r + 2));
             history.Clear();
             one[0] = model.Config.BosTokenId;
             history.Add(one[0]);
