@@ -45,6 +45,10 @@ public sealed class LlamaModel : IDisposable
     public int VocabSize => Config.VocabSize;
     /// <summary>Bytes of GPU weights read by one decode step.</summary>
     public long WeightBytes => _weights.GpuBytes;
+    /// <summary>Bytes of the model file's tensors as stored there (llama-bench's model size); <see cref="WeightBytes"/>
+    /// differs where the device keeps them otherwise (quantised types widened to F16 on CPU devices, the token embedding
+    /// on the host).</summary>
+    public long FileTensorBytes => _file.TotalBytes;
     /// <summary>Tokens whose keys and values are in the cache, in order from position 0.</summary>
     public IReadOnlyList<int> CachedTokens => _cachedTokens;
 

@@ -61,6 +61,8 @@ public class InferenceCommandTests
             "-p", "8", "-n", "4", "-r", "2", "--sample", "--json"]);
         Assert.That(code, Is.Zero, err);
         JsonArray tests = JsonNode.Parse(stdout)!.AsArray();
+        long fileBytes = new FileInfo(TestData.Shared("models/stories260K.gguf")).Length;
+        Assert.That((long)tests[0]!["model_size"]!, Is.InRange(fileBytes * 9 / 10, fileBytes), "model_size is the file's tensor bytes, as in llama-bench");
         Assert.That(tests.Select(t => ((int)t!["n_prompt"]!, (int)t!["n_gen"]!)), Is.EqualTo(new[] { (8, 0), (0, 4), (0, 4) }));
         foreach (JsonNode? t in tests)
         {

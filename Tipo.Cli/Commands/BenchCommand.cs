@@ -143,7 +143,7 @@ internal static class BenchCommand
                 {
                     ["model_filename"] = fileName,
                     ["model_type"] = label,
-                    ["model_size"] = llm.WeightBytes,
+                    ["model_size"] = llm.FileTensorBytes,
                     ["model_n_params"] = parameters,
                     ["gpu_info"] = llm.Device.Name,
                     ["n_prompt"] = t.NPrompt,
@@ -167,7 +167,7 @@ internal static class BenchCommand
         foreach (var t in results)
         {
             Console.WriteLine(string.Format(inv, "| {0} | {1:F2} MiB | {2:F2} M | {3} | {4} | {5:F2} ± {6:F2} | {7} | {8} |",
-                label, llm.WeightBytes / 1048576.0, parameters / 1e6, llm.Device.Name, t.Test,
+                label, llm.FileTensorBytes / 1048576.0, parameters / 1e6, llm.Device.Name, t.Test,
                 t.AvgTokensPerSecond, t.StdDevTokensPerSecond,
                 t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
                 t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
