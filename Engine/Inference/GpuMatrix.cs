@@ -111,47 +111,24 @@ public sealed class GpuMatrix : IDisposable
             var odd = parts.First(t => t.Type != first.Type || t.Shape[1] != first.Shape[1]);
             throw new ArgumentException($"cannot stack {odd.SourceName} ({odd.Type}, {odd.Shape[1]} columns) under {first.SourceName} ({first.Type}, {first.Shape[1]} columns)", nameof(parts));
         }
-        // Parts of different file types stack when they are all kept as F16 (quantised K-quant mixes: V in Q6_K under Q4_K):
-        // each part is then widened to F16 rows first.
-        bool widen = parts.Any(t => t.Type != first.Type);
         int cols = checked((int)first.Shape[1]);
-        GgmlType pieceType = widen ? GgmlType.F16 : first.Type;
-        long rowBytes = GgmlTypeInfo.RowBytes(pieceType, cols);
-        var pieces = new List<(nint, int)>();
-        var widened = new List<nint>();
-        try
+        var pieces = new List<(nint, int, GgmlType)>();
+        for (int i = 0; i < parts.Count; i++)
         {
-            for (int i = 0; i < parts.Count; i++)
+            ModelTensor t = parts[i];
+            int rows = checked((int)t.Shape[0]);
+            if (rowOrders?[i] is not { } order)
             {
-                ModelTensor t = parts[i];
-                int rows = checked((int)t.Shape[0]);
-                byte* data = t.Data;
-                if (widen)
-                {
-                    data = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
-                    widened.Add((nint)data);
-                    WidenToF16(t, data);
-                }
-                if (rowOrders?[i] is not { } order)
-                {
-                    pieces.Add(((nint)data, rows));
-                    continue;
-                }
-                if (order.Length != rows || order.Any(r => r < 0 || r >= rows))
-                    throw new ArgumentException($"the row order for {t.SourceName} is not one of its {rows} rows per row", nameof(rowOrders));
-                foreach (int r in order) pieces.Add(((nint)(data + rowBytes * r), 1));
+                pieces.Add(((nint)t.Data, rows, t.Type));
+                continue;
             }
-            return UploadPieces(device, name, pieceType, cols, pieces, tileRows, quantsAsF16);
+            if (order.Length != rows || order.Any(r => r < 0 || r >= rows))
+                throw new ArgumentException($"the row order for {t.SourceName} is not one of its {rows} rows per row", nameof(rowOrders));
+            long rowBytes = GgmlTypeInfo.RowBytes(t.Type, cols);
+            foreach (int r in order) pieces.Add(((nint)(t.Data + rowBytes * r), 1, t.Type));
         }
-        finally
-        {
-            foreach (nint w in widened) NativeMemory.Free((void*)w);
-        }
+        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16);
     }
-
-    /// <summary>Writes <paramref name="tensor"/>'s rows as F16 at <paramref name="dst"/> (rows x cols halves).</summary>
-    private static unsafe void WidenToF16(ModelTensor tensor, byte* dst) =>
-        RowsToF16(tensor.Name, tensor.Type, tensor.Data, checked((int)tensor.Shape[1]), checked((int)tensor.Shape[0]), dst);
 
     /// <summary>Dequantises <paramref name="rows"/> rows of <paramref name="type"/> at <paramref name="src"/> to f32 and
     /// writes them rounded to f16 (round to nearest even, as llama.cpp's conversions) at <paramref name="dst"/>. A value
@@ -160,16 +137,23 @@ public sealed class GpuMatrix : IDisposable
     {
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         nint from = (nint)src, to = (nint)dst;
+        float[] Row(int r, float[] row)
+        {
+            Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
+            var halves = new Span<Half>((byte*)to + 2L * cols * r, cols);
+            for (int i = 0; i < cols; i++) halves[i] = (Half)row[i];
+            return row;
+        }
+        if (rows < 16)   // a stacked piece of one reordered row: not worth a parallel loop
+        {
+            var row = new float[cols];
+            for (int r = 0; r < rows; r++) Row(r, row);
+            return;
+        }
         // Rows are independent: spread them over the cores (tipo-200m Q4_K_M: load 3.2 -> 2.7 s on 2 cores).
         try
         {
-            Parallel.For(0, rows, () => new float[cols], (r, _, row) =>
-            {
-                Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
-                var halves = new Span<Half>((byte*)to + 2L * cols * r, cols);
-                for (int i = 0; i < cols; i++) halves[i] = (Half)row[i];
-                return row;
-            }, _ => { });
+            Parallel.For(0, rows, () => new float[cols], (r, _, row) => Row(r, row), _ => { });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
         {
@@ -204,32 +188,41 @@ public sealed class GpuMatrix : IDisposable
         if (rows % blockRows != 0)
             throw new ArgumentException($"{name}: {rows} rows are not a multiple of the interleave block ({blockRows})", nameof(rows));
         long blockBytes = GgmlTypeInfo.RowBytes(fileType, cols) * blockRows;
-        var pieces = new List<(nint, int)>();
+        var pieces = new List<(nint, int, GgmlType)>();
         for (long blk = 0; blk < rows / blockRows; blk++)
         {
-            pieces.Add(((nint)(a + blk * blockBytes), blockRows));
-            pieces.Add(((nint)(b + blk * blockBytes), blockRows));
+            pieces.Add(((nint)(a + blk * blockBytes), blockRows, fileType));
+            pieces.Add(((nint)(b + blk * blockBytes), blockRows, fileType));
         }
-        return UploadPieces(device, name, fileType, cols, pieces, tileRows, quantsAsF16);
+        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16);
     }
 
-    /// <summary>Uploads the rows of <paramref name="pieces"/> (file-layout rows of one type and width), one after another, as one matrix.</summary>
-    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, GgmlType fileType, int cols, IReadOnlyList<(nint Rows, int Count)> pieces, int tileRows,
-        bool quantsAsF16)
+    /// <summary>
+    /// Uploads the rows of <paramref name="pieces"/> (file-layout rows of one width), one after another, as one matrix.
+    /// Pieces of one type are copied as they are; pieces of several (all kept as F16 with <paramref name="quantsAsF16"/>,
+    /// <see cref="CanStack"/>: V in Q6_K under Q4_K) are each dequantised to F16 rows on the way.
+    /// </summary>
+    private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, int cols, IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces,
+        int tileRows, bool quantsAsF16)
     {
-        long rowBytes = GgmlTypeInfo.RowBytes(fileType, cols);
+        bool widen = pieces.Any(p => p.Type != pieces[0].Type);
+        GgmlType type = widen ? GgmlType.F16 : pieces[0].Type;
+        long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         int rows = checked(pieces.Sum(p => p.Count));
         byte* all = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
         try
         {
             long at = 0;
-            foreach (var (src, count) in pieces)
+            foreach (var (src, count, pieceType) in pieces)
             {
                 long bytes = rowBytes * count;
-                System.Buffer.MemoryCopy((byte*)src, all + at, bytes, bytes);
+                if (widen)
+                    RowsToF16(name, pieceType, (byte*)src, cols, count, all + at);
+                else
+                    System.Buffer.MemoryCopy((byte*)src, all + at, bytes, bytes);
                 at += bytes;
             }
-            return Upload(device, name, fileType, rows, cols, all, tileRows: tileRows, quantsAsF16: quantsAsF16);
+            return Upload(device, name, type, rows, cols, all, tileRows: tileRows, quantsAsF16: quantsAsF16);
         }
         finally
         {

@@ -57,9 +57,7 @@ public sealed class KvCache : IDisposable
     /// </summary>
     private static void CheckFitsHeap(VulkanDevice device, int layers, int contextLength, int rowSize, int elementBytes, KvCacheType type)
     {
-        var heaps = device.Info.MemoryHeaps;
-        var local = heaps.Where(h => h.DeviceLocal).ToList();
-        ulong heap = (local.Count > 0 ? local : heaps).Select(h => h.Size).DefaultIfEmpty(0UL).Max();
+        ulong heap = device.Info.LargestHeapBytes;
         // 2 (K and V) * layers * ctx * row * element: at most 2 * 2^31 * 2^31 * 2^31 * 4, so use decimal to be safe.
         decimal total = 2m * layers * contextLength * rowSize * elementBytes;
         if (heap > 0 && total > heap)

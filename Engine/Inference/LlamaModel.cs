@@ -77,8 +77,7 @@ public sealed class LlamaModel : IDisposable
                                   Kernels.MatmulKernel.RowsRopeFits(device, c.HeadDim, options.KvCacheType == KvCacheType.F16);
             // Their matmuls read F32, F16 and Q8_0 only: the other quantised types are kept as F16 there (dequantised at
             // upload), where that fits the device's memory; else they keep their blocks and run the slower split-k kernels.
-            ulong heap = device.Info.MemoryHeaps.Where(h => h.DeviceLocal).Select(h => h.Size).DefaultIfEmpty(0UL).Max();
-            bool quantsAsF16 = rowsLayout && QuantsAsF16Fits(file, heap);
+            bool quantsAsF16 = rowsLayout && QuantsAsF16Fits(file, device.Info.LargestHeapBytes);
             _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
@@ -136,16 +135,9 @@ public sealed class LlamaModel : IDisposable
     }
 
     /// <summary>
-    /// Whether a CPU Vulkan driver (llvmpipe) should run this model on the submitting thread rather than its thread pool.
-    /// A decode step with the CPU kernels is 7 or 8 dispatches per layer (8 where the rope has its own; 10 for types without the rows-per-lane fusions) and 3 for the head; llvmpipe's pool costs ~25 µs per dispatch against ~2.5 µs inline
-    /// (measured here), while one thread reads ~3 GB/s of weights and a second one at best halves that time. The pool pays
-    /// only when half the one-thread time exceeds the extra dispatch cost: compute(1 thread) &gt; 2 × dispatches × 22.5 µs.
-    /// stories260K (1 MB, 5 layers) runs inline; TIPO-200M (340 MB, 20 layers) on the pool.
-    /// </summary>
-    /// <summary>
     /// Whether the GPU matrices of <paramref name="file"/>, all as F16 (the token embedding stays on the host unless it is
     /// the output matrix too), take at most three quarters of <paramref name="heapBytes"/>, the device's largest
-    /// device-local heap (lavapipe reports 2 GiB; TIPO-500M's F16 matrices are ~1 GB).
+    /// heap (<see cref="DeviceInfo.LargestHeapBytes"/>; lavapipe reports 2 GiB, TIPO-500M's F16 matrices are ~1 GB).
     /// </summary>
     internal static bool QuantsAsF16Fits(LlamaModelFile file, ulong heapBytes)
     {
@@ -156,6 +148,13 @@ public sealed class LlamaModel : IDisposable
         return (ulong)f16Bytes <= heapBytes / 4 * 3;
     }
 
+    /// <summary>
+    /// Whether a CPU Vulkan driver (llvmpipe) should run this model on the submitting thread rather than its thread pool.
+    /// A decode step with the CPU kernels is 7 or 8 dispatches per layer (8 where the rope has its own) and 3 for the
+    /// head; llvmpipe's pool costs ~25 µs per dispatch against ~2.5 µs inline (measured here), while one thread reads ~3 GB/s of weights and a second one at best halves that time. The pool pays
+    /// only when half the one-thread time exceeds the extra dispatch cost: compute(1 thread) &gt; 2 × dispatches × 22.5 µs.
+    /// stories260K (1 MB, 5 layers) runs inline; TIPO-200M (340 MB, 20 layers) on the pool.
+    /// </summary>
     internal static bool PrefersInlineCpuDriver(LlamaConfig config, long weightBytes)
     {
         const double oneThreadBytesPerSecond = 3e9, extraSecondsPerDispatch = 22.5e-6;

@@ -43,6 +43,17 @@ public sealed record DeviceInfo(
     /// <summary>True when Tipo can run on it (Vulkan 1.2 or newer with a compute queue).</summary>
     public bool Usable { get; init; } = true;
 
+    /// <summary>Bytes of the largest device-local memory heap (of the largest heap where none is device-local; 0 when
+    /// there are none): the most the weights or the KV cache could ever take.</summary>
+    public ulong LargestHeapBytes
+    {
+        get
+        {
+            var local = MemoryHeaps.Where(h => h.DeviceLocal).ToList();
+            return (local.Count > 0 ? local : MemoryHeaps).Select(h => h.Size).DefaultIfEmpty(0UL).Max();
+        }
+    }
+
     /// <summary>Most elements one texel-buffer view may span (2^27 on lavapipe and most GPUs: 2 GiB of 16-byte texels).</summary>
     public ulong MaxTexelBufferElements { get; init; }
     /// <summary>Required alignment of a texel-buffer view's offset, in bytes.</summary>
