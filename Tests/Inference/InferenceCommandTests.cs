@@ -72,4 +72,29 @@ public class InferenceCommandTests
         Assert.That(tests[1]!["sampler_us_per_token"], Is.Null, "llama-bench's decode test feeds fixed tokens");
         Assert.That((double)tests[2]!["sampler_us_per_token"]!, Is.GreaterThan(0), "the sampled decode times its sampler");
     }
+
+    [Test]
+    public void BenchCommandRunsEachTestAtEachDepth()
+    {
+        var (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"),
+            "-p", "8", "-n", "4", "-d", "0,16", "-r", "1", "--json"]);
+        Assert.That(code, Is.Zero, err);
+        JsonArray tests = JsonNode.Parse(stdout)!.AsArray();
+        Assert.That(tests.Select(t => ((int)t!["n_prompt"]!, (int)t!["n_gen"]!, (int)t!["n_depth"]!)),
+            Is.EqualTo(new[] { (8, 0, 0), (0, 4, 0), (8, 0, 16), (0, 4, 16) }));
+        Assert.That(tests.Select(t => (double)t!["avg_ts"]!), Is.All.GreaterThan(0));
+
+        (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-d", "16", "-r", "1"]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(stdout, Does.Contain("| pp8 @ d16 |").And.Contain("| tg4 @ d16 |"), "llama-bench's test names");
+    }
+
+    [TestCase("-1", "-d must not be negative")]
+    [TestCase("8,x", "-d must be comma-separated integers")]
+    public void BenchCommandRejectsABadDepth(string depth, string message)
+    {
+        var (code, _, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-d", depth]);
+        Assert.That(code, Is.EqualTo(2), err);
+        Assert.That(err, Does.Contain(message));
+    }
 }

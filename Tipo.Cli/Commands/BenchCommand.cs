@@ -19,6 +19,7 @@ internal static class BenchCommand
         var syntheticType = new Option<string>("--synthetic-type") { Description = "Weight type of the --synthetic model: f16, q8_0 or q4_k_m (llama-quantize's Q4_K/Q6_K mix).", DefaultValueFactory = _ => "f16" };
         var prompts = new Option<string>("-p", "--n-prompt") { Description = "Prompt lengths to test, comma-separated.", DefaultValueFactory = _ => "64,512" };
         var gen = new Option<int>("-n", "--n-gen") { Description = "Tokens to generate in the decode test.", DefaultValueFactory = _ => 128 };
+        var depths = new Option<string>("-d", "--n-depth") { Description = "Tokens already in the cache before each test, comma-separated (llama-bench's -d: \"tg128 @ d512\" decodes from position 512).", DefaultValueFactory = _ => "0" };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array, one object per test (llama-bench field names)." };
         var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (the faster of a storage-buffer and a texel-buffer read-only kernel over 256 MiB) and print decode as a percentage of it." };
@@ -26,8 +27,8 @@ internal static class BenchCommand
         var kv = CommonOptions.KvCache();
 
         var sample = new Option<bool>("--sample") { Description = "Also run the decode test choosing each token with TIPO's sampler (temperature 0.5, top-k 80, top-p 0.95, min-p 0.05, repetition penalty 1.17 over 64 tokens) from the read-back logits, as tipo expand does, and print the sampler's host time per token." };
-        var profile = new Option<bool>("--profile") { Description = "Also print the GPU time by shader of one prefill pass of the longest prompt and one decode step (a timestamp after every dispatch)." };
-        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, reps, json, roofline, sample, profile, device, kv };
+        var profile = new Option<bool>("--profile") { Description = "Also print the GPU time by shader of one prefill pass of the longest prompt and one decode step at the deepest -d plus half of -n (a timestamp after every dispatch)." };
+        var command = new Command("bench", "Measure prefill and decode tokens/s.") { model, synthetic, syntheticType, prompts, gen, depths, reps, json, roofline, sample, profile, device, kv };
         command.SetAction(parse =>
         {
             string? modelPath = parse.GetValue(model);
@@ -41,16 +42,10 @@ internal static class BenchCommand
                 var t => throw new UsageException($"--synthetic-type must be f16, q8_0 or q4_k_m, not '{t}'"),
             };
             if (syntheticName == null && parse.GetResult(syntheticType) is { Implicit: false }) throw new UsageException("--synthetic-type needs --synthetic");
-            int[] pp;
-            try
-            {
-                pp = parse.GetValue(prompts)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).Where(v => v > 0).ToArray();
-            }
-            catch (FormatException)
-            {
-                throw new UsageException("-p must be comma-separated integers");
-            }
+            int[] pp = ParseList(parse.GetValue(prompts)!, "-p").Where(v => v > 0).ToArray();
+            int[] dd = ParseList(parse.GetValue(depths)!, "-d").Distinct().ToArray();
+            if (dd.Length == 0) dd = [0];
+            if (dd.Any(d => d < 0)) throw new UsageException("-d must not be negative");
             int ng = parse.GetValue(gen), r = parse.GetValue(reps);
             if (r < 1) throw new UsageException("-r must be at least 1");
 
@@ -70,7 +65,7 @@ internal static class BenchCommand
                 {
                     label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath!));
                 }
-                int ctx = Math.Max(pp.DefaultIfEmpty(0).Max(), ng + 1);
+                int ctx = dd.Max() + Math.Max(pp.DefaultIfEmpty(0).Max(), ng + 1);
                 var options = new InferenceOptions
                 {
                     Device = parse.GetValue(device),
@@ -80,9 +75,12 @@ internal static class BenchCommand
                 };
                 using var llm = LlamaModel.Load(modelPath!, options);
                 var results = new List<BenchResult>();
-                foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r));
-                if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r));
-                if (ng > 0 && parse.GetValue(sample)) results.Add(ModelBenchmark.Decode(llm, ng, r, TipoDefaults.Sampling));
+                foreach (int d in dd)
+                {
+                    foreach (int p in pp) results.Add(ModelBenchmark.Prefill(llm, p, r, d));
+                    if (ng > 0) results.Add(ModelBenchmark.Decode(llm, ng, r, depth: d));
+                    if (ng > 0 && parse.GetValue(sample)) results.Add(ModelBenchmark.Decode(llm, ng, r, TipoDefaults.Sampling, d));
+                }
                 (BandwidthResult Best, BandwidthResult Storage, BandwidthResult Texel)? roof = parse.GetValue(roofline)
                     ? KernelBenchmarks.Roofline(llm.VulkanDevice, 256L << 20, r)
                     : null;
@@ -93,7 +91,7 @@ internal static class BenchCommand
                         rl.Storage.GBps, rl.Texel.GBps));
                 if (llm.CpuDriverInline && !parse.GetValue(json))
                     Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
-                if (parse.GetValue(profile)) PrintProfile(llm, pp.DefaultIfEmpty(0).Max(), Math.Max(1, ng / 2));
+                if (parse.GetValue(profile)) PrintProfile(llm, pp.DefaultIfEmpty(0).Max(), dd.Max() + Math.Max(1, ng / 2));
                 return ExitCodes.Ok;
             }
             finally
@@ -102,6 +100,19 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    private static int[] ParseList(string text, string option)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new UsageException($"{option} must be comma-separated integers");
+        }
     }
 
     /// <summary>GPU time by shader of one prefill pass of <paramref name="prompt"/> tokens (when more than one) and of one
@@ -148,6 +159,7 @@ internal static class BenchCommand
                     ["gpu_info"] = llm.Device.Name,
                     ["n_prompt"] = t.NPrompt,
                     ["n_gen"] = t.NGen,
+                    ["n_depth"] = t.NDepth,
                     ["type_k"] = llm.KvCacheType.ToString().ToLowerInvariant(),
                     ["avg_ts"] = t.AvgTokensPerSecond,
                     ["stddev_ts"] = t.StdDevTokensPerSecond,

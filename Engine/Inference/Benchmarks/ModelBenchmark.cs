@@ -5,8 +5,9 @@ namespace Tipo.Inference.Benchmarks;
 
 /// <summary>One measured test, in llama-bench's terms (pp = prompt processing, tg = text generation).</summary>
 /// <param name="SamplerMicrosecondsPerToken">A sampled decode test's mean host time in the sampler per token; null when the test did not sample.</param>
+/// <param name="NDepth">Tokens already in the cache when the timed part starts (llama-bench's <c>-d</c>).</param>
 public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] SamplesTokensPerSecond, long BytesPerToken,
-    double? SamplerMicrosecondsPerToken = null)
+    double? SamplerMicrosecondsPerToken = null, int NDepth = 0)
 {
     public double AvgTokensPerSecond => SamplesTokensPerSecond.Average();
     public double StdDevTokensPerSecond
@@ -25,29 +26,31 @@ public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] Sa
 /// <summary>Measures prefill and decode speed of a loaded model, as llama-bench does.</summary>
 public static class ModelBenchmark
 {
-    /// <summary>Prefill of <paramref name="nPrompt"/> tokens from an empty cache, <paramref name="repetitions"/> times (after one warm-up).</summary>
-    public static BenchResult Prefill(LlamaModel model, int nPrompt, int repetitions)
+    /// <summary>Prefill of <paramref name="nPrompt"/> tokens after <paramref name="depth"/> cached ones (untimed),
+    /// <paramref name="repetitions"/> times (after one warm-up).</summary>
+    public static BenchResult Prefill(LlamaModel model, int nPrompt, int repetitions, int depth = 0)
     {
         int[] tokens = RandomTokens(model, nPrompt);
         float[] logits = new float[model.VocabSize];
         var samples = new double[repetitions];
         for (int r = -1; r < repetitions; r++)
         {
-            model.ResetCache();
+            FillCache(model, depth, logits);
             var clock = Stopwatch.StartNew();
             model.Evaluate(tokens, LogitsMode.Last, logits);
             if (r >= 0) samples[r] = nPrompt / clock.Elapsed.TotalSeconds;
         }
-        return new BenchResult($"pp{nPrompt}", nPrompt, 0, samples, 0);
+        return new BenchResult($"pp{nPrompt}{AtDepth(depth)}", nPrompt, 0, samples, 0, NDepth: depth);
     }
 
     /// <summary>
-    /// Decode of <paramref name="nGen"/> tokens one at a time from position 1, <paramref name="repetitions"/> times. Each
+    /// Decode of <paramref name="nGen"/> tokens one at a time from position max(1, <paramref name="depth"/>) (the cache
+    /// first holds BOS and depth - 1 random tokens, untimed), <paramref name="repetitions"/> times. Each
     /// step reads back the logits. Without <paramref name="sampling"/> the tokens fed are fixed random ones, as in
     /// llama-bench; with it each token is chosen from the previous step's logits by a <see cref="Sampler"/> (seeded),
     /// as a generation does, and the sampler's host time is reported as well.
     /// </summary>
-    public static BenchResult Decode(LlamaModel model, int nGen, int repetitions, SamplingOptions? sampling = null)
+    public static BenchResult Decode(LlamaModel model, int nGen, int repetitions, SamplingOptions? sampling = null, int depth = 0)
     {
         int[] tokens = RandomTokens(model, nGen);
         float[] logits = new float[model.VocabSize];
@@ -59,11 +62,8 @@ public static class ModelBenchmark
         var sampler = sampling == null ? null : new Sampler(sampling, seed: 2);
         for (int r = -1; r < repetitions; r++)
         {
-            model.ResetCache();
             history.Clear();
-            one[0] = model.Config.BosTokenId;
-            history.Add(one[0]);
-            model.Evaluate(one, LogitsMode.Last, logits);
+            history.AddRange(FillCache(model, Math.Max(1, depth), logits));
             long repetitionSamplerTicks = 0;
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < nGen; i++)
@@ -90,7 +90,24 @@ public static class ModelBenchmark
         double? samplerMicroseconds = sampling == null
             ? null
             : samplerTicks * 1e6 / Stopwatch.Frequency / ((double)nGen * repetitions);
-        return new BenchResult(sampling == null ? $"tg{nGen}" : $"tg{nGen} sampled", 0, nGen, samples, model.WeightBytes, samplerMicroseconds);
+        return new BenchResult((sampling == null ? $"tg{nGen}" : $"tg{nGen} sampled") + AtDepth(depth), 0, nGen, samples, model.WeightBytes,
+            samplerMicroseconds, depth);
+    }
+
+    /// <summary>llama-bench's test-name suffix for a depth: " @ d512".</summary>
+    private static string AtDepth(int depth) => depth > 0 ? $" @ d{depth}" : "";
+
+    /// <summary>Empties the cache and fills it with <paramref name="depth"/> tokens, BOS first then random ones; returns them.</summary>
+    private static int[] FillCache(LlamaModel model, int depth, float[] logits)
+    {
+        model.ResetCache();
+        if (depth == 0) return [];
+        var rng = new Random(99);
+        int[] prefix = new int[depth];
+        prefix[0] = model.Config.BosTokenId;
+        for (int i = 1; i < depth; i++) prefix[i] = rng.Next(3, model.VocabSize);
+        model.Evaluate(prefix, LogitsMode.Last, logits);
+        return prefix;
     }
 
     private static int[] RandomTokens(LlamaModel model, int n)
