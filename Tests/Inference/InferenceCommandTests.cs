@@ -91,6 +91,7 @@ public class InferenceCommandTests
 
     [TestCase("-1", "-d must not be negative")]
     [TestCase("8,x", "-d must be comma-separated integers")]
+    [TestCase("2147483647", "more than a context can hold")]
     public void BenchCommandRejectsABadDepth(string depth, string message)
     {
         var (code, _, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-d", depth]);

@@ -48,6 +48,10 @@ internal static class BenchCommand
             if (dd.Any(d => d < 0)) throw new UsageException("-d must not be negative");
             int ng = parse.GetValue(gen), r = parse.GetValue(reps);
             if (r < 1) throw new UsageException("-r must be at least 1");
+            if (ng < 0) throw new UsageException("-n must not be negative");
+            long contextTokens = (long)dd.Max() + Math.Max(pp.DefaultIfEmpty(0).Max(), (long)ng + 1);
+            if (contextTokens > MaxContextTokens)
+                throw new UsageException($"the bench needs a context of {contextTokens} tokens (-d + the longest of -p and -n + 1), more than a context can hold ({MaxContextTokens})");
 
             string? tempFile = null;
             try
@@ -65,7 +69,7 @@ internal static class BenchCommand
                 {
                     label = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath!));
                 }
-                int ctx = dd.Max() + Math.Max(pp.DefaultIfEmpty(0).Max(), ng + 1);
+                int ctx = (int)contextTokens;
                 var options = new InferenceOptions
                 {
                     Device = parse.GetValue(device),
@@ -101,6 +105,9 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>The most tokens a bench context may hold (a KV cache bigger than any device heap is refused later, by size).</summary>
+    private const int MaxContextTokens = 1 << 24;
 
     private static int[] ParseList(string text, string option)
     {
