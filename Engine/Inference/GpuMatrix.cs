@@ -127,7 +127,7 @@ public sealed class GpuMatrix : IDisposable
             long rowBytes = GgmlTypeInfo.RowBytes(t.Type, cols);
             foreach (int r in order) pieces.Add(((nint)(t.Data + rowBytes * r), 1, t.Type));
         }
-        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16);
+        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16, GpuBuffer.Placement.Auto);
     }
 
     /// <summary>Dequantises <paramref name="rows"/> rows of <paramref name="type"/> at <paramref name="src"/> to f32 and
@@ -182,7 +182,13 @@ public sealed class GpuMatrix : IDisposable
     /// a lane's gate and up rows from one texel view. Rows must be a multiple of <paramref name="blockRows"/>.
     /// </summary>
     public static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows, int tileRows = 0,
-        bool quantsAsF16 = false)
+        bool quantsAsF16 = false) =>
+        UploadInterleaved(device, name, fileType, rows, cols, a, b, blockRows, GpuBuffer.Placement.Auto, tileRows, quantsAsF16);
+
+    /// <summary><see cref="UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/> into
+    /// buffers of <paramref name="placement"/> (tests: <see cref="GpuBuffer.Placement.DeviceOnly"/> takes the staged path on lavapipe).</summary>
+    internal static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows,
+        GpuBuffer.Placement placement, int tileRows = 0, bool quantsAsF16 = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockRows);
         if (rows % blockRows != 0)
@@ -194,7 +200,7 @@ public sealed class GpuMatrix : IDisposable
             pieces.Add(((nint)(a + blk * blockBytes), blockRows, fileType));
             pieces.Add(((nint)(b + blk * blockBytes), blockRows, fileType));
         }
-        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16);
+        return UploadPieces(device, name, cols, pieces, tileRows, quantsAsF16, placement);
     }
 
     /// <summary>
@@ -203,10 +209,12 @@ public sealed class GpuMatrix : IDisposable
     /// <see cref="CanStack"/>: V in Q6_K under Q4_K) are each dequantised to F16 rows on the way.
     /// </summary>
     private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, int cols, IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces,
-        int tileRows, bool quantsAsF16)
+        int tileRows, bool quantsAsF16, GpuBuffer.Placement placement)
     {
         bool widen = pieces.Any(p => p.Type != pieces[0].Type);
         GgmlType type = widen ? GgmlType.F16 : pieces[0].Type;
+        if (!widen && IsPlainCopy(type, GpuTypeFor(type, name, quantsAsF16)))
+            return UploadRows(device, name, type, cols, pieces, long.MaxValue, tileRows, quantsAsF16, placement);
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         int rows = checked(pieces.Sum(p => p.Count));
         byte* all = (byte*)NativeMemory.Alloc((nuint)(rowBytes * rows));
@@ -222,7 +230,7 @@ public sealed class GpuMatrix : IDisposable
                     System.Buffer.MemoryCopy((byte*)src, all + at, bytes, bytes);
                 at += bytes;
             }
-            return Upload(device, name, type, rows, cols, all, tileRows: tileRows, quantsAsF16: quantsAsF16);
+            return UploadRows(device, name, type, cols, [((nint)all, rows, type)], long.MaxValue, tileRows, quantsAsF16, placement);
         }
         finally
         {
@@ -238,8 +246,36 @@ public sealed class GpuMatrix : IDisposable
         bool quantsAsF16 = false)
     {
         ArgumentNullException.ThrowIfNull(device);
+        return UploadRows(device, name, fileType, cols, [((nint)data, rows, fileType)], maxChunkBytes, tileRows, quantsAsF16, GpuBuffer.Placement.Auto);
+    }
+
+    /// <summary><see cref="Upload(VulkanDevice, string, GgmlType, int, int, byte*, long, int, bool)"/> into buffers of
+    /// <paramref name="placement"/> (tests: <see cref="GpuBuffer.Placement.DeviceOnly"/> takes the staged path on lavapipe).</summary>
+    internal static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, GpuBuffer.Placement placement,
+        long maxChunkBytes = long.MaxValue, int tileRows = 0, bool quantsAsF16 = false) =>
+        UploadRows(device, name, fileType, cols, [((nint)data, rows, fileType)], maxChunkBytes, tileRows, quantsAsF16, placement);
+
+    /// <summary>Whether a <paramref name="fileType"/> matrix kept as <paramref name="gpuType"/> is its file rows byte for
+    /// byte (F32, F16), so the upload can write them from the file straight into the buffer.</summary>
+    private static bool IsPlainCopy(GgmlType fileType, GgmlType gpuType) => fileType == gpuType && fileType is GgmlType.F32 or GgmlType.F16;
+
+    /// <summary>
+    /// Uploads the rows of <paramref name="pieces"/> (file-layout rows of <paramref name="fileType"/>, one after another)
+    /// as one matrix, in chunks under the binding limit. Each chunk is written where the GPU reads it: into the buffer's
+    /// mapped memory where the device has it (lavapipe), else into a pooled host array copied through the staging buffer.
+    /// F32 and F16 rows go there straight from the file (tiled on the way, all cores); other types are converted into a
+    /// staging array first (one contiguous piece only: <see cref="UploadPieces"/> joins the others).
+    /// </summary>
+    private static unsafe GpuMatrix UploadRows(VulkanDevice device, string name, GgmlType fileType, int cols,
+        IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces, long maxChunkBytes, int tileRows, bool quantsAsF16, GpuBuffer.Placement placement)
+    {
+        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);
+        int rows = checked(pieces.Sum(p => p.Count));
         GgmlType gpuType = GpuTypeFor(fileType, name, quantsAsF16);
+        bool plain = IsPlainCopy(fileType, gpuType);
+        if (!plain && pieces.Count != 1)
+            throw new ArgumentException($"{name}: only F32 and F16 rows are uploaded from several pieces", nameof(pieces));
         if (gpuType == GgmlType.F16 && cols % 2 != 0)
             throw new UnsupportedFeatureException($"tensor {name}: F16 rows of odd length ({cols}) are not supported");
         if (tileRows > 0 && !CanTile(gpuType, cols))
@@ -266,26 +302,27 @@ public sealed class GpuMatrix : IDisposable
                 int count = Math.Min(rowsPerChunk, rows - start);
                 int stored = tileRows > 0 ? (count + tileRows - 1) / tileRows * tileRows : count;
                 long bytes = (rowBytes * stored + 3) & ~3L;
-                var buffer = new GpuBuffer(device, bytes, $"{name}[{start}..{start + count})");
+                var buffer = new GpuBuffer(device, bytes, $"{name}[{start}..{start + count})", placement);
                 chunks.Add(new Chunk(buffer, start, count));
-                // Pooled host arrays: fresh ones cost a page fault per 4 KiB (tipo-200m F16 load 1.74 -> 1.54 s, 4 alternating runs).
                 int n = checked((int)bytes);
-                byte[] staging = ArrayPool<byte>.Shared.Rent(n), tiled = tileRows > 0 ? ArrayPool<byte>.Shared.Rent(n) : staging;
+                // Pooled host arrays where the buffer is not mapped: fresh ones cost a page fault per 4 KiB.
+                byte* mapped = buffer.MappedPointer;
+                byte[]? hostCopy = mapped == null ? ArrayPool<byte>.Shared.Rent(n) : null;
                 try
                 {
-                    Array.Clear(staging, 0, n);
-                    FillChunk(name, fileType, gpuType, data, cols, start, count, staging);
-                    if (tileRows > 0)
+                    fixed (byte* hostCopyAt = hostCopy)
                     {
-                        Array.Clear(tiled, 0, n);
-                        TileChunk(gpuType, staging, tiled, cols, count, stored, tileRows);
+                        byte* dst = mapped != null ? mapped : hostCopyAt;
+                        if (plain)
+                            WriteRows(RowPointers(pieces, fileType, cols, start, count), rowBytes, dst, n, stored, tileRows);
+                        else
+                            ConvertChunk(name, fileType, gpuType, (byte*)pieces[0].Rows, cols, start, count, stored, tileRows, new Span<byte>(dst, n));
                     }
-                    buffer.Upload<byte>(tiled.AsSpan(0, n));
+                    if (hostCopy != null) buffer.Upload<byte>(hostCopy.AsSpan(0, n));
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(staging);
-                    if (tiled != staging) ArrayPool<byte>.Shared.Return(tiled);
+                    if (hostCopy != null) ArrayPool<byte>.Shared.Return(hostCopy);
                 }
             }
         }
@@ -297,20 +334,99 @@ public sealed class GpuMatrix : IDisposable
         return new GpuMatrix(name, gpuType, rows, cols, chunks, tileRows);
     }
 
+    /// <summary>The addresses of rows start .. start + count - 1 of the rows that <paramref name="pieces"/> hold one after another.</summary>
+    private static nint[] RowPointers(IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces, GgmlType type, int cols, int start, int count)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
+        var result = new nint[count];
+        int row = 0, i = 0;
+        foreach (var (at, n, _) in pieces)
+        {
+            for (int r = Math.Max(0, start - row); r < n && i < count; r++) result[i++] = at + (nint)(rowBytes * r);
+            row += n;
+            if (i == count) break;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Writes F32 or F16 rows (<paramref name="rowBytes"/> each, at <paramref name="rows"/>) into a chunk of
+    /// <paramref name="n"/> bytes at <paramref name="dst"/>: row-major, or in the row tiles of <see cref="TileRows"/> with
+    /// <paramref name="stored"/> rows, the padding rows and the bytes after them zero. Tiles (or blocks of rows) are
+    /// spread over the cores: on lavapipe the destination is fresh device memory, whose page faults are most of the cost.
+    /// </summary>
+    private static unsafe void WriteRows(nint[] rows, long rowBytes, byte* dst, int n, int stored, int tileRows)
+    {
+        int count = rows.Length;
+        nint to = (nint)dst;
+        if (tileRows == 0)
+        {
+            const int block = 64;
+            Parallel.For(0, (count + block - 1) / block, b =>
+            {
+                for (int r = b * block; r < Math.Min(count, (b + 1) * block); r++)
+                    System.Buffer.MemoryCopy((byte*)rows[r], (byte*)to + rowBytes * r, rowBytes, rowBytes);
+            });
+            new Span<byte>(dst + rowBytes * count, checked((int)(n - rowBytes * count))).Clear();
+            return;
+        }
+        int texelsPerRow = (int)(rowBytes / 16);
+        Parallel.For(0, stored / tileRows, tile =>
+        {
+            var tileTexels = new Span<UInt128>((UInt128*)to + (long)tile * texelsPerRow * tileRows, texelsPerRow * tileRows);
+            for (int r = 0; r < tileRows; r++)
+            {
+                int row = tile * tileRows + r;
+                if (row >= count)
+                {
+                    for (int kt = 0; kt < texelsPerRow; kt++) tileTexels[kt * tileRows + r] = UInt128.Zero;
+                    continue;
+                }
+                var src = new ReadOnlySpan<UInt128>((void*)rows[row], texelsPerRow);
+                for (int kt = 0; kt < texelsPerRow; kt++) tileTexels[kt * tileRows + r] = src[kt];
+            }
+        });
+        new Span<byte>(dst + rowBytes * stored, checked((int)(n - rowBytes * stored))).Clear();
+    }
+
+    /// <summary>Converts rows start .. start + count - 1 of a <paramref name="fileType"/> matrix at <paramref name="src"/>
+    /// to <paramref name="gpuType"/> into <paramref name="dst"/> (zeroed first), in row tiles where <paramref name="tileRows"/> &gt; 0.</summary>
+    private static unsafe void ConvertChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, int stored,
+        int tileRows, Span<byte> dst)
+    {
+        dst.Clear();
+        if (tileRows == 0)
+        {
+            FillChunk(name, fileType, gpuType, src, cols, start, count, dst);
+            return;
+        }
+        byte[] rowMajor = ArrayPool<byte>.Shared.Rent(dst.Length);
+        try
+        {
+            Array.Clear(rowMajor, 0, dst.Length);
+            FillChunk(name, fileType, gpuType, src, cols, start, count, rowMajor.AsSpan(0, dst.Length));
+            TileChunk(gpuType, rowMajor, dst, cols, count, stored, tileRows);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rowMajor);
+        }
+    }
+
     /// <summary>Writes a chunk of <paramref name="count"/> rows as FillChunk wrote it into <paramref name="tiled"/> (zeroed),
     /// in the tiled order of <see cref="TileRows"/> with <paramref name="stored"/> rows (zero rows after count). Q8_0: the
     /// quants [stored, cols] then the scales [stored, cols / 32], each section tiled.</summary>
-    private static void TileChunk(GgmlType gpuType, byte[] rowMajor, byte[] tiled, int cols, int count, int stored, int tileRows)
+    private static void TileChunk(GgmlType gpuType, byte[] rowMajor, Span<byte> tiled, int cols, int count, int stored, int tileRows)
     {
         if (gpuType == GgmlType.Q8_0)
         {
-            Tile(rowMajor.AsSpan(0, count * cols), tiled.AsSpan(0, stored * cols), cols / 16, count, tileRows);
-            Tile(rowMajor.AsSpan(count * cols, count * cols / 16), tiled.AsSpan(stored * cols, stored * cols / 16), cols / 256, count, tileRows);
+            Tile(rowMajor.AsSpan(0, count * cols), tiled[..(stored * cols)], cols / 16, count, tileRows);
+            Tile(rowMajor.AsSpan(count * cols, count * cols / 16), tiled.Slice(stored * cols, stored * cols / 16), cols / 256, count, tileRows);
         }
         else
         {
             int texelsPerRow = (int)(GpuRowBytes(gpuType, cols) / 16);
-            Tile(rowMajor.AsSpan(0, count * texelsPerRow * 16), tiled.AsSpan(0, stored * texelsPerRow * 16), texelsPerRow, count, tileRows);
+            Tile(rowMajor.AsSpan(0, count * texelsPerRow * 16), tiled[..(stored * texelsPerRow * 16)], texelsPerRow, count, tileRows);
         }
     }
 
@@ -327,7 +443,7 @@ public sealed class GpuMatrix : IDisposable
         }
     }
 
-    private static unsafe void FillChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, byte[] dst)
+    private static unsafe void FillChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, Span<byte> dst)
     {
         if (gpuType == GgmlType.F16 && fileType != GgmlType.F16)
         {
@@ -347,7 +463,7 @@ public sealed class GpuMatrix : IDisposable
             case GgmlType.BF16:
             {
                 var from = new ReadOnlySpan<ushort>(src + 2L * cols * start, cols * count);
-                var to = MemoryMarshal.Cast<byte, uint>(dst.AsSpan());
+                var to = MemoryMarshal.Cast<byte, uint>(dst);
                 for (int i = 0; i < from.Length; i++) to[i] = (uint)from[i] << 16;
                 break;
             }
@@ -357,12 +473,12 @@ public sealed class GpuMatrix : IDisposable
                 int blocksPerRow = cols / 32;
                 long blockCount = (long)blocksPerRow * count;
                 byte* blocks = src + 34L * blocksPerRow * start;
-                var scales = MemoryMarshal.Cast<byte, ushort>(dst.AsSpan(checked((int)(32 * blockCount))));
+                var scales = MemoryMarshal.Cast<byte, ushort>(dst[checked((int)(32 * blockCount))..]);
                 for (long b = 0; b < blockCount; b++)
                 {
                     byte* block = blocks + 34 * b;
                     scales[(int)b] = *(ushort*)block;
-                    new ReadOnlySpan<byte>(block + 2, 32).CopyTo(dst.AsSpan((int)(32 * b), 32));
+                    new ReadOnlySpan<byte>(block + 2, 32).CopyTo(dst.Slice((int)(32 * b), 32));
                 }
                 break;
             }
@@ -371,7 +487,7 @@ public sealed class GpuMatrix : IDisposable
                 // Issue 7: the GGUF blocks byte for byte, each in a word-aligned slot (QuantGpuLayout).
                 long rowBytes = GgmlTypeInfo.RowBytes(q, cols);
                 var from = new ReadOnlySpan<byte>(src + rowBytes * start, checked((int)(rowBytes * count)));
-                QuantGpuLayout.Repack(q, from, dst.AsSpan(0, checked((int)QuantGpuLayout.GpuBytes(q, (long)cols * count))));
+                QuantGpuLayout.Repack(q, from, dst[..checked((int)QuantGpuLayout.GpuBytes(q, (long)cols * count))]);
                 break;
             }
             default:

@@ -18,7 +18,7 @@ public sealed class LayerWeights : IDisposable
     public GpuMatrix? Gate { get; init; }               // [ffDim, dim]  (null when GateUp holds it)
     public GpuMatrix? Up { get; init; }                 // [ffDim, dim]  (null when GateUp holds it)
     /// <summary>W_gate and W_up interleaved in blocks of rows for the fused SwiGLU matmul of CPU devices:
-    /// [2 ffDim, dim] (<see cref="GpuMatrix.UploadInterleaved"/>); null when Gate and Up are separate.</summary>
+    /// [2 ffDim, dim] (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/>); null when Gate and Up are separate.</summary>
     public GpuMatrix? GateUp { get; init; }
     public required GpuMatrix Down { get; init; }       // [dim, ffDim]
 

@@ -30,6 +30,11 @@ public sealed unsafe class GpuBuffer : IDisposable
     /// <summary>Size in bytes.</summary>
     public long SizeBytes { get; }
 
+    /// <summary>The buffer's memory where it is mapped into this process (host-visible device memory: lavapipe, integrated
+    /// GPUs), so a writer can fill its <see cref="SizeBytes"/> in place; null where it is not (write with <see cref="Upload{T}"/>).
+    /// The memory is host-coherent: what is written is visible to the next submission.</summary>
+    internal byte* MappedPointer => _mapped;
+
     /// <summary>Bytes of the VkBuffer: <see cref="SizeBytes"/> rounded up to 16, so shaders may read whole 32-bit words
     /// (packed f16 pairs) at the end of an odd-sized buffer.</summary>
     internal long AllocatedBytes => AllocatedBytesFor(SizeBytes);

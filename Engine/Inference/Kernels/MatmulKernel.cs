@@ -58,7 +58,7 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
     /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X). Rows-per-lane: W is gate and up interleaved
-    /// in blocks of <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved"/>) and rows counts both; wide
+    /// in blocks of <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/>) and rows counts both; wide
     /// split-k: W is the gate and the up matrix is bound with it.</summary>
     public bool Glu { get; }
     /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
