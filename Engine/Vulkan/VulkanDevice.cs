@@ -628,7 +628,6 @@ public sealed unsafe class VulkanDevice : IDisposable
 
 }
 
-/// <summary>The two VK_EXT_debug_utils entry points Tipo needs, loaded through vkGetInstanceProcAddr.</summary>
 /// <summary>The process environment as native code (the Vulkan drivers) sees it; .NET's own copy does not reach them.</summary>
 internal static partial class NativeEnvironment
 {
