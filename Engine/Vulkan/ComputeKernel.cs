@@ -21,6 +21,8 @@ public enum BindingKind
 /// bindings 0..n-1 of set 0 (storage buffers, or the <see cref="BindingKind"/>s given), an optional push-constant block and
 /// specialization constants with ids 0..n-1 (each 32 bits; pass floats as their bits).
 /// Owns its descriptor pools: every <see cref="KernelBinding"/> made by <see cref="Bind"/> lives until the kernel is disposed.
+/// The pipeline compiles on a worker thread, started by the constructor: recording a dispatch waits for it, and
+/// <see cref="VulkanDevice.WaitForPipelines"/> waits for all of a device's.
 /// </summary>
 public sealed unsafe class ComputeKernel : IDisposable
 {
@@ -32,7 +34,9 @@ public sealed unsafe class ComputeKernel : IDisposable
 
     internal DescriptorSetLayout SetLayout { get; private set; }
     internal PipelineLayout Layout { get; private set; }
-    internal Pipeline Pipeline { get; private set; }
+    /// <summary>The compute pipeline: waits for its compilation (started by the constructor) and throws what that threw.</summary>
+    internal Pipeline Pipeline => _pipeline?.GetAwaiter().GetResult() ?? throw new ObjectDisposedException(nameof(ComputeKernel));
+    private Task<Pipeline>? _pipeline;
     internal VulkanDevice Device => _device;
 
     public string ShaderName { get; }
@@ -109,52 +113,63 @@ public sealed unsafe class ComputeKernel : IDisposable
             Layout = layout;
             VkUtil.Created();
 
-            ShaderModule module;
-            fixed (byte* pc = code)
-            {
-                var smInfo = new ShaderModuleCreateInfo { SType = StructureType.ShaderModuleCreateInfo, CodeSize = (nuint)code.Length, PCode = (uint*)pc };
-                VkUtil.Check(vk.CreateShaderModule(device.Device, &smInfo, null, out module), $"vkCreateShaderModule ({shaderName})");
-            }
-            try
-            {
-                int n = specializationConstants.Length;
-                var entries = new SpecializationMapEntry[Math.Max(1, n)];
-                for (int i = 0; i < n; i++)
-                    entries[i] = new SpecializationMapEntry { ConstantID = (uint)i, Offset = (uint)(i * 4), Size = 4 };
-                uint[] values = specializationConstants.ToArray();
-                byte* entryName = stackalloc byte[] { (byte)'m', (byte)'a', (byte)'i', (byte)'n', 0 };
-                fixed (SpecializationMapEntry* pe = entries)
-                fixed (uint* pv = values)
-                {
-                    var spec = new SpecializationInfo { MapEntryCount = (uint)n, PMapEntries = pe, DataSize = (nuint)(n * 4), PData = pv };
-                    var ci = new ComputePipelineCreateInfo
-                    {
-                        SType = StructureType.ComputePipelineCreateInfo,
-                        Stage = new PipelineShaderStageCreateInfo
-                        {
-                            SType = StructureType.PipelineShaderStageCreateInfo,
-                            Stage = ShaderStageFlags.ComputeBit,
-                            Module = module,
-                            PName = entryName,
-                            PSpecializationInfo = n > 0 ? &spec : null,
-                        },
-                        Layout = Layout,
-                    };
-                    Pipeline pipeline;
-                    VkUtil.Check(vk.CreateComputePipelines(device.Device, default, 1, &ci, null, &pipeline), $"vkCreateComputePipelines ({shaderName})");
-                    Pipeline = pipeline;
-                    VkUtil.Created();
-                }
-            }
-            finally
-            {
-                vk.DestroyShaderModule(device.Device, module, null);
-            }
+            // llvmpipe compiles a pipeline in vkCreateComputePipelines (a prefill matmul: up to ~0.3 s of LLVM), so each
+            // kernel compiles on a worker thread and kernels created one after another compile side by side; the first
+            // use waits (Pipeline), and VulkanDevice.WaitForPipelines lets a loader surface errors where it builds.
+            uint[] values = specializationConstants.ToArray();
+            PipelineLayout pipelineLayout = Layout;
+            _pipeline = Task.Run(() => CreatePipeline(device, shaderName, code, values, pipelineLayout));
+            device.TrackPipeline(_pipeline);
         }
         catch
         {
             Dispose();
             throw;
+        }
+    }
+
+    private static Pipeline CreatePipeline(VulkanDevice device, string shaderName, byte[] code, uint[] values, PipelineLayout layout)
+    {
+        Vk vk = device.Vk;
+        ShaderModule module;
+        fixed (byte* pc = code)
+        {
+            var smInfo = new ShaderModuleCreateInfo { SType = StructureType.ShaderModuleCreateInfo, CodeSize = (nuint)code.Length, PCode = (uint*)pc };
+            VkUtil.Check(vk.CreateShaderModule(device.Device, &smInfo, null, out module), $"vkCreateShaderModule ({shaderName})");
+        }
+        try
+        {
+            int n = values.Length;
+            var entries = new SpecializationMapEntry[Math.Max(1, n)];
+            for (int i = 0; i < n; i++)
+                entries[i] = new SpecializationMapEntry { ConstantID = (uint)i, Offset = (uint)(i * 4), Size = 4 };
+            byte* entryName = stackalloc byte[] { (byte)'m', (byte)'a', (byte)'i', (byte)'n', 0 };
+            fixed (SpecializationMapEntry* pe = entries)
+            fixed (uint* pv = values)
+            {
+                var spec = new SpecializationInfo { MapEntryCount = (uint)n, PMapEntries = pe, DataSize = (nuint)(n * 4), PData = pv };
+                var ci = new ComputePipelineCreateInfo
+                {
+                    SType = StructureType.ComputePipelineCreateInfo,
+                    Stage = new PipelineShaderStageCreateInfo
+                    {
+                        SType = StructureType.PipelineShaderStageCreateInfo,
+                        Stage = ShaderStageFlags.ComputeBit,
+                        Module = module,
+                        PName = entryName,
+                        PSpecializationInfo = n > 0 ? &spec : null,
+                    },
+                    Layout = layout,
+                };
+                Pipeline pipeline;
+                VkUtil.Check(vk.CreateComputePipelines(device.Device, default, 1, &ci, null, &pipeline), $"vkCreateComputePipelines ({shaderName})");
+                VkUtil.Created();
+                return pipeline;
+            }
+        }
+        finally
+        {
+            vk.DestroyShaderModule(device.Device, module, null);
         }
     }
 
@@ -349,11 +364,19 @@ public sealed unsafe class ComputeKernel : IDisposable
             VkUtil.Destroyed();
         }
         _views.Clear();
-        if (Pipeline.Handle != 0)
+        if (_pipeline != null)
         {
-            vk.DestroyPipeline(_device.Device, Pipeline, null);
-            VkUtil.Destroyed();
-            Pipeline = default;
+            // A pipeline still compiling is waited for, then destroyed; one that failed has nothing to destroy.
+            try
+            {
+                Pipeline pipeline = _pipeline.GetAwaiter().GetResult();
+                vk.DestroyPipeline(_device.Device, pipeline, null);
+                VkUtil.Destroyed();
+            }
+            catch (TipoException)
+            {
+            }
+            _pipeline = null;
         }
         if (Layout.Handle != 0)
         {

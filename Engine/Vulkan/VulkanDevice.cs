@@ -152,6 +152,37 @@ public sealed unsafe class VulkanDevice : IDisposable
     /// <summary>Number of vkAllocateMemory allocations on this device not freed yet. Thread-safe.</summary>
     public long LiveAllocations => Interlocked.Read(ref _liveAllocations);
 
+    private readonly List<Task> _compiling = [];   // guarded by itself
+
+    /// <summary>Notes a pipeline compilation started on a worker thread (ComputeKernel), for <see cref="WaitForPipelines"/>.</summary>
+    internal void TrackPipeline(Task compilation)
+    {
+        lock (_compiling)
+        {
+            // Forget the finished ones, so a device whose loader never waits does not keep them all.
+            _compiling.RemoveAll(t => t.IsCompletedSuccessfully);
+            _compiling.Add(compilation);
+        }
+    }
+
+    private Task[] TakeCompilations()
+    {
+        lock (_compiling)
+        {
+            Task[] all = [.. _compiling];
+            _compiling.Clear();
+            return all;
+        }
+    }
+
+    /// <summary>Waits for every pipeline compilation started so far and throws the first failure (a loader calls this
+    /// once it has created its kernels, so that their errors surface where it builds them).</summary>
+    public void WaitForPipelines()
+    {
+        foreach (Task compilation in TakeCompilations())
+            compilation.GetAwaiter().GetResult();
+    }
+
     /// <summary>Counts a successful vkAllocateMemory of <paramref name="bytes"/>.</summary>
     internal void CountAllocation(long bytes)
     {
@@ -178,6 +209,9 @@ public sealed unsafe class VulkanDevice : IDisposable
         if (_disposed)
             return;
         _disposed = true;
+        // A kernel disposed after its device would find its pipeline compiling against a destroyed device: wait for them.
+        foreach (Task compilation in TakeCompilations())
+            ((IAsyncResult)compilation).AsyncWaitHandle.WaitOne();
         Vk.DeviceWaitIdle(Device);
         _staging?.Dispose();
         _staging = null;

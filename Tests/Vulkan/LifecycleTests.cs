@@ -62,6 +62,45 @@ public class LifecycleTests
         Assert.That(rss - rssAfterWarmup, Is.LessThan(64L << 20), "RSS grew by more than 64 MiB over 40 device cycles");
     }
 
+    /// <summary>Pipelines compile on worker threads: kernels disposed while theirs compile leave nothing, and
+    /// WaitForPipelines returns with the device usable.</summary>
+    [Test]
+    public void KernelsDisposedWhileCompiling_LeaveNothing()
+    {
+        long baseline = VulkanDevice.LiveObjectCount;
+        for (int i = 0; i < 3; i++)
+        {
+            using (VulkanDevice d = VulkanDevice.Open())
+            {
+                // Prefill matmuls: the slowest pipelines to compile on llvmpipe (~0.1 s each).
+                var kernels = Enumerable.Range(0, 6).Select(k => new MatmulKernel(d, Tipo.Models.GgmlType.F16, k % 2 == 0 ? 8u : 4u,
+                    layout: MatmulLayout.RowsPerLane, tileRows: MatmulKernel.RowsLayoutTileRows(d))).ToList();
+                foreach (var k in kernels.Take(3)) k.Dispose();   // most still compiling
+                d.WaitForPipelines();
+                using var y = new GpuBuffer(d, 4096, "y");
+                using var x = new GpuBuffer(d, 4096, "x");
+                using var add = new AddKernel(d);
+                KernelBinding b = add.Bind(y, x);
+                x.Upload<float>(Enumerable.Repeat(1.5f, 1024).ToArray());
+                y.Clear();
+                using (var seq = new CommandSequence(d))
+                {
+                    seq.Begin();
+                    add.Record(seq, b, 1024);
+                    seq.End();
+                    seq.Submit();
+                }
+                var got = new float[1024];
+                y.Download<float>(got);
+                Assert.That(got, Is.All.EqualTo(1.5f));
+                foreach (var k in kernels.Skip(3)) k.Dispose();
+                // One more, disposed at once: the device is disposed while it may still compile.
+                new MatmulKernel(d, Tipo.Models.GgmlType.F16, 8u, layout: MatmulLayout.RowsPerLane, tileRows: MatmulKernel.RowsLayoutTileRows(d)).Dispose();
+            }
+            Assert.That(VulkanDevice.LiveObjectCount, Is.EqualTo(baseline), $"live Vulkan objects after round {i}");
+        }
+    }
+
     [Test]
     public unsafe void ValidationLayer_RecordsMessages()
     {
