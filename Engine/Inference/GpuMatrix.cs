@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Tipo.Errors;
 using Tipo.Models;
@@ -133,10 +134,13 @@ public sealed class GpuMatrix : IDisposable
     /// <summary>Dequantises <paramref name="rows"/> rows of <paramref name="type"/> at <paramref name="src"/> to f32 and
     /// writes them rounded to f16 (round to nearest even, as llama.cpp's conversions) at <paramref name="dst"/>. A value
     /// beyond f16's range (|x| &gt; 65504, which no trained weight is) would become infinite.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RowsToF16(string name, GgmlType type, byte* src, int cols, int rows, byte* dst)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(type, cols);
         nint from = (nint)src, to = (nint)dst;
+        // Load-time hot loops are compiled optimized at once: tier-0 code would run much of a load.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         float[] Row(int r, float[] row)
         {
             Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
@@ -355,6 +359,7 @@ public sealed class GpuMatrix : IDisposable
     /// <paramref name="stored"/> rows, the padding rows and the bytes after them zero. Tiles (or blocks of rows) are
     /// spread over the cores: on lavapipe the destination is fresh device memory, whose page faults are most of the cost.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void WriteRows(nint[] rows, long rowBytes, byte* dst, int n, int stored, int tileRows)
     {
         int count = rows.Length;
@@ -362,7 +367,7 @@ public sealed class GpuMatrix : IDisposable
         if (tileRows == 0)
         {
             const int block = 64;
-            Parallel.For(0, (count + block - 1) / block, b =>
+            Parallel.For(0, (count + block - 1) / block, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b) =>
             {
                 for (int r = b * block; r < Math.Min(count, (b + 1) * block); r++)
                     System.Buffer.MemoryCopy((byte*)rows[r], (byte*)to + rowBytes * r, rowBytes, rowBytes);
@@ -371,7 +376,7 @@ public sealed class GpuMatrix : IDisposable
             return;
         }
         int texelsPerRow = (int)(rowBytes / 16);
-        Parallel.For(0, stored / tileRows, tile =>
+        Parallel.For(0, stored / tileRows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (tile) =>
         {
             var tileTexels = new Span<UInt128>((UInt128*)to + (long)tile * texelsPerRow * tileRows, texelsPerRow * tileRows);
             for (int r = 0; r < tileRows; r++)
@@ -431,6 +436,7 @@ public sealed class GpuMatrix : IDisposable
     }
 
     /// <summary>Row-major [rows, texelsPerRow] 16-byte texels to the tiled order (<paramref name="tiledOut"/> is zeroed and holds whole tiles).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile(ReadOnlySpan<byte> rowMajor, Span<byte> tiledOut, int texelsPerRow, int rows, int tileRows)
     {
         var from = MemoryMarshal.Cast<byte, UInt128>(rowMajor);

@@ -17,6 +17,7 @@ public static class Dequantize
             dst[i] = BinaryPrimitives.ReadSingleLittleEndian(src[(i * 4)..]);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void F16(ReadOnlySpan<byte> src, Span<float> dst)
     {
         Check(src.Length, dst.Length * 2L, "F16");
@@ -24,6 +25,7 @@ public static class Dequantize
             dst[i] = HalfToFloat(BinaryPrimitives.ReadUInt16LittleEndian(src[(i * 2)..]));
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void BF16(ReadOnlySpan<byte> src, Span<float> dst)
     {
         Check(src.Length, dst.Length * 2L, "BF16");
@@ -32,6 +34,7 @@ public static class Dequantize
     }
 
     /// <summary>Q8_0: blocks of 34 bytes, an F16 scale d then 32 int8 q; x = d * q.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q8_0(ReadOnlySpan<byte> src, Span<float> dst)
     {
         if (dst.Length % 32 != 0)

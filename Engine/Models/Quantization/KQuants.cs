@@ -35,6 +35,7 @@ public static class KQuants
         return low | (high << 4);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q2_K(ReadOnlySpan<byte> src, Span<float> dst)
     {
         const int B = QuantLayouts.Q2_K.Bytes;
@@ -65,6 +66,7 @@ public static class KQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q3_K(ReadOnlySpan<byte> src, Span<float> dst)
     {
         const int B = QuantLayouts.Q3_K.Bytes;
@@ -94,6 +96,7 @@ public static class KQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q4_K(ReadOnlySpan<byte> src, Span<float> dst)
     {
         const int B = QuantLayouts.Q4_K.Bytes;
@@ -121,6 +124,7 @@ public static class KQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q5_K(ReadOnlySpan<byte> src, Span<float> dst)
     {
         const int B = QuantLayouts.Q5_K.Bytes;
@@ -151,6 +155,7 @@ public static class KQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q6_K(ReadOnlySpan<byte> src, Span<float> dst)
     {
         const int B = QuantLayouts.Q6_K.Bytes;

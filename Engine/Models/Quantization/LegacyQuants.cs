@@ -10,6 +10,7 @@ namespace Tipo.Models.Quantization;
 /// </summary>
 public static class LegacyQuants
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int blocks = Blocks("Q4_0", 32, QuantLayouts.Q4_0.Bytes, src.Length, dst.Length);
@@ -27,6 +28,7 @@ public static class LegacyQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q4_1(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int blocks = Blocks("Q4_1", 32, QuantLayouts.Q4_1.Bytes, src.Length, dst.Length);
@@ -45,6 +47,7 @@ public static class LegacyQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q5_0(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int blocks = Blocks("Q5_0", 32, QuantLayouts.Q5_0.Bytes, src.Length, dst.Length);
@@ -65,6 +68,7 @@ public static class LegacyQuants
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q5_1(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int blocks = Blocks("Q5_1", 32, QuantLayouts.Q5_1.Bytes, src.Length, dst.Length);
