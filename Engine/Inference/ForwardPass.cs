@@ -133,8 +133,17 @@ public sealed class ForwardPass : IDisposable
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, norm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
-        // The kernels above compile side by side on worker threads; a failure surfaces here, in the constructor.
-        device.WaitForPipelines();
+        // The kernels above compile side by side on worker threads; a failure surfaces here, in the constructor, after
+        // the kernels are disposed (each waits for its own compilation).
+        try
+        {
+            device.WaitForPipelines();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>

@@ -373,9 +373,12 @@ public sealed unsafe class ComputeKernel : IDisposable
                 vk.DestroyPipeline(_device.Device, pipeline, null);
                 VkUtil.Destroyed();
             }
-            catch (TipoException)
+#pragma warning disable CA1031 // whatever the compilation threw reached its callers through Pipeline or WaitForPipelines; Dispose must still free the rest
+            catch (Exception)
             {
             }
+#pragma warning restore CA1031
+            _device.UntrackPipeline(_pipeline);
             _pipeline = null;
         }
         if (Layout.Handle != 0)

@@ -154,7 +154,8 @@ public sealed unsafe class VulkanDevice : IDisposable
 
     private readonly List<Task> _compiling = [];   // guarded by itself
 
-    /// <summary>Notes a pipeline compilation started on a worker thread (ComputeKernel), for <see cref="WaitForPipelines"/>.</summary>
+    /// <summary>Notes a pipeline compilation started on a worker thread (ComputeKernel), for <see cref="WaitForPipelines"/>
+    /// and <see cref="Dispose"/>.</summary>
     internal void TrackPipeline(Task compilation)
     {
         lock (_compiling)
@@ -165,22 +166,27 @@ public sealed unsafe class VulkanDevice : IDisposable
         }
     }
 
-    private Task[] TakeCompilations()
+    /// <summary>Forgets a compilation its kernel has waited for (ComputeKernel.Dispose): its failure is no one else's.</summary>
+    internal void UntrackPipeline(Task compilation)
     {
-        lock (_compiling)
-        {
-            Task[] all = [.. _compiling];
-            _compiling.Clear();
-            return all;
-        }
+        lock (_compiling) _compiling.Remove(compilation);
     }
 
-    /// <summary>Waits for every pipeline compilation started so far and throws the first failure (a loader calls this
-    /// once it has created its kernels, so that their errors surface where it builds them).</summary>
+    private Task[] TrackedCompilations()
+    {
+        lock (_compiling) return [.. _compiling];
+    }
+
+    /// <summary>Waits for every pipeline compilation started so far on this device, all of them, then throws the first
+    /// failure (a loader calls this once it has created its kernels, so that their errors surface where it builds them).</summary>
     public void WaitForPipelines()
     {
-        foreach (Task compilation in TakeCompilations())
-            compilation.GetAwaiter().GetResult();
+        Task[] all = TrackedCompilations();
+        foreach (Task compilation in all)
+            ((IAsyncResult)compilation).AsyncWaitHandle.WaitOne();
+        lock (_compiling) _compiling.RemoveAll(t => t.IsCompletedSuccessfully);
+        // A failed one stays tracked until its kernel is disposed; its exception, unwrapped, is the caller's.
+        all.FirstOrDefault(t => t.IsFaulted || t.IsCanceled)?.GetAwaiter().GetResult();
     }
 
     /// <summary>Counts a successful vkAllocateMemory of <paramref name="bytes"/>.</summary>
@@ -210,7 +216,7 @@ public sealed unsafe class VulkanDevice : IDisposable
             return;
         _disposed = true;
         // A kernel disposed after its device would find its pipeline compiling against a destroyed device: wait for them.
-        foreach (Task compilation in TakeCompilations())
+        foreach (Task compilation in TrackedCompilations())
             ((IAsyncResult)compilation).AsyncWaitHandle.WaitOne();
         Vk.DeviceWaitIdle(Device);
         _staging?.Dispose();

@@ -87,6 +87,10 @@ public class InferenceCommandTests
         (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-d", "16", "-r", "1"]);
         Assert.That(code, Is.Zero, err);
         Assert.That(stdout, Does.Contain("| pp8 @ d16 |").And.Contain("| tg4 @ d16 |"), "llama-bench's test names");
+        // --profile decodes a step at depth + max(1, n / 2): the context holds it even without a decode test.
+        (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "1", "-n", "0", "-d", "5", "-r", "1", "--profile"]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(stdout, Does.Contain("decode step at position 6"));
     }
 
     [TestCase("-1", "-d must not be negative")]

@@ -94,11 +94,34 @@ public class LifecycleTests
                 y.Download<float>(got);
                 Assert.That(got, Is.All.EqualTo(1.5f));
                 foreach (var k in kernels.Skip(3)) k.Dispose();
-                // One more, disposed at once: the device is disposed while it may still compile.
+                // One more, disposed at once (its Dispose waits for its compilation).
                 new MatmulKernel(d, Tipo.Models.GgmlType.F16, 8u, layout: MatmulLayout.RowsPerLane, tileRows: MatmulKernel.RowsLayoutTileRows(d)).Dispose();
             }
             Assert.That(VulkanDevice.LiveObjectCount, Is.EqualTo(baseline), $"live Vulkan objects after round {i}");
         }
+    }
+
+    /// <summary>WaitForPipelines waits for every compilation before it throws the first failure, unwrapped; the failure
+    /// stays the device's until its kernel lets it go, and the device waits for compilations still running when disposed.</summary>
+    [Test]
+    public void WaitForPipelines_WaitsForAllThenThrowsTheFailure()
+    {
+        using VulkanDevice d = VulkanDevice.Open();
+        var failed = Task.Run(() => throw new Tipo.Errors.TipoException("compile failed"));
+        var slow = Task.Run(() => Thread.Sleep(300));
+        d.TrackPipeline(failed);
+        d.TrackPipeline(slow);
+        var e = Assert.Throws<Tipo.Errors.TipoException>(d.WaitForPipelines);
+        Assert.That(e!.Message, Is.EqualTo("compile failed"));
+        Assert.That(slow.IsCompletedSuccessfully, "the slow compilation was waited for before the failure was thrown");
+        Assert.Throws<Tipo.Errors.TipoException>(d.WaitForPipelines, "still the device's until its kernel is disposed");
+        d.UntrackPipeline(failed);
+        Assert.DoesNotThrow(d.WaitForPipelines);
+
+        var running = Task.Run(() => Thread.Sleep(300));
+        d.TrackPipeline(running);
+        d.Dispose();
+        Assert.That(running.IsCompleted, "Dispose waited for the compilation still running");
     }
 
     [Test]

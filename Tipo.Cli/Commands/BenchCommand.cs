@@ -49,7 +49,10 @@ internal static class BenchCommand
             int ng = parse.GetValue(gen), r = parse.GetValue(reps);
             if (r < 1) throw new UsageException("-r must be at least 1");
             if (ng < 0) throw new UsageException("-n must not be negative");
+            // Room for the deepest prefill (d + p), decode (max(1, d) + n) and, with --profile, its decode step at
+            // d + max(1, n / 2).
             long contextTokens = (long)dd.Max() + Math.Max(pp.DefaultIfEmpty(0).Max(), (long)ng + 1);
+            if (parse.GetValue(profile)) contextTokens = Math.Max(contextTokens, (long)dd.Max() + Math.Max(1, ng / 2) + 1);
             if (contextTokens > MaxContextTokens)
                 throw new UsageException($"the bench needs a context of {contextTokens} tokens (-d + the longest of -p and -n + 1), more than a context can hold ({MaxContextTokens})");
 
@@ -75,7 +78,8 @@ internal static class BenchCommand
                     Device = parse.GetValue(device),
                     KvCacheType = CommonOptions.ParseKv(parse.GetValue(kv)!),
                     ContextLength = ctx,
-                    MaxBatchTokens = Math.Max(pp.DefaultIfEmpty(1).Max(), 1),
+                    // The depth is filled in batches of up to 512 tokens even where the prompts are shorter (llama-bench's n_batch).
+                    MaxBatchTokens = Math.Max(pp.DefaultIfEmpty(1).Max(), Math.Clamp(dd.Max(), 1, 512)),
                 };
                 using var llm = LlamaModel.Load(modelPath!, options);
                 var results = new List<BenchResult>();
