@@ -144,8 +144,8 @@ public sealed class GpuMatrix : IDisposable
         float[] Row(int r, float[] row)
         {
             Dequantize.ToFloat32(type, new ReadOnlySpan<byte>((byte*)from + rowBytes * r, checked((int)rowBytes)), row, name);
-            var halves = new Span<Half>((byte*)to + 2L * cols * r, cols);
-            for (int i = 0; i < cols; i++) halves[i] = (Half)row[i];
+            // Vectorized, rounding as the (Half) cast does (tipo-200m Q4_K_M: the scalar cast was ~15 % of its load).
+            System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(row, new Span<Half>((byte*)to + 2L * cols * r, cols));
             return row;
         }
         if (rows < 16)   // a stacked piece of one reordered row: not worth a parallel loop
