@@ -29,9 +29,10 @@ public sealed class LlamaModel : IDisposable
     private readonly List<int> _cachedTokens = [];
 
     public LlamaConfig Config => _file.Config;
-    private readonly Lazy<LlamaTokenizer> _tokenizer;
-    /// <summary>The model's tokenizer, loaded on first use (benchmarks of tokenizer-less files never need it).</summary>
-    public LlamaTokenizer Tokenizer => _tokenizer.Value;
+    private readonly Task<LlamaTokenizer> _tokenizer;   // built on a worker thread while the weights upload
+    /// <summary>The model's tokenizer, built on a worker thread from the start of the load; a file without a usable one
+    /// (the synthetic benchmark GGUFs) throws here, on first use.</summary>
+    public LlamaTokenizer Tokenizer => _tokenizer.GetAwaiter().GetResult();
     /// <summary>Parameters in the model file.</summary>
     public long ParameterCount => _file.ParameterCount;
     public string ModelPath => _file.Path;
@@ -55,15 +56,17 @@ public sealed class LlamaModel : IDisposable
     private LlamaModel(VulkanDevice device, bool ownsDevice, LlamaModelFile file, InferenceOptions options)
     {
         _device = device; _ownsDevice = ownsDevice; _file = file;
-        _tokenizer = new Lazy<LlamaTokenizer>(() => file.Gguf != null
-            ? TokenizerLoader.FromGguf(file.Gguf)
-            : LlamaTokenizer.FromHuggingFaceDirectory(file.HuggingFaceDirectory!));
         var c = file.Config;
         int ctx = options.ContextLength > 0 ? options.ContextLength : c.MaxPositionEmbeddings;
         // Like llama.cpp, a context longer than the training context is allowed (stories260K's GGUF says 128
         // while the model was trained on 512); quality past the training length is the caller's business.
         if (ctx <= 0) throw new ArgumentException($"context length must be positive, not {ctx}", nameof(options));
         int maxTokens = Math.Clamp(options.MaxBatchTokens, 1, ctx);
+        // The tokenizer takes ~0.25 s to build (32k pieces, and its library's first JIT): it is built beside the upload, so a
+        // prompt can be tokenized as soon as the model is loaded. A file without a usable tokenizer throws on first use.
+        _tokenizer = Task.Run(() => file.Gguf != null
+            ? TokenizerLoader.FromGguf(file.Gguf)
+            : LlamaTokenizer.FromHuggingFaceDirectory(file.HuggingFaceDirectory!));
         var disposables = new List<IDisposable>();
         try
         {
@@ -88,6 +91,7 @@ public sealed class LlamaModel : IDisposable
         catch
         {
             for (int i = disposables.Count - 1; i >= 0; i--) disposables[i].Dispose();
+            ((IAsyncResult)_tokenizer).AsyncWaitHandle.WaitOne();   // it reads the file, which the caller disposes next
             throw;
         }
 
@@ -324,6 +328,7 @@ public sealed class LlamaModel : IDisposable
         _activations.Dispose();
         _cache.Dispose();
         _weights.Dispose();
+        ((IAsyncResult)_tokenizer).AsyncWaitHandle.WaitOne();   // it reads the file
         _file.Dispose();
         if (_ownsDevice) _device.Dispose();
     }
