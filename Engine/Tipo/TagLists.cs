@@ -11,7 +11,8 @@ public sealed class TagLists
     /// <summary>Environment variable naming the tag-list directory when <c>--tag-lists</c> is not given.</summary>
     public const string EnvironmentVariable = "TIPO_TAG_LISTS";
 
-    private static readonly ConcurrentDictionary<string, TagLists> s_cache = new(StringComparer.Ordinal);
+    // One load per directory, also when a CLI and the expander it starts ask at once; a failed load is not kept.
+    private static readonly ConcurrentDictionary<string, Lazy<TagLists>> s_cache = new(StringComparer.Ordinal);
 
     private readonly Dictionary<string, HashSet<string>> _sets;
 
@@ -40,26 +41,37 @@ public sealed class TagLists
         string full = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(full))
             throw new DirectoryNotFoundException($"tag-list directory not found: {full}");
-        return s_cache.GetOrAdd(full, static dir =>
+        Lazy<TagLists> lazy = s_cache.GetOrAdd(full, static dir => new Lazy<TagLists>(() => Read(dir)));
+        try
         {
-            var sets = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-            foreach (string category in TagCategory.ListFiles)
+            return lazy.Value;
+        }
+        catch
+        {
+            s_cache.TryRemove(new KeyValuePair<string, Lazy<TagLists>>(full, lazy));
+            throw;
+        }
+    }
+
+    private static TagLists Read(string dir)
+    {
+        var sets = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (string category in TagCategory.ListFiles)
+        {
+            string file = Path.Combine(dir, category + ".txt");
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            if (File.Exists(file))
             {
-                string file = Path.Combine(dir, category + ".txt");
-                var set = new HashSet<string>(StringComparer.Ordinal);
-                if (File.Exists(file))
+                foreach (string line in File.ReadLines(file))
                 {
-                    foreach (string line in File.ReadLines(file))
-                    {
-                        string tag = line.Trim();
-                        if (tag.Length > 0)
-                            set.Add(tag);
-                    }
+                    string tag = line.Trim();
+                    if (tag.Length > 0)
+                        set.Add(tag);
                 }
-                sets[category] = set;
             }
-            return new TagLists(sets, dir);
-        });
+            sets[category] = set;
+        }
+        return new TagLists(sets, dir);
     }
 
     /// <summary>
