@@ -38,6 +38,29 @@ public class ExpandCommandTests
         }
     }
 
+    /// <summary>The tag lists load beside the model, but a directory that does not exist is refused before anything loads
+    /// (usage error, no model needed), for --tag-lists and $TIPO_TAG_LISTS alike.</summary>
+    [Test]
+    public void MissingTagListDirectory_IsAUsageError()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "tipo-no-such-tag-lists-" + Environment.ProcessId);
+        var (code, _, stderr) = RunCli(new Dictionary<string, string>(), "expand", "1girl", "--model", "/nonexistent-model.gguf", "--tag-lists", missing);
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("tag-list directory not found").And.Contain(missing));
+        (code, _, stderr) = RunCli(new Dictionary<string, string> { ["TIPO_TAG_LISTS"] = missing }, "expand", "1girl", "--dry-run");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("tag-list directory not found"));
+    }
+
+    /// <summary>Concurrent loads of one directory read it once and share the result.</summary>
+    [Test]
+    public void TagLists_LoadedAtOnceFromSeveralThreads_AreOneInstance()
+    {
+        var loads = Enumerable.Range(0, 4).Select(_ => Task.Run(() => Tipo.Expansion.TagLists.Load(ExpansionTestData.TagListDirectory))).ToArray();
+        Task.WaitAll(loads);
+        Assert.That(loads.Select(t => t.Result).Distinct().Count(), Is.EqualTo(1));
+    }
+
     [Test]
     public void WithoutModel_FetchesTheDefaultModel()
     {
