@@ -84,8 +84,10 @@ public sealed class TipoExpander : IDisposable
             ? ModelResolver.Resolve(arg, options.DownloadProgress)
             : ModelResolver.TryResolveWithoutNetwork(arg)
               ?? throw new FileNotFoundException($"model not found locally or in the Hugging Face cache: {arg}", arg);
-        // The tag lists (~0.2 s to read KGen's) load beside the model.
-        Task<TagLists> tagLists = Task.Run(() => ResolveTagLists(options.TagListDirectory));
+        // Which tag lists is decided here (a missing directory fails before the model loads); reading KGen's (~0.2 s) runs
+        // beside the model load.
+        string? tagListDirectory = ResolveTagListDirectory(options.TagListDirectory);
+        Task<TagLists> tagLists = Task.Run(() => tagListDirectory is null ? TagLists.BuiltInOnly : TagLists.Load(tagListDirectory));
         var llama = LlamaModel.Load(path, new InferenceOptions
         {
             Device = options.Device,
@@ -162,15 +164,20 @@ public sealed class TipoExpander : IDisposable
     }
 
     /// <summary><see cref="TagLists.Resolve"/>, then the tag-list cache when it holds all four lists.</summary>
-    internal static TagLists ResolveTagLists(string? directory)
+    internal static TagLists ResolveTagLists(string? directory) =>
+        ResolveTagListDirectory(directory) is { } found ? TagLists.Load(found) : TagLists.BuiltInOnly;
+
+    /// <summary>The directory <see cref="ResolveTagLists"/> reads, or null for the built-in sets only, without reading it;
+    /// a given or <c>$TIPO_TAG_LISTS</c> directory that does not exist throws <see cref="DirectoryNotFoundException"/>.</summary>
+    internal static string? ResolveTagListDirectory(string? directory)
     {
-        TagLists lists = TagLists.Resolve(directory);
-        if (lists.Directory is null)
+        string? found = TagLists.ResolveDirectory(directory);
+        if (found is null)
         {
             using var cache = new TagListCache();
             if (cache.IsComplete)
-                return TagLists.Load(cache.Directory);
+                return cache.Directory;
         }
-        return lists;
+        return found;
     }
 }

@@ -91,7 +91,7 @@ public sealed class LlamaModel : IDisposable
         catch
         {
             for (int i = disposables.Count - 1; i >= 0; i--) disposables[i].Dispose();
-            ((IAsyncResult)_tokenizer).AsyncWaitHandle.WaitOne();   // it reads the file, which the caller disposes next
+            Task.WhenAny(_tokenizer).Wait();   // it reads the file, which the caller disposes next
             throw;
         }
 
@@ -328,7 +328,7 @@ public sealed class LlamaModel : IDisposable
         _activations.Dispose();
         _cache.Dispose();
         _weights.Dispose();
-        ((IAsyncResult)_tokenizer).AsyncWaitHandle.WaitOne();   // it reads the file
+        Task.WhenAny(_tokenizer).Wait();   // it reads the file
         _file.Dispose();
         if (_ownsDevice) _device.Dispose();
     }

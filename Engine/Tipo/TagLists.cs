@@ -53,8 +53,12 @@ public sealed class TagLists
         }
     }
 
+    /// <summary>How many times each directory's files were read (tests: concurrent loads read once).</summary>
+    internal static readonly ConcurrentDictionary<string, int> Reads = new(StringComparer.Ordinal);
+
     private static TagLists Read(string dir)
     {
+        Reads.AddOrUpdate(dir, 1, static (_, n) => n + 1);
         var sets = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         foreach (string category in TagCategory.ListFiles)
         {
@@ -78,15 +82,22 @@ public sealed class TagLists
     /// The lists from <paramref name="directory"/>, else from <c>$TIPO_TAG_LISTS</c>, else a <c>tag-list</c> folder next to
     /// the executable, else <see cref="BuiltInOnly"/>.
     /// </summary>
-    public static TagLists Resolve(string? directory)
+    public static TagLists Resolve(string? directory) => ResolveDirectory(directory) is { } found ? Load(found) : BuiltInOnly;
+
+    /// <summary>
+    /// The directory <see cref="Resolve"/> reads (full path), or null for <see cref="BuiltInOnly"/>, without reading it:
+    /// a given or <c>$TIPO_TAG_LISTS</c> directory that does not exist throws <see cref="DirectoryNotFoundException"/>.
+    /// </summary>
+    public static string? ResolveDirectory(string? directory)
     {
-        if (!string.IsNullOrWhiteSpace(directory))
-            return Load(directory);
-        string? env = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrWhiteSpace(env))
-            return Load(env);
+        string? chosen = !string.IsNullOrWhiteSpace(directory) ? directory : Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(chosen))
+        {
+            string full = Path.GetFullPath(chosen);
+            return System.IO.Directory.Exists(full) ? full : throw new DirectoryNotFoundException($"tag-list directory not found: {full}");
+        }
         string local = Path.Combine(AppContext.BaseDirectory, "tag-list");
-        return System.IO.Directory.Exists(local) ? Load(local) : BuiltInOnly;
+        return System.IO.Directory.Exists(local) ? local : null;
     }
 
     /// <summary>The category of one tag (first match in <see cref="TagCategory.All"/> order), or null for general.</summary>

@@ -182,8 +182,7 @@ public sealed unsafe class VulkanDevice : IDisposable
     public void WaitForPipelines()
     {
         Task[] all = TrackedCompilations();
-        foreach (Task compilation in all)
-            ((IAsyncResult)compilation).AsyncWaitHandle.WaitOne();
+        Task.WhenAny(Task.WhenAll(all)).Wait();   // all finished, failed or not
         lock (_compiling) _compiling.RemoveAll(t => t.IsCompletedSuccessfully);
         // A failed one stays tracked until its kernel is disposed; its exception, unwrapped, is the caller's.
         all.FirstOrDefault(t => t.IsFaulted || t.IsCanceled)?.GetAwaiter().GetResult();
@@ -216,8 +215,7 @@ public sealed unsafe class VulkanDevice : IDisposable
             return;
         _disposed = true;
         // A kernel disposed after its device would find its pipeline compiling against a destroyed device: wait for them.
-        foreach (Task compilation in TrackedCompilations())
-            ((IAsyncResult)compilation).AsyncWaitHandle.WaitOne();
+        Task.WhenAny(Task.WhenAll(TrackedCompilations())).Wait();
         Vk.DeviceWaitIdle(Device);
         _staging?.Dispose();
         _staging = null;

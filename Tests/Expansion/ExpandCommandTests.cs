@@ -50,15 +50,33 @@ public class ExpandCommandTests
         (code, _, stderr) = RunCli(new Dictionary<string, string> { ["TIPO_TAG_LISTS"] = missing }, "expand", "1girl", "--dry-run");
         Assert.That(code, Is.EqualTo(2), stderr);
         Assert.That(stderr, Does.Contain("tag-list directory not found"));
+        // Without --dry-run too: refused before the model is looked for (which would say the model is missing, exit 4).
+        (code, _, stderr) = RunCli(new Dictionary<string, string> { ["TIPO_TAG_LISTS"] = missing }, "expand", "1girl", "--model", "/nonexistent-model.gguf");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("tag-list directory not found"));
     }
 
     /// <summary>Concurrent loads of one directory read it once and share the result.</summary>
     [Test]
-    public void TagLists_LoadedAtOnceFromSeveralThreads_AreOneInstance()
+    public void TagLists_LoadedAtOnceFromSeveralThreads_AreReadOnce()
     {
-        var loads = Enumerable.Range(0, 4).Select(_ => Task.Run(() => Tipo.Expansion.TagLists.Load(ExpansionTestData.TagListDirectory))).ToArray();
-        Task.WaitAll(loads);
-        Assert.That(loads.Select(t => t.Result).Distinct().Count(), Is.EqualTo(1));
+        string dir = Path.Combine(Path.GetTempPath(), "tipo-tag-lists-once-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllLines(Path.Combine(dir, "characters.txt"), Enumerable.Range(0, 200_000).Select(i => $"character_{i}"));
+            using var start = new ManualResetEventSlim();
+            var loads = Enumerable.Range(0, 4).Select(_ => Task.Run(() => { start.Wait(); return Tipo.Expansion.TagLists.Load(dir); })).ToArray();
+            start.Set();
+            Task.WaitAll(loads);
+            Assert.That(loads.Select(t => t.Result).Distinct().Count(), Is.EqualTo(1));
+            Assert.That(Tipo.Expansion.TagLists.Reads[Path.GetFullPath(dir)], Is.EqualTo(1), "read once");
+            Assert.That(loads[0].Result.Count("characters"), Is.EqualTo(200_000));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 
     [Test]

@@ -106,35 +106,24 @@ internal static class ExpandCommand
                 return ExitCodes.Usage;
             }
 
-            // KGen's tag lists take ~0.2 s to read: they load while the model does (the expander asks for the same lists,
-            // TagLists loads each directory once).
-            string? tagListDir = parseResult.GetValue(tagLists);
-            if (!string.IsNullOrWhiteSpace(tagListDir) && !Directory.Exists(tagListDir))
+            // Which tag lists is decided now, before anything loads; the expander reads them beside the model (~0.2 s).
+            string? tagListDir;
+            try
             {
-                Console.Error.WriteLine($"tipo expand: tag-list directory not found: {Path.GetFullPath(tagListDir)}");   // before any loading
+                tagListDir = TipoExpander.ResolveTagListDirectory(parseResult.GetValue(tagLists));
+            }
+            catch (DirectoryNotFoundException e)
+            {
+                Console.Error.WriteLine($"tipo expand: {e.Message}");
                 return ExitCodes.Usage;
             }
-            Task<TagLists> listsTask = Task.Run(() => TipoExpander.ResolveTagLists(tagListDir), ct);
-            async Task<TagLists?> ListsOrNullAsync()
-            {
-                try
-                {
-                    TagLists lists = await listsTask.ConfigureAwait(false);
-                    if (lists.Directory is null)
-                        Console.Error.WriteLine($"tipo expand: warning: no tag lists (--tag-lists DIR, ${TagLists.EnvironmentVariable} or 'tipo download --tag-lists'); artists, characters, copyrights and meta tags count as general");
-                    return lists;
-                }
-                catch (DirectoryNotFoundException e)
-                {
-                    Console.Error.WriteLine($"tipo expand: {e.Message}");
-                    return null;
-                }
-            }
+            if (tagListDir is null)
+                Console.Error.WriteLine($"tipo expand: warning: no tag lists (--tag-lists DIR, ${TagLists.EnvironmentVariable} or 'tipo download --tag-lists'); artists, characters, copyrights and meta tags count as general");
 
             if (parseResult.GetValue(dryRun))
             {
-                if (await ListsOrNullAsync().ConfigureAwait(false) is not { } dryRunLists) return ExitCodes.Usage;
-                Console.WriteLine(TipoJson.DryRun(TipoPlan.Create(request, dryRunLists)));
+                TagLists lists = tagListDir is null ? TagLists.BuiltInOnly : TagLists.Load(tagListDir);
+                Console.WriteLine(TipoJson.DryRun(TipoPlan.Create(request, lists)));
                 return ExitCodes.Ok;
             }
 
@@ -142,32 +131,12 @@ internal static class ExpandCommand
             {
                 // No --model: the default alias, fetched into the Hugging Face cache on first use (as KGen does).
                 string modelPath = await DownloadDisplay.ResolveModelAsync(parseResult.GetValue(model), ct).ConfigureAwait(false);
-                // The expander resolves the same directory the same way (TipoExpander.ResolveTagLists).
                 var options = new TipoExpanderOptions { TagListDirectory = tagListDir, AllowDownload = false };
                 if (batchPath is not null)
-                {
-                    if (await ListsOrNullAsync().ConfigureAwait(false) is null) return ExitCodes.Usage;
                     return await BatchAsync(modelPath, options, devices, batchPath, outPath ?? "-", request, ct).ConfigureAwait(false);
-                }
 
                 TipoResult result;
-                TipoExpander loaded;
-                try
-                {
-                    loaded = TipoExpander.Load(modelPath, options with { Device = devices.FirstOrDefault() });
-                }
-                catch (DirectoryNotFoundException)
-                {
-                    // The tag-list directory (a usage error, printed by ListsOrNullAsync) or the model's (rethrown).
-                    if (await ListsOrNullAsync().ConfigureAwait(false) is null) return ExitCodes.Usage;
-                    throw;
-                }
-                if (await ListsOrNullAsync().ConfigureAwait(false) is null)
-                {
-                    loaded.Dispose();
-                    return ExitCodes.Usage;
-                }
-                using (var expander = loaded)
+                using (var expander = TipoExpander.Load(modelPath, options with { Device = devices.FirstOrDefault() }))
                     result = expander.Expand(request, ct);
                 if (parseResult.GetValue(json))
                 {
