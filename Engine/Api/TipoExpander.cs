@@ -163,12 +163,9 @@ public sealed class TipoExpander : IDisposable
         request.Sampling.Validate();
     }
 
-    /// <summary><see cref="TagLists.Resolve"/>, then the tag-list cache when it holds all four lists.</summary>
-    internal static TagLists ResolveTagLists(string? directory) =>
-        ResolveTagListDirectory(directory) is { } found ? TagLists.Load(found) : TagLists.BuiltInOnly;
-
-    /// <summary>The directory <see cref="ResolveTagLists"/> reads, or null for the built-in sets only, without reading it;
-    /// a given or <c>$TIPO_TAG_LISTS</c> directory that does not exist throws <see cref="DirectoryNotFoundException"/>.</summary>
+    /// <summary>The directory <see cref="TagLists.Resolve"/> would read, else the tag-list cache's when it holds all four
+    /// lists, or null for the built-in sets only, without reading it; a given or <c>$TIPO_TAG_LISTS</c> directory that
+    /// does not exist throws <see cref="DirectoryNotFoundException"/>.</summary>
     internal static string? ResolveTagListDirectory(string? directory)
     {
         string? found = TagLists.ResolveDirectory(directory);

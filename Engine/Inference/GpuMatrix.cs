@@ -321,7 +321,7 @@ public sealed class GpuMatrix : IDisposable
                         if (plain)
                             WriteRows(RowPointers(pieces, fileType, cols, start, count), rowBytes, dst, n, stored, tileRows);
                         else
-                            ConvertChunk(name, fileType, gpuType, (byte*)pieces[0].Rows, cols, start, count, stored, tileRows, new Span<byte>(dst, n));
+                            ConvertChunk(name, fileType, gpuType, (byte*)pieces[0].Rows, cols, start, count, stored, tileRows, dst, n);
                     }
                     if (hostCopy != null) buffer.Upload<byte>(hostCopy.AsSpan(0, n));
                 }
@@ -376,7 +376,64 @@ public sealed class GpuMatrix : IDisposable
             new Span<byte>(dst + rowBytes * count, checked((int)(n - rowBytes * count))).Clear();
             return;
         }
-        int texelsPerRow = (int)(rowBytes / 16);
+        Tile(r => rows[r], count, (int)(rowBytes / 16), tileRows, stored, (UInt128*)dst);
+        new Span<byte>(dst + rowBytes * stored, checked((int)(n - rowBytes * stored))).Clear();
+    }
+
+    /// <summary>Converts rows start .. start + count - 1 of a <paramref name="fileType"/> matrix at <paramref name="src"/>
+    /// to <paramref name="gpuType"/> into <paramref name="dst"/> (zeroed first), in row tiles where <paramref name="tileRows"/> &gt; 0.</summary>
+    private static unsafe void ConvertChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, int stored,
+        int tileRows, byte* dst, int n)
+    {
+        new Span<byte>(dst, n).Clear();
+        if (tileRows == 0)
+        {
+            FillChunk(name, fileType, gpuType, src, cols, start, count, new Span<byte>(dst, n));
+            return;
+        }
+        byte[] rowMajor = ArrayPool<byte>.Shared.Rent(n);
+        try
+        {
+            Array.Clear(rowMajor, 0, n);
+            FillChunk(name, fileType, gpuType, src, cols, start, count, rowMajor.AsSpan(0, n));
+            fixed (byte* from = rowMajor) TileChunk(gpuType, from, dst, cols, count, stored, tileRows);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rowMajor);
+        }
+    }
+
+    /// <summary>Writes a chunk of <paramref name="count"/> rows as FillChunk wrote it into <paramref name="tiled"/>,
+    /// in the tiled order of <see cref="TileRows"/> with <paramref name="stored"/> rows (zero rows after count). Q8_0: the
+    /// quants [stored, cols] then the scales [stored, cols / 32], each section tiled.</summary>
+    private static unsafe void TileChunk(GgmlType gpuType, byte* rowMajor, byte* tiled, int cols, int count, int stored, int tileRows)
+    {
+        nint from = (nint)rowMajor;
+        if (gpuType == GgmlType.Q8_0)
+        {
+            Tile(r => from + r * cols, count, cols / 16, tileRows, stored, (UInt128*)tiled);
+            nint scales = from + count * cols;
+            Tile(r => scales + r * (cols / 16), count, cols / 256, tileRows, stored, (UInt128*)(tiled + stored * cols));
+        }
+        else
+        {
+            int rowBytes = (int)GpuRowBytes(gpuType, cols);
+            Tile(r => from + r * rowBytes, count, rowBytes / 16, tileRows, stored, (UInt128*)tiled);
+        }
+    }
+
+    /// <summary>
+    /// Writes rows 0 .. <paramref name="count"/> - 1 (row r's <paramref name="texelsPerRow"/> 16-byte texels at
+    /// <paramref name="rowAt"/>(r)) in the tiled order of <see cref="TileRows"/>: texel kt of row r at texel
+    /// (r / tileRows * texelsPerRow + kt) * tileRows + r % tileRows of <paramref name="dst"/>, <paramref name="stored"/>
+    /// rows in whole tiles, the padding rows zero. The tiles are spread over the cores: on lavapipe the destination is
+    /// fresh device memory, whose page faults are most of the cost.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Tile(Func<int, nint> rowAt, int count, int texelsPerRow, int tileRows, int stored, UInt128* dst)
+    {
+        nint to = (nint)dst;
         Parallel.For(0, stored / tileRows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (tile) =>
         {
             // Row by row: each source row read in order. (The destination in order instead, a texel of each row in turn,
@@ -391,66 +448,10 @@ public sealed class GpuMatrix : IDisposable
                     for (int kt = 0; kt < texelsPerRow; kt++) tileTexels[kt * tileRows + r] = UInt128.Zero;
                     continue;
                 }
-                var src = new ReadOnlySpan<UInt128>((void*)rows[row], texelsPerRow);
+                var src = new ReadOnlySpan<UInt128>((void*)rowAt(row), texelsPerRow);
                 for (int kt = 0; kt < texelsPerRow; kt++) tileTexels[kt * tileRows + r] = src[kt];
             }
         });
-        new Span<byte>(dst + rowBytes * stored, checked((int)(n - rowBytes * stored))).Clear();
-    }
-
-    /// <summary>Converts rows start .. start + count - 1 of a <paramref name="fileType"/> matrix at <paramref name="src"/>
-    /// to <paramref name="gpuType"/> into <paramref name="dst"/> (zeroed first), in row tiles where <paramref name="tileRows"/> &gt; 0.</summary>
-    private static unsafe void ConvertChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, int stored,
-        int tileRows, Span<byte> dst)
-    {
-        dst.Clear();
-        if (tileRows == 0)
-        {
-            FillChunk(name, fileType, gpuType, src, cols, start, count, dst);
-            return;
-        }
-        byte[] rowMajor = ArrayPool<byte>.Shared.Rent(dst.Length);
-        try
-        {
-            Array.Clear(rowMajor, 0, dst.Length);
-            FillChunk(name, fileType, gpuType, src, cols, start, count, rowMajor.AsSpan(0, dst.Length));
-            TileChunk(gpuType, rowMajor, dst, cols, count, stored, tileRows);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rowMajor);
-        }
-    }
-
-    /// <summary>Writes a chunk of <paramref name="count"/> rows as FillChunk wrote it into <paramref name="tiled"/> (zeroed),
-    /// in the tiled order of <see cref="TileRows"/> with <paramref name="stored"/> rows (zero rows after count). Q8_0: the
-    /// quants [stored, cols] then the scales [stored, cols / 32], each section tiled.</summary>
-    private static void TileChunk(GgmlType gpuType, byte[] rowMajor, Span<byte> tiled, int cols, int count, int stored, int tileRows)
-    {
-        if (gpuType == GgmlType.Q8_0)
-        {
-            Tile(rowMajor.AsSpan(0, count * cols), tiled[..(stored * cols)], cols / 16, count, tileRows);
-            Tile(rowMajor.AsSpan(count * cols, count * cols / 16), tiled.Slice(stored * cols, stored * cols / 16), cols / 256, count, tileRows);
-        }
-        else
-        {
-            int texelsPerRow = (int)(GpuRowBytes(gpuType, cols) / 16);
-            Tile(rowMajor.AsSpan(0, count * texelsPerRow * 16), tiled[..(stored * texelsPerRow * 16)], texelsPerRow, count, tileRows);
-        }
-    }
-
-    /// <summary>Row-major [rows, texelsPerRow] 16-byte texels to the tiled order (<paramref name="tiledOut"/> is zeroed and holds whole tiles).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(ReadOnlySpan<byte> rowMajor, Span<byte> tiledOut, int texelsPerRow, int rows, int tileRows)
-    {
-        var from = MemoryMarshal.Cast<byte, UInt128>(rowMajor);
-        var to = MemoryMarshal.Cast<byte, UInt128>(tiledOut);
-        for (int row = 0; row < rows; row++)
-        {
-            int tileBase = row / tileRows * texelsPerRow * tileRows + row % tileRows;
-            var src = from.Slice(row * texelsPerRow, texelsPerRow);
-            for (int kt = 0; kt < texelsPerRow; kt++) to[tileBase + kt * tileRows] = src[kt];
-        }
     }
 
     private static unsafe void FillChunk(string name, GgmlType fileType, GgmlType gpuType, byte* src, int cols, int start, int count, Span<byte> dst)
