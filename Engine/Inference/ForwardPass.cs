@@ -85,7 +85,8 @@ public sealed class ForwardPass : IDisposable
         _f16Cache = f16Cache;
         _rmsNorm = new RmsNormKernel(device, RmsNormKernel.UsesSubgroupKernel(device, _kernels, config.HiddenSize));
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
-        _attention = new AttentionKernel(device, f16Cache ? MatrixType.F16 : MatrixType.F32, oneSubgroup: AttentionKernel.UseOneSubgroup(device, _kernels), headDim: config.HeadDim);
+        MatrixType cacheType = f16Cache ? MatrixType.F16 : MatrixType.F32;
+        _attention = new AttentionKernel(device, cacheType, AttentionKernel.LayoutFor(device, _kernels, cacheType, config.HeadDim), config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);
 

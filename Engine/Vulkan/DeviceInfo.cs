@@ -68,6 +68,13 @@ public sealed record DeviceInfo(
     /// <inheritdoc cref="MinSubgroupSize"/>
     public uint MaxSubgroupSize { get; init; }
 
+    /// <summary>subgroupShuffle and subgroupShuffleXor are supported in compute shaders.</summary>
+    public bool SubgroupShuffle { get; init; }
+
+    /// <summary>The smallest subgroup a shader may run in: <see cref="MinSubgroupSize"/> where the device reports it (Vulkan
+    /// 1.3), else <see cref="SubgroupSize"/>.</summary>
+    public uint SmallestSubgroupSize => MinSubgroupSize > 0 ? MinSubgroupSize : SubgroupSize;
+
     /// <summary>True when every shader runs in subgroups of <see cref="SubgroupSize"/> (NVIDIA: 32; lavapipe: its SIMD width),
     /// so a workgroup of that many lanes is exactly one subgroup. False where the driver may pick another size per
     /// shader (AMD: 32 or 64; Intel: 8 to 32) or where that is unknown (before Vulkan 1.3).</summary>

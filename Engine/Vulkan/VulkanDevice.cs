@@ -562,6 +562,8 @@ public sealed unsafe class VulkanDevice : IDisposable
             MinUniformBufferOffsetAlignment = Math.Max(1, limits.MinUniformBufferOffsetAlignment),
             MinSubgroupSize = v13 ? p13.MinSubgroupSize : 0,
             MaxSubgroupSize = v13 ? p13.MaxSubgroupSize : 0,
+            SubgroupShuffle = (subgroup.SupportedOperations & SubgroupFeatureFlags.ShuffleBit) != 0 &&
+                              (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
         };
         bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);

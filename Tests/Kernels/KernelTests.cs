@@ -548,18 +548,24 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(ob, expected.Length), expected, ElementwiseTol, $"embedding {type}");
     }
 
-    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, false)]    // prefill, GQA, more keys than one tile
-    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, false)]    // decode, MHA
-    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, false)]     // prefill from position 0, MQA, odd-ish head size
-    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, false)]   // f16 cache
-    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, true)]     // the same through the one-subgroup kernel
-    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, true)]
-    [TestCase(MatrixType.F32, 5, 6, 1, 36, 0, true)]      // head size not a multiple of the subgroup's texels
-    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, true)]      // not whole texels: the portable kernel instead
-    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, true)]
-    [TestCase(MatrixType.F16, 1, 12, 12, 256, 300, true)] // widest head
-    [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, true)]      // prefill query tiles: two full, then one token
-    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, bool oneSubgroup)
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, AttentionLayout.Tiles)]    // prefill, GQA, more keys than one tile
+    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, AttentionLayout.Tiles)]    // decode, MHA
+    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, AttentionLayout.Tiles)]     // prefill from position 0, MQA, odd-ish head size
+    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, AttentionLayout.Tiles)]   // f16 cache
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, AttentionLayout.KeysPerLane)]     // the same through the one-subgroup kernel
+    [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, AttentionLayout.KeysPerLane)]
+    [TestCase(MatrixType.F32, 5, 6, 1, 36, 0, AttentionLayout.KeysPerLane)]      // head size not a multiple of the subgroup's texels
+    [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, AttentionLayout.KeysPerLane)]      // not whole texels: the portable kernel instead
+    [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, AttentionLayout.KeysPerLane)]
+    [TestCase(MatrixType.F16, 1, 12, 12, 256, 300, AttentionLayout.KeysPerLane)] // widest head
+    [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, AttentionLayout.KeysPerLane)]      // prefill query tiles: two full, then one token
+    [TestCase(MatrixType.F16, 1, 20, 20, 64, 576, AttentionLayout.KeyGroups)]    // tipo-500m's heads, decode deep in the cache
+    [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, AttentionLayout.KeyGroups)]        // prefill from position 0: fewer keys than groups
+    [TestCase(MatrixType.F16, 3, 4, 2, 64, 1000, AttentionLayout.KeyGroups)]     // many rounds of keys, the last one partial
+    [TestCase(MatrixType.F32, 3, 4, 2, 32, 70, AttentionLayout.KeyGroups)]       // f32 cache (8 texels of a 32-wide head)
+    [TestCase(MatrixType.F16, 2, 6, 3, 32, 40, AttentionLayout.KeyGroups)]       // 4 lanes per key
+    [TestCase(MatrixType.F16, 2, 4, 2, 48, 40, AttentionLayout.KeyGroups)]       // 6 texels, not a power of two: the portable kernel instead
+    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, AttentionLayout layout)
     {
         int ctx = pos0 + nTokens + 3;
         int kvDim = nKvHeads * headDim;
@@ -580,20 +586,27 @@ public class KernelTests : GpuTest
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
         using var ob = new GpuBuffer(Device, q.Length * 4L, "out");
-        using var k = new AttentionKernel(Device, cacheType, oneSubgroup, headDim);
-        if (oneSubgroup && !k.OneSubgroup && headDim % (cacheType == MatrixType.F16 ? 8 : 4) == 0)
-            Assert.Ignore($"{Device.Info.Name} has no subgroup arithmetic for the one-subgroup kernel");
+        using var k = new AttentionKernel(Device, cacheType, layout, headDim);
+        bool fits = layout switch
+        {
+            AttentionLayout.KeyGroups => AttentionKernel.KeyGroupsFit(Device, cacheType, headDim),
+            AttentionLayout.KeysPerLane => Device.Info.SubgroupArithmetic && headDim % (cacheType == MatrixType.F16 ? 8 : 4) == 0,
+            _ => true,
+        };
+        Assert.That(k.Layout, Is.EqualTo(fits ? layout : AttentionLayout.Tiles), "the layout asked for where it fits, else the tiles kernel");
         KernelBinding b = k.Bind(qb, kb, vb, ob, step);
         Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, qStride));
         float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
-        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.WorkgroupSize} lanes");
+        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.Layout}, {k.WorkgroupSize} lanes");
     }
 
     /// <summary>A token's attention output has the same bits whether it ran in a prefill query tile or alone (decode):
     /// the KV-cache prefix reuse depends on it.</summary>
-    [TestCase(MatrixType.F16, 64)]
-    [TestCase(MatrixType.F32, 32)]
-    public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim)
+    [TestCase(MatrixType.F16, 64, AttentionLayout.KeysPerLane)]
+    [TestCase(MatrixType.F32, 32, AttentionLayout.KeysPerLane)]
+    [TestCase(MatrixType.F16, 64, AttentionLayout.KeyGroups)]
+    [TestCase(MatrixType.F32, 32, AttentionLayout.KeyGroups)]
+    public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim, AttentionLayout layout)
     {
         const int nTokens = 11, nHeads = 4, nKvHeads = 2, pos0 = 5;
         int ctx = pos0 + nTokens, kvDim = nKvHeads * headDim, qStride = nHeads * headDim + 2 * kvDim;
@@ -602,9 +615,9 @@ public class KernelTests : GpuTest
         using GpuBuffer qb = Upload(qRows, "q");
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
-        using var k = new AttentionKernel(Device, cacheType, oneSubgroup: true, headDim);
-        if (!k.OneSubgroup)
-            Assert.Ignore($"{Device.Info.Name} has no subgroup arithmetic for the one-subgroup kernel");
+        using var k = new AttentionKernel(Device, cacheType, layout, headDim);
+        if (k.Layout != layout)
+            Assert.Ignore($"{Device.Info.Name} cannot run the {layout} attention kernel (subgroup operations)");
         int width = nHeads * headDim;
         using var prefillOut = new GpuBuffer(Device, nTokens * width * 4L, "prefill out");
         using GpuBuffer prefillStep = Upload(new uint[] { pos0 }, "step");

@@ -1,16 +1,30 @@
 // Buffer parameters are documented with their shapes; the size parameters are self-explanatory.
 #pragma warning disable CS1573
+using System.Numerics;
 using Tipo.Vulkan;
 
 namespace Tipo.Inference.Kernels;
 
+/// <summary>How the attention kernel divides a head's keys between lanes.</summary>
+public enum AttentionLayout
+{
+    /// <summary>attention.comp: one workgroup per (head, token), keys in tiles across its lanes with shared-memory
+    /// reductions and barriers; any device, any even head size up to 256. The fallback.</summary>
+    Tiles,
+    /// <summary>attention_keys.comp: one subgroup per (head, token), or per (head, <see cref="AttentionKernel.PrefillQueries"/>
+    /// tokens) in prefill, each lane walking its own keys through texel buffers, no barrier; for CPU devices (llvmpipe
+    /// runs cross-lane operations as scalar loops) and GPUs of a fixed subgroup size without shuffles.</summary>
+    KeysPerLane,
+    /// <summary>attention_groups.comp: one workgroup per (head, token), its lanes in groups of one 16-byte texel of the
+    /// head each, a group per key, many keys at a time, storage-buffer loads; for GPUs.</summary>
+    KeyGroups,
+}
+
 /// <summary>
-/// Causal grouped-query attention of queries over a KV cache. Shader <c>attention</c>: one workgroup per (head, token),
-/// online softmax over key tiles; <c>attention_keys</c> (CPU devices, and GPUs of a fixed subgroup size,
-/// <see cref="UseOneSubgroup"/>): one subgroup per (head, token), or per (head, <see cref="PrefillQueries"/> tokens) in
-/// prefill, its lanes taking turns over the keys. Query t of a dispatch is token firstQuery + t (q row firstQuery + t,
+/// Causal grouped-query attention of queries over a KV cache, in one of three layouts (<see cref="AttentionLayout"/>),
+/// picked per device by <see cref="LayoutFor"/>. Query t of a dispatch is token firstQuery + t (q row firstQuery + t,
 /// position pos0 + firstQuery + t, pos0 read from the step buffer): it sees cache rows 0..pos0+firstQuery+t and writes
-/// output row t. With nTokens = 1 this is decode; decode and prefill give a token the same bits.
+/// output row t. With nTokens = 1 this is decode; in every layout decode and prefill give a token the same bits.
 /// </summary>
 public sealed class AttentionKernel : IDisposable
 {
@@ -18,7 +32,7 @@ public sealed class AttentionKernel : IDisposable
     private readonly ComputeKernel? _prefillKernel;   // one-subgroup kernel, PrefillQueries tokens per workgroup
 
     /// <summary>Query tokens per workgroup of the one-subgroup kernel in prefill: they share each K and V fetch
-    /// (0 for the portable kernel). Each lane holds every query's q and output in registers (spilled), so wide heads
+    /// (0 for the other layouts). Each lane holds every query's q and output in registers (spilled), so wide heads
     /// get fewer: at most <see cref="MaxPrefillStateTexels"/> cache texels of state per lane.</summary>
     public uint PrefillQueries { get; }
 
@@ -27,12 +41,22 @@ public sealed class AttentionKernel : IDisposable
     /// kernel it replaced (lanes across the head dimension, a subgroupAdd per key) took 1597 ms.</summary>
     public const uint MaxPrefillStateTexels = 32;
 
+    /// <summary>Lanes of the key-groups kernel's workgroups (fewer where the device's shared memory or workgroup size
+    /// limit says so, <see cref="KeyGroupsWorkgroupSize"/>). Measured on an H200, tipo-500m, tg128 at depth 512 (bench,
+    /// one run, noisy at +-10 %): 256 lanes 910-1075 tok/s in two tests, 128 lanes 777, 512 lanes 1073, 1024 lanes 1007;
+    /// pp512 at depth 512 10805, 10767, 10303 and 9513 tok/s.</summary>
+    public const uint KeyGroupsLanes = 256;
+    /// <summary>Keys in flight per lane group of the key-groups kernel (same run: 2 keys 910-1075 tok/s, 1 key 897,
+    /// 4 keys 943).</summary>
+    public const uint KeyGroupsUnroll = 2;
+
     /// <summary>Lanes per (head, token).</summary>
     public uint WorkgroupSize { get; }
-    /// <summary>True for the one-subgroup kernel without barriers (attention_keys.comp, CPU devices); false for the
-    /// shared-memory tile kernel (attention.comp, any device).</summary>
-    public bool OneSubgroup { get; }
-    /// <summary>The head size the one-subgroup kernel is specialised for (0 for the portable kernel: any).</summary>
+    /// <summary>The layout this kernel runs (the one asked for, or <see cref="AttentionLayout.Tiles"/> where that did not fit).</summary>
+    public AttentionLayout Layout { get; }
+    /// <summary>True for the one-subgroup kernel (<see cref="AttentionLayout.KeysPerLane"/>).</summary>
+    public bool OneSubgroup => Layout == AttentionLayout.KeysPerLane;
+    /// <summary>The head size the kernel is specialised for (0 for the portable kernel: any).</summary>
     public int HeadDim { get; }
 
     private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale, uint FirstQuery);
@@ -41,44 +65,88 @@ public sealed class AttentionKernel : IDisposable
     public MatrixType CacheType { get; }
 
     /// <summary>
-    /// Whether the kernel set <paramref name="kernels"/> runs the one-subgroup kernel on <paramref name="device"/>: the CPU
-    /// kernels always; the GPU kernels on a GPU whose every shader runs in subgroups of the reported size
-    /// (<see cref="DeviceInfo.FixedSubgroupSize"/>), since the kernel needs its workgroup to be one subgroup. On an H200
-    /// (bench, same run) it decoded tipo-500m at 837 tok/s against 739 with the tile kernel, tipo-200m at 1041 against
-    /// 857, and prefilled 512 tokens of tipo-500m at 6549 tok/s against 5908. On a CPU device the GPU kernel set keeps the
-    /// portable kernel, so that path stays tested on lavapipe.
+    /// The layout kernel set <paramref name="kernels"/> runs on <paramref name="device"/> for heads of
+    /// <paramref name="headDim"/> in a cache of <paramref name="cacheType"/>: the CPU kernels one subgroup per head
+    /// (<see cref="AttentionLayout.KeysPerLane"/>); the GPU kernels key groups where they fit
+    /// (<see cref="KeyGroupsFit"/>), else one subgroup on a GPU whose every shader runs in subgroups of the reported size
+    /// (<see cref="DeviceInfo.FixedSubgroupSize"/>), else tiles. On an H200 the one-subgroup kernel had decoded tipo-500m
+    /// at 837 tok/s against 739 with tiles; key groups, against one subgroup in the same run: tg128 1103-1121 tok/s
+    /// against 963-1016, tg128 at depth 512 910-1075 against 701-790, pp512 11115-11250 against 9547-9830. Lavapipe runs the key-groups kernel with the
+    /// GPU kernel set, so CI tests that path on whole models.
     /// </summary>
-    public static bool UseOneSubgroup(VulkanDevice device, KernelSet kernels)
+    public static AttentionLayout LayoutFor(VulkanDevice device, KernelSet kernels, MatrixType cacheType, int headDim)
     {
         ArgumentNullException.ThrowIfNull(device);
-        return KernelSets.UseCpuKernels(device, kernels) || (device.Info.Kind != DeviceKind.Cpu && device.Info.FixedSubgroupSize);
+        if (KernelSets.UseCpuKernels(device, kernels))
+            return AttentionLayout.KeysPerLane;
+        if (KeyGroupsFit(device, cacheType, headDim))
+            return AttentionLayout.KeyGroups;
+        return device.Info.Kind != DeviceKind.Cpu && device.Info.FixedSubgroupSize ? AttentionLayout.KeysPerLane : AttentionLayout.Tiles;
     }
 
-    /// <param name="oneSubgroup">Null picks the one-subgroup kernel on CPU devices with subgroup arithmetic.</param>
-    /// <param name="headDim">The head size it will run (0: unknown). The one-subgroup kernel reads whole 16-byte texels of
-    /// a head, so it needs headDim % 8 == 0 (f16 cache) or % 4 == 0 (f32); other sizes get the portable kernel.</param>
-    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32, bool? oneSubgroup = null, int headDim = 0)
+    /// <summary>Whether the key-groups kernel can run heads of <paramref name="headDim"/> on <paramref name="device"/>:
+    /// whole 16-byte texels per head, a power of two of them no more than the smallest subgroup (a group's lanes
+    /// shuffle within one subgroup), subgroup shuffles, and a workgroup of at least one group.</summary>
+    public static bool KeyGroupsFit(VulkanDevice device, MatrixType cacheType, int headDim)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        int texelElems = cacheType == MatrixType.F16 ? 8 : 4;
+        if (!device.Info.SubgroupShuffle || headDim <= 0 || headDim > 256 || headDim % texelElems != 0)
+            return false;
+        int headTexels = headDim / texelElems;
+        return BitOperations.IsPow2(headTexels) && headTexels <= device.Info.SmallestSubgroupSize &&
+               KeyGroupsWorkgroupSize(device, cacheType) >= Math.Max(headTexels, device.Info.MaxSubgroupSize);
+    }
+
+    /// <summary>Lanes of the key-groups kernel on <paramref name="device"/>: <see cref="KeyGroupsLanes"/>, halved until its
+    /// shared memory (a float per lane and cache texel element, and two per group) and the workgroup fit the device.</summary>
+    public static uint KeyGroupsWorkgroupSize(VulkanDevice device, MatrixType cacheType)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        uint texelElems = cacheType == MatrixType.F16 ? 8u : 4u;
+        uint wg = KeyGroupsLanes;
+        while (wg > 1 && (wg > device.Info.MaxComputeWorkGroupInvocations || (wg * texelElems + 2 * wg) * 4 > device.Info.MaxComputeSharedMemorySize))
+            wg /= 2;
+        return wg;
+    }
+
+    /// <param name="layout">The layout to run; one that does not fit the device or head (<see cref="KeyGroupsFit"/>, and for
+    /// the one-subgroup kernel subgroup arithmetic and whole texels per head) falls back to <see cref="AttentionLayout.Tiles"/>.</param>
+    /// <param name="headDim">The head size it will run (0: unknown, the tiles kernel).</param>
+    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32, AttentionLayout layout = AttentionLayout.Tiles, int headDim = 0)
     {
         ArgumentNullException.ThrowIfNull(device);
         CacheType = cacheType;
         int texelElems = cacheType == MatrixType.F16 ? 8 : 4;
-        // On llvmpipe a workgroup of the reported subgroup size is one subgroup (its SIMD width is fixed); GPUs may
-        // compile narrower subgroups than they report, so they keep the portable kernel.
-        OneSubgroup = (oneSubgroup ?? KernelSets.UseCpuKernels(device)) && device.Info.SubgroupArithmetic &&
-                      device.Info.SubgroupSize is >= 4 and <= 128 && headDim > 0 && headDim % texelElems == 0;
-        WorkgroupSize = OneSubgroup ? device.Info.SubgroupSize : 64;
-        BindingKind[] kinds = OneSubgroup
-            ? [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]
-            : [BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
-        HeadDim = headDim;
-        uint headTexels = OneSubgroup ? (uint)(headDim / texelElems) : 0;
         uint kvF16 = cacheType == MatrixType.F16 ? 1u : 0u;
-        _kernel = new ComputeKernel(device, OneSubgroup ? "attention_keys" : "attention", kinds, pushConstantBytes: 28,
-            OneSubgroup ? [WorkgroupSize, kvF16, headTexels, 1u] : [WorkgroupSize, kvF16]);
-        if (OneSubgroup)
+        bool fits = layout switch
         {
-            PrefillQueries = Math.Clamp(MaxPrefillStateTexels / headTexels, 1u, 4u);
-            _prefillKernel = new ComputeKernel(device, "attention_keys", kinds, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
+            // On llvmpipe a workgroup of the reported subgroup size is one subgroup (its SIMD width is fixed).
+            AttentionLayout.KeysPerLane => device.Info.SubgroupArithmetic && device.Info.SubgroupSize is >= 4 and <= 128 &&
+                                           headDim > 0 && headDim % texelElems == 0,
+            AttentionLayout.KeyGroups => KeyGroupsFit(device, cacheType, headDim),
+            _ => true,
+        };
+        Layout = fits ? layout : AttentionLayout.Tiles;
+        HeadDim = Layout == AttentionLayout.Tiles ? 0 : headDim;
+        uint headTexels = (uint)(HeadDim / texelElems);
+        switch (Layout)
+        {
+            case AttentionLayout.KeysPerLane:
+                WorkgroupSize = device.Info.SubgroupSize;
+                BindingKind[] texels = [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
+                _kernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, 1u]);
+                PrefillQueries = Math.Clamp(MaxPrefillStateTexels / headTexels, 1u, 4u);
+                _prefillKernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
+                break;
+            case AttentionLayout.KeyGroups:
+                WorkgroupSize = KeyGroupsWorkgroupSize(device, cacheType);
+                _kernel = new ComputeKernel(device, "attention_groups", bindingCount: 5, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, KeyGroupsUnroll]);
+                break;
+            default:
+                WorkgroupSize = 64;
+                _kernel = new ComputeKernel(device, "attention", bindingCount: 5, pushConstantBytes: 28, [WorkgroupSize, kvF16]);
+                break;
         }
     }
 
@@ -101,10 +169,10 @@ public sealed class AttentionKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(nKvHeads), $"nHeads ({nHeads}) must be a multiple of nKvHeads ({nKvHeads})");
         if (headDim <= 0 || headDim > 256 || headDim % 2 != 0)
             throw new ArgumentOutOfRangeException(nameof(headDim), "headDim must be even and at most 256");
-        if (OneSubgroup && headDim != HeadDim)
-            throw new ArgumentOutOfRangeException(nameof(headDim), $"this one-subgroup attention kernel is specialised for headDim {HeadDim}, not {headDim}");
-        if (OneSubgroup && qStride % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(qStride), $"the one-subgroup attention kernel reads q as 4-float texels: qStride must be a multiple of 4, got {qStride}");
+        if (HeadDim != 0 && headDim != HeadDim)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"this {Layout} attention kernel is specialised for headDim {HeadDim}, not {headDim}");
+        if (HeadDim != 0 && qStride % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(qStride), $"the {Layout} attention kernel reads q as 4-float texels: qStride must be a multiple of 4, got {qStride}");
         if (scale == 0)
             scale = 1f / MathF.Sqrt(headDim);
         var push = new Push((uint)nTokens, (uint)nHeads, (uint)nKvHeads, (uint)headDim, (uint)qStride, scale, (uint)firstQuery);
