@@ -6,6 +6,7 @@ using Tipo.Inference;
 using Tipo.Inference.Kernels;
 using Tipo.Inference.Benchmarks;
 using Tipo.Expansion;
+using Tipo.Vulkan;
 
 namespace Tipo.Cli.Commands;
 
@@ -97,6 +98,19 @@ internal static class BenchCommand
                 if (roof is { } rl && !parse.GetValue(json))
                     Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "read kernels over 256 MiB: storage buffer {0:F2} GB/s, texel buffer {1:F2} GB/s (the roofline is the faster)",
                         rl.Storage.GBps, rl.Texel.GBps));
+                if (roof != null && !parse.GetValue(json))
+                {
+                    // The fixed cost of a dispatch: a decode step pays it once per dispatch, whatever the dispatch reads. On a
+                    // CPU device 2048 workgroups are work, not overhead (llvmpipe runs them one after another).
+                    VulkanDevice dev = llm.VulkanDevice;
+                    bool cpu = dev.Info.Kind == DeviceKind.Cpu;
+                    int chain = cpu ? 32 : 256;
+                    double one = KernelBenchmarks.DependentDispatchMicroseconds(dev, 1, chain, r);
+                    string wide = cpu ? "" : string.Format(CultureInfo.InvariantCulture, ", {0:F2} µs with 2048 workgroups of 64 lanes",
+                        KernelBenchmarks.DependentDispatchMicroseconds(dev, 2048, chain, r));
+                    Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                        "dependent dispatches (a barrier between each, {0} in a row): {1:F2} µs each with 1 workgroup{2}", chain, one, wide));
+                }
                 if (llm.CpuDriverInline && !parse.GetValue(json))
                     Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
                 if (parse.GetValue(profile)) PrintProfile(llm, pp.DefaultIfEmpty(0).Max(), dd.Max() + Math.Max(1, ng / 2));

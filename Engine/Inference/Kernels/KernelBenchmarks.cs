@@ -88,6 +88,33 @@ public static class KernelBenchmarks
         return new BandwidthResult("read bandwidth (readbw)", bytes, ms);
     }
 
+    /// <summary>
+    /// Microseconds per dispatch of a chain of dependent dispatches (a compute barrier between each) of a kernel that does
+    /// almost nothing (readbw over one texel) in <paramref name="workgroups"/> workgroups of 64 lanes: the fixed cost that
+    /// every dispatch of a decode step pays whatever it computes. GPU time (timestamps) of the whole chain, best of
+    /// <paramref name="repeats"/>, divided by <paramref name="dispatches"/>.
+    /// </summary>
+    public static double DependentDispatchMicroseconds(VulkanDevice device, uint workgroups, int dispatches, int repeats = 5)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfZero(workgroups);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dispatches);
+        using var data = new GpuBuffer(device, 16, "bench-dispatch-in");
+        data.Clear();
+        using var output = new GpuBuffer(device, workgroups * 4L, "bench-dispatch-out");
+        using var kernel = new ComputeKernel(device, "readbw", bindingCount: 2, pushConstantBytes: 8, [64u]);
+        KernelBinding binding = kernel.Bind(data, output);
+        double ms = Time(device, seq =>
+        {
+            for (int i = 0; i < dispatches; i++)
+            {
+                if (i > 0) seq.ComputeBarrier();
+                seq.Dispatch(binding, new ReadPush(1, 0), workgroups);
+            }
+        }, repeats);
+        return ms * 1000 / dispatches;
+    }
+
     private readonly record struct ReadPush(uint N4, uint OutOffset);
     private readonly record struct TexelReadPush(uint N, uint OutOffset, uint PerLane);
 
