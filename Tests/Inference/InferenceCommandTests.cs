@@ -93,6 +93,15 @@ public class InferenceCommandTests
         Assert.That(stdout, Does.Contain("decode step at position 6"));
     }
 
+    [Test]
+    public void BenchRooflinePrintsDecodeAsAShareOfItAndTheDispatchCost()
+    {
+        var (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-r", "1", "--roofline"]);
+        Assert.That(code, Is.Zero, err);
+        Assert.That(stdout, Does.Contain("tg4: ").And.Contain("% of the roofline"));
+        Assert.That(stdout, Does.Match(@"dependent dispatches \(a barrier between each, \d+ in a row\): \d+\.\d\d µs each with 1 workgroup"));
+    }
+
     [TestCase("-1", "-d must not be negative")]
     [TestCase("8,x", "-d must be comma-separated integers")]
     [TestCase("2147483647", "more than a context can hold")]

@@ -23,6 +23,15 @@ public class KernelBenchmarkTests : GpuTest
         Assert.That(texel.BytesRead, Is.EqualTo(128L << 20));
     }
 
+    [Test]
+    public void DependentDispatchCost_IsAPositiveTime()
+    {
+        double us = KernelBenchmarks.DependentDispatchMicroseconds(Device, workgroups: 4, dispatches: 8, repeats: 1);
+        TestContext.Out.WriteLine($"{us:F2} µs per dependent dispatch");
+        Assert.That(us, Is.GreaterThan(0).And.LessThan(1e6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KernelBenchmarks.DependentDispatchMicroseconds(Device, workgroups: 0, dispatches: 8));
+    }
+
     [Test, Explicit("prints GB/s numbers; slow on lavapipe")]
     public void PrintBandwidth()
     {

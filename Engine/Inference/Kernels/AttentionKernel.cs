@@ -70,9 +70,9 @@ public sealed class AttentionKernel : IDisposable
     /// (<see cref="AttentionLayout.KeysPerLane"/>); the GPU kernels key groups where they fit
     /// (<see cref="KeyGroupsFit"/>), else one subgroup on a GPU whose every shader runs in subgroups of the reported size
     /// (<see cref="DeviceInfo.FixedSubgroupSize"/>), else tiles. On an H200 the one-subgroup kernel had decoded tipo-500m
-    /// at 837 tok/s against 739 with tiles; key groups, against one subgroup in the same run: tg128 1103-1121 tok/s
-    /// against 963-1016, tg128 at depth 512 910-1075 against 701-790, pp512 11115-11250 against 9547-9830. Lavapipe runs the key-groups kernel with the
-    /// GPU kernel set, so CI tests that path on whole models.
+    /// at 837 tok/s against 739 with tiles; key groups against one subgroup, alternating in one run (README, Speed):
+    /// tg128 1161-1202 tok/s against 1024-1036, at depth 512 996-1040 against 745-777, pp512 10819-10987 against
+    /// 9499-9734. Lavapipe runs the key-groups kernel with the GPU kernel set, so CI tests that path on whole models.
     /// </summary>
     public static AttentionLayout LayoutFor(VulkanDevice device, KernelSet kernels, MatrixType cacheType, int headDim)
     {
