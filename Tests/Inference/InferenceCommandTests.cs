@@ -100,6 +100,12 @@ public class InferenceCommandTests
         Assert.That(code, Is.Zero, err);
         Assert.That(stdout, Does.Contain("tg4: ").And.Contain("% of the roofline"));
         Assert.That(stdout, Does.Match(@"dependent dispatches \(a barrier between each, \d+ in a row\): \d+\.\d\d µs each with 1 workgroup"));
+
+        (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-r", "1", "--roofline", "--json"]);
+        Assert.That(code, Is.Zero, err);
+        JsonArray tests = JsonNode.Parse(stdout)!.AsArray();
+        Assert.That(tests.Select(t => (double)t!["dispatch_us"]!), Is.All.GreaterThan(0));
+        Assert.That(tests.Select(t => (double)t!["roofline_gbps"]!), Is.All.GreaterThan(0));
     }
 
     [TestCase("-1", "-d must not be negative")]

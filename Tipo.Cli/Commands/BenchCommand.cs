@@ -94,23 +94,15 @@ internal static class BenchCommand
                     ? KernelBenchmarks.Roofline(llm.VulkanDevice, 256L << 20, r)
                     : null;
                 double? rooflineGbps = roof?.Best.GBps;
-                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps);
+                DispatchCost? dispatchCost = roof != null ? MeasureDispatchCost(llm.VulkanDevice, r) : null;
+                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps, dispatchCost);
                 if (roof is { } rl && !parse.GetValue(json))
                     Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "read kernels over 256 MiB: storage buffer {0:F2} GB/s, texel buffer {1:F2} GB/s (the roofline is the faster)",
                         rl.Storage.GBps, rl.Texel.GBps));
-                if (roof != null && !parse.GetValue(json))
-                {
-                    // The fixed cost of a dispatch: a decode step pays it once per dispatch, whatever the dispatch reads. On a
-                    // CPU device 2048 workgroups are work, not overhead (llvmpipe runs them one after another).
-                    VulkanDevice dev = llm.VulkanDevice;
-                    bool cpu = dev.Info.Kind == DeviceKind.Cpu;
-                    int chain = cpu ? 32 : 256;
-                    double one = KernelBenchmarks.DependentDispatchMicroseconds(dev, 1, chain, r);
-                    string wide = cpu ? "" : string.Format(CultureInfo.InvariantCulture, ", {0:F2} µs with 2048 workgroups of 64 lanes",
-                        KernelBenchmarks.DependentDispatchMicroseconds(dev, 2048, chain, r));
+                if (dispatchCost is { } dc && !parse.GetValue(json))
                     Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-                        "dependent dispatches (a barrier between each, {0} in a row): {1:F2} µs each with 1 workgroup{2}", chain, one, wide));
-                }
+                        "dependent dispatches (a barrier between each, {0} in a row): {1:F2} µs each with 1 workgroup{2}", dc.Chain, dc.OneWorkgroupUs,
+                        dc.ManyWorkgroupsUs is double many ? string.Format(CultureInfo.InvariantCulture, ", {0:F2} µs with 2048 workgroups of 64 lanes", many) : ""));
                 if (llm.CpuDriverInline && !parse.GetValue(json))
                     Console.WriteLine("llvmpipe runs this model on the submitting thread (LP_NUM_THREADS=0): it is too small to pay for the thread pool's dispatch cost");
                 if (parse.GetValue(profile)) PrintProfile(llm, pp.DefaultIfEmpty(0).Max(), dd.Max() + Math.Max(1, ng / 2));
@@ -122,6 +114,19 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    /// <summary>GPU time of one dispatch in a chain of dependent near-empty dispatches (<see cref="KernelBenchmarks.DependentDispatchMicroseconds"/>):
+    /// with one workgroup, and (GPUs only: on a CPU device they are work, not overhead) with 2048 of 64 lanes.</summary>
+    private readonly record struct DispatchCost(int Chain, double OneWorkgroupUs, double? ManyWorkgroupsUs);
+
+    /// <summary>The fixed cost of a dispatch: a decode step pays it once per dispatch, whatever the dispatch reads.</summary>
+    private static DispatchCost MeasureDispatchCost(VulkanDevice device, int repeats)
+    {
+        bool cpu = device.Info.Kind == DeviceKind.Cpu;
+        int chain = cpu ? 32 : 256;
+        return new DispatchCost(chain, KernelBenchmarks.DependentDispatchMicroseconds(device, 1, chain, repeats),
+            cpu ? null : KernelBenchmarks.DependentDispatchMicroseconds(device, 2048, chain, repeats));
     }
 
     /// <summary>The most tokens a bench context may hold (a KV cache bigger than any device heap is refused later, by size).</summary>
@@ -167,7 +172,8 @@ internal static class BenchCommand
             Console.WriteLine(string.Format(inv, "| {0} | {1} | {2:F3} | {3:F1}% |", g.Key, g.Count(), g.Sum(s => s.Milliseconds), 100 * g.Sum(s => s.Milliseconds) / total));
     }
 
-    private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps)
+    private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps,
+        DispatchCost? dispatchCost)
     {
         long parameters = llm.ParameterCount;
         if (asJson)
@@ -192,6 +198,7 @@ internal static class BenchCommand
                     ["bytes_per_token"] = t.BytesPerToken,
                     ["gbps"] = t.GigabytesPerSecond,
                     ["roofline_gbps"] = rooflineGbps,
+                    ["dispatch_us"] = dispatchCost?.OneWorkgroupUs,
                     ["sampler_us_per_token"] = t.SamplerMicrosecondsPerToken,
                 });
             }
