@@ -23,6 +23,34 @@ public sealed class Generator
 {
     private readonly LlamaModel _model;
     private readonly float[] _logits;
+    private readonly int[] _candidateIds = new int[Kernels.TopKKernel.Capacity];       // the GPU's best logits' ids (GpuTopK)
+    private readonly float[] _candidateLogits = new float[Kernels.TopKKernel.Capacity];
+
+    /// <summary>
+    /// How many of the best raw logits sampling with <paramref name="options"/> needs to choose exactly as from the whole
+    /// row (<see cref="Sampler.SampleFromCandidates"/>), or 0 where it needs the whole row. Top-k keeps k; the repetition
+    /// penalty only lowers logits (penalty &gt;= 1), so at most RepeatLastN tokens can drop out of the raw top-k, and the
+    /// penalized top-k lies within the raw top k + RepeatLastN. Top-k off, a penalty below 1 (it raises logits) or a
+    /// window of the whole history need the whole row.
+    /// </summary>
+    public static int CandidatesNeeded(SamplingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        int k = options.IsGreedy ? 1 : options.TopK;
+        if (k <= 0) return 0;
+        if (options.RepeatPenalty == 1f || options.RepeatLastN == 0) return k;
+        if (options.RepeatPenalty < 1f || options.RepeatLastN < 0) return 0;
+        return k + options.RepeatLastN;
+    }
+
+    /// <summary>Whether decoding with <paramref name="options"/> on <paramref name="model"/> reads back the GPU's best
+    /// logits (<see cref="LlamaModel.EvaluateTopK"/>) instead of the whole row.</summary>
+    public static bool UsesGpuTopK(LlamaModel model, SamplingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        int need = CandidatesNeeded(options);
+        return model.GpuTopK && need > 0 && need <= Kernels.TopKKernel.Capacity && !(options.IsGreedy && options.RepeatPenalty == 1f);
+    }
 
     public Generator(LlamaModel model)
     {
@@ -58,12 +86,18 @@ public sealed class Generator
         int[] one = new int[1];
         // Plain greedy decoding needs no logits on the host: the GPU picks the token.
         bool gpuArgmax = options.IsGreedy && options.RepeatPenalty == 1f;
+        // Sampling from candidates needs only the GPU's best logits (the first token comes from the prompt's whole row).
+        bool gpuTopK = UsesGpuTopK(_model, options);
+        int candidates = 0;
         int next = -1;
         for (int i = 0; i < maxNewTokens; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!gpuArgmax || i == 0)
-                next = sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
+            if (gpuTopK && i > 0)
+                next = sampler.SampleFromCandidates(_candidateIds.AsSpan(0, candidates), _candidateLogits.AsSpan(0, candidates), window);
+            else if (!gpuArgmax || i == 0)
+                next = sampler.Sample(_logits, window);
             if (stopAtEos && next == _model.Config.EosTokenId)
             {
                 reason = StopReason.EndOfSequence;
@@ -76,6 +110,11 @@ public sealed class Generator
             if (gpuArgmax)
             {
                 next = _model.EvaluateGreedy(next);
+                continue;
+            }
+            if (gpuTopK)
+            {
+                candidates = _model.EvaluateTopK(next, _candidateIds, _candidateLogits);
                 continue;
             }
             one[0] = next;

@@ -14,4 +14,8 @@ public sealed record InferenceOptions
     /// <summary>The kernel family: the device's own by default (<see cref="Tipo.Inference.Kernels.KernelSet.Auto"/>); tests run the GPU
     /// family on lavapipe against the same references.</summary>
     public Tipo.Inference.Kernels.KernelSet Kernels { get; init; } = Tipo.Inference.Kernels.KernelSet.Auto;
+    /// <summary>Sampled decoding reads back the GPU's best <see cref="Tipo.Inference.Kernels.TopKKernel.Capacity"/> logits
+    /// instead of the whole row, where the sampling options allow it (<see cref="Generator"/>). Null: on GPUs, not on CPU
+    /// devices, whose host reads the row as fast as the GPU would sort it; tests turn it on for lavapipe.</summary>
+    public bool? GpuTopK { get; init; }
 }

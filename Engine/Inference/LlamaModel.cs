@@ -1,4 +1,5 @@
 using Tipo.Errors;
+using Tipo.Inference.Kernels;
 using Tipo.Models;
 using Tipo.Text;
 using Tipo.Vulkan;
@@ -25,6 +26,8 @@ public sealed class LlamaModel : IDisposable
     private readonly CommandSequence _sequence;        // prefill: recorded per chunk
     private CommandSequence? _decodeLogits;            // one decode step leaving the last logits: recorded on first use, replayed
     private CommandSequence? _decodeArgmax;            // one decode step leaving the greedy choice: recorded on first use, replayed
+    private CommandSequence? _decodeTopK;              // one decode step leaving the best logits (TopKKernel): recorded on first use, replayed
+    private TopKKernel? _topK;                         // made on first use
     private readonly float[] _embeddingRows;   // [maxTokens, dim] host staging for X
     private readonly List<int> _cachedTokens = [];
 
@@ -44,6 +47,8 @@ public sealed class LlamaModel : IDisposable
     public int ContextLength => _cache.ContextLength;
     public KvCacheType KvCacheType => _cache.Type;
     public int VocabSize => Config.VocabSize;
+    /// <summary>Whether <see cref="EvaluateTopK"/> runs here (<see cref="InferenceOptions.GpuTopK"/>, and a device that can).</summary>
+    public bool GpuTopK { get; }
     /// <summary>Bytes of GPU weights read by one decode step.</summary>
     public long WeightBytes => _weights.GpuBytes;
     /// <summary>Bytes of the model file's tensors as stored there (llama-bench's model size); <see cref="WeightBytes"/>
@@ -58,6 +63,7 @@ public sealed class LlamaModel : IDisposable
         _device = device; _ownsDevice = ownsDevice; _file = file;
         var c = file.Config;
         int ctx = options.ContextLength > 0 ? options.ContextLength : c.MaxPositionEmbeddings;
+        GpuTopK = (options.GpuTopK ?? device.Info.Kind != DeviceKind.Cpu) && TopKKernel.Fits(device);
         // Like llama.cpp, a context longer than the training context is allowed (stories260K's GGUF says 128
         // while the model was trained on 512); quality past the training length is the caller's business.
         if (ctx <= 0) throw new ArgumentException($"context length must be positive, not {ctx}", nameof(options));
@@ -221,11 +227,27 @@ public sealed class LlamaModel : IDisposable
     public int EvaluateGreedy(int token)
     {
         CheckRoomFor(1);
-        RunChunk([token], _cachedTokens.Count, LogitsMode.Last, argmax: true);
+        RunChunk([token], _cachedTokens.Count, LogitsMode.Last, DecodeOutput.Argmax);
         _cachedTokens.Add(token);
         Span<uint> result = stackalloc uint[1];
         _activations.Argmax.Download(result);
         return (int)result[0];
+    }
+
+    /// <summary>
+    /// Runs one token at position CachedTokens.Count and writes the best <see cref="TopKKernel.Capacity"/> logits of
+    /// the next token (fewer for a smaller vocabulary) and their ids, best first (ties: lower id), chosen on the GPU
+    /// (<see cref="GpuTopK"/>): the host reads 2 KiB instead of the whole row. Returns how many it wrote.
+    /// </summary>
+    public int EvaluateTopK(int token, Span<int> ids, Span<float> logits)
+    {
+        if (!GpuTopK)
+            throw new InvalidOperationException($"the GPU top-k is off for this model on {_device.Info.Name} (InferenceOptions.GpuTopK)");
+        CheckRoomFor(1);
+        _topK ??= new TopKKernel(_device, new BufferRange(_activations.Logits, 0, 4L * VocabSize), VocabSize);
+        RunChunk([token], _cachedTokens.Count, LogitsMode.Last, DecodeOutput.TopK);
+        _cachedTokens.Add(token);
+        return _topK.Read(ids, logits);
     }
 
     /// <summary>
@@ -284,14 +306,19 @@ public sealed class LlamaModel : IDisposable
         _activations.X.Upload<float>(rows);
     }
 
-    private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode, bool argmax = false)
+    /// <summary>What a decode step leaves for the host: the logits row, the GPU's argmax, or its top-k.</summary>
+    private enum DecodeOutput { Logits, Argmax, TopK }
+
+    private void RunChunk(ReadOnlySpan<int> tokens, int pos0, LogitsMode mode, DecodeOutput output = DecodeOutput.Logits)
     {
+        bool argmax = output == DecodeOutput.Argmax;
         int n = tokens.Length, dim = Config.HiddenSize;
         if (n == 1)
         {
             // Decode: replay the step recorded once; only the embedding row and the position change.
             StageDecodeInput(tokens[0], pos0);
-            ref CommandSequence? step = ref argmax ? ref _decodeArgmax : ref _decodeLogits;
+            ref CommandSequence? step = ref output == DecodeOutput.Argmax ? ref _decodeArgmax
+                : ref output == DecodeOutput.TopK ? ref _decodeTopK : ref _decodeLogits;
             if (step == null)
             {
                 var recorded = new CommandSequence(_device);
@@ -299,6 +326,7 @@ public sealed class LlamaModel : IDisposable
                 {
                     recorded.Begin();
                     _forward.RecordDecode(recorded, argmax);
+                    if (output == DecodeOutput.TopK) _topK!.Record(recorded);
                     recorded.End();
                 }
                 catch
@@ -324,6 +352,8 @@ public sealed class LlamaModel : IDisposable
         _sequence.Dispose();
         _decodeLogits?.Dispose();
         _decodeArgmax?.Dispose();
+        _decodeTopK?.Dispose();
+        _topK?.Dispose();
         _forward.Dispose();
         _activations.Dispose();
         _cache.Dispose();

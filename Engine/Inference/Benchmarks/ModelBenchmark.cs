@@ -60,6 +60,11 @@ public static class ModelBenchmark
         long samplerTicks = 0;
         // One sampler for every repetition: its buffers are sized in the untimed warm-up, so no timed call allocates.
         var sampler = sampling == null ? null : new Sampler(sampling, seed: 2);
+        // As a generation does: from the GPU's best logits where the options allow (Generator.UsesGpuTopK).
+        bool gpuTopK = sampling != null && Generator.UsesGpuTopK(model, sampling);
+        int[] candidateIds = new int[Kernels.TopKKernel.Capacity];
+        float[] candidateLogits = new float[Kernels.TopKKernel.Capacity];
+        int candidates = 0;
         for (int r = -1; r < repetitions; r++)
         {
             history.Clear();
@@ -75,11 +80,17 @@ public static class ModelBenchmark
                 else
                 {
                     long start = Stopwatch.GetTimestamp();
-                    one[0] = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                    var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
+                    one[0] = gpuTopK && i > 0
+                        ? sampler.SampleFromCandidates(candidateIds.AsSpan(0, candidates), candidateLogits.AsSpan(0, candidates), window)
+                        : sampler.Sample(logits, window);
                     repetitionSamplerTicks += Stopwatch.GetTimestamp() - start;
                     history.Add(one[0]);
                 }
-                model.Evaluate(one, LogitsMode.Last, logits);
+                if (gpuTopK)
+                    candidates = model.EvaluateTopK(one[0], candidateIds, candidateLogits);
+                else
+                    model.Evaluate(one, LogitsMode.Last, logits);
             }
             if (r >= 0)
             {
