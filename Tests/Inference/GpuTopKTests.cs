@@ -74,6 +74,17 @@ public class GpuTopKTests : GpuTest
         Assert.That(Generator.CandidatesNeeded(new SamplingOptions { Temperature = 0f, RepeatPenalty = 1.3f, RepeatLastN = 64 }), Is.EqualTo(65));
     }
 
+    [Test]
+    public void GpuTopK_IsOffOnCpuDevicesByDefault_AndSaysSoWhenAskedFor()
+    {
+        using var llm = LlamaModel.Load(Device, TestData.Shared("models/stories260K.gguf"), new InferenceOptions { ContextLength = 64 });
+        Assert.That(llm.GpuTopK, Is.EqualTo(Device.Info.Kind != DeviceKind.Cpu && TopKKernel.Fits(Device)));
+        if (llm.GpuTopK) return;
+        Assert.That(Generator.UsesGpuTopK(llm, TipoDefaults.Sampling), Is.False);
+        var e = Assert.Throws<InvalidOperationException>(() => llm.EvaluateTopK(1, new int[TopKKernel.Capacity], new float[TopKKernel.Capacity]));
+        Assert.That(e!.Message, Does.Contain("GpuTopK"));
+    }
+
     private static IEnumerable<TestCaseData> Generations()
     {
         yield return new TestCaseData("models/tipo-tiny-f16.gguf", TipoDefaults.Sampling).SetName("TipoSettings_TipoTiny");

@@ -600,6 +600,17 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.Layout}, {k.WorkgroupSize} lanes");
     }
 
+    [Test]
+    public void AttentionLayoutFor_KernelSetAndHeadShape()
+    {
+        Assert.That(AttentionKernel.LayoutFor(Device, KernelSet.Cpu, MatrixType.F16, 64), Is.EqualTo(AttentionLayout.KeysPerLane));
+        bool shuffles = Device.Info.SubgroupShuffle && Device.Info.SmallestSubgroupSize >= 8;
+        Assert.That(AttentionKernel.LayoutFor(Device, KernelSet.Gpu, MatrixType.F16, 64),
+            Is.EqualTo(shuffles ? AttentionLayout.KeyGroups : AttentionLayout.Tiles), "the GPU kernel set: key groups where a head's texels fit a subgroup");
+        if (Device.Info.Kind == DeviceKind.Cpu)
+            Assert.That(AttentionKernel.LayoutFor(Device, KernelSet.Gpu, MatrixType.F16, 48), Is.EqualTo(AttentionLayout.Tiles), "6 texels: not a power of two");
+    }
+
     /// <summary>A token's attention output has the same bits whether it ran in a prefill query tile or alone (decode):
     /// the KV-cache prefix reuse depends on it.</summary>
     [TestCase(MatrixType.F16, 64, AttentionLayout.KeysPerLane)]
