@@ -38,6 +38,7 @@ public sealed class ForwardPass : IDisposable
     private readonly int _qDim, _kvDim, _qkvDim;
 
     private readonly RmsNormKernel _rmsNorm;
+    private readonly GpuBuffer _normCounter;   // [1] u32: workgroups finished of a projection that applies the norm after it (zero between dispatches)
     private readonly RopeKvStoreKernel _ropeKvStore;
     private readonly AttentionKernel _attention;
     private readonly SwiGluKernel _swiGlu;
@@ -48,8 +49,8 @@ public sealed class ForwardPass : IDisposable
     private readonly bool _f16Cache;
     // Matmul kernels by weight type, layout and fusions (rows-per-lane on CPU devices, wide split-k for F16 on GPUs, where
     // the shape allows; else split-k).
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
-    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope, bool NormAfter), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
+    private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope, bool NormAfter), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
@@ -58,7 +59,9 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
-    private sealed record MatrixBindings(GpuMatrix Matrix, int RowOffset, int YStride, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill);
+    /// <param name="NormsAfterInDecode">its decode kernel (one token) also writes the RMSNorm of Y to XNorm (MatmulKernel.NormAfterEps).</param>
+    private sealed record MatrixBindings(GpuMatrix Matrix, int RowOffset, int YStride, MatmulKernel DecodeKernel, KernelBinding[] Decode, MatmulKernel PrefillKernel, KernelBinding[] Prefill,
+        bool NormsAfterInDecode = false);
 
     /// <param name="AttnNormFused">the attention norm runs inside the QKV matmul (which then reads X), in decode and prefill
     /// alike, so a token's activations do not depend on the path.</param>
@@ -84,6 +87,8 @@ public sealed class ForwardPass : IDisposable
         bool f16Cache = cache.Type == KvCacheType.F16;
         _f16Cache = f16Cache;
         _rmsNorm = new RmsNormKernel(device, RmsNormKernel.UsesSubgroupKernel(device, _kernels, config.HiddenSize));
+        _normCounter = new GpuBuffer(device, 16, "norm-after-counter");
+        _normCounter.Clear();
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         MatrixType cacheType = f16Cache ? MatrixType.F16 : MatrixType.F32;
         _attention = new AttentionKernel(device, cacheType, AttentionKernel.LayoutFor(device, _kernels, cacheType, config.HeadDim), config.HeadDim);
@@ -91,6 +96,12 @@ public sealed class ForwardPass : IDisposable
         _argmax = new ArgmaxKernel(device);
 
         var a = activations;
+        _outputNormFused = FusesNorm(weights.Output);
+        // The norm after each projection onto the residual stream: Wo's is the feed-forward norm, W_down's the next layer's
+        // attention norm or the output norm; null where the next matmul fuses it itself.
+        GpuBuffer? NormAfterDown(int l) => l + 1 < config.LayerCount
+            ? (weights.Layers[l + 1].Qkv.Count == 1 && FusesNorm(weights.Layers[l + 1].Qkv[0]) ? null : weights.Layers[l + 1].AttnNorm)
+            : (_outputNormFused ? null : weights.OutputNorm);
         _layers = new LayerBindings[config.LayerCount];
         for (int l = 0; l < config.LayerCount; l++)
         {
@@ -121,16 +132,15 @@ public sealed class ForwardPass : IDisposable
                 Qkv: qkv,
                 RopeKvStore: ropeFused ? null : _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
-                O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize),
+                O: BindMatrix(lw.O, a.Attention, a.X, config.HiddenSize, normAfter: wideGlu ? null : lw.FfnNorm),
                 FfnNorm: _rmsNorm.Bind(a.X, lw.FfnNorm, a.XNorm), FfnNormFused: wideGlu,
                 FfnGlu: glu ? BindMatrix(lw.GateUp!, a.XNorm, a.Gate, lw.GateUp!.Rows / 2, glu: true)
                     : wideGlu ? BindMatrix(lw.Gate!, null, a.Gate, config.IntermediateSize, norm: (a.X, lw.FfnNorm), glu: true, up: lw.Up) : null,
                 Gate: glu || wideGlu ? null : BindMatrix(lw.Gate!, a.XNorm, a.Gate, config.IntermediateSize),
                 Up: glu || wideGlu ? null : BindMatrix(lw.Up!, a.XNorm, a.Up, config.IntermediateSize),
                 SwiGlu: glu || wideGlu ? null : _swiGlu.Bind(a.Gate, a.Up, a.Gate),
-                Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize));
+                Down: BindMatrix(lw.Down, a.Gate, a.X, config.HiddenSize, normAfter: NormAfterDown(l)));
         }
-        _outputNormFused = FusesNorm(weights.Output);
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, norm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
@@ -150,14 +160,15 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
     private bool FusesNorm(GpuMatrix m) => MatmulKernel.FusesNorm(MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels));
 
-    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int, bool), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens,
-        bool rope = false)
+    private MatmulKernel Kernel(Dictionary<(GgmlType, MatmulLayout, bool, bool, int, bool, bool), MatmulKernel> cache, GpuMatrix m, MatmulLayout layout, bool glu, bool norm, uint tokens,
+        bool rope = false, bool normAfter = false)
     {
-        var key = (m.Type, layout, glu, norm, m.TileRows, rope);
+        var key = (m.Type, layout, glu, norm, m.TileRows, rope, normAfter);
         if (!cache.TryGetValue(key, out var k))
         {
             RopeFusion? fusion = rope ? new RopeFusion(_c.HeadDim, _c.HeadCount, _c.KvHeadCount, _c.RopeTheta, _f16Cache) : null;
-            cache[key] = k = new MatmulKernel(_device, m.Type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null, tileRows: m.TileRows, rope: fusion);
+            cache[key] = k = new MatmulKernel(_device, m.Type, tokens, layout: layout, glu: glu, normEps: norm ? _c.RmsNormEps : null, tileRows: m.TileRows, rope: fusion,
+                normAfterEps: normAfter ? _c.RmsNormEps : null);
         }
         return k;
     }
@@ -169,21 +180,33 @@ public sealed class ForwardPass : IDisposable
     /// as rows); wide split-k, <paramref name="m"/> the gate and <paramref name="up"/> the up matrix (one chunk each).</param>
     /// <param name="cache">The layer's K and V caches and the step buffer: the kernels rope q and k and append k and v
     /// (the stacked QKV of the wide split-k and rows-per-lane layouts, <see cref="MatmulKernel.RopeFits"/>).</param>
+    /// <param name="normAfter">The weights of the RMSNorm that follows this projection onto the residual stream: its decode
+    /// kernel writes the norm of Y to XNorm itself where it can (<see cref="NormAfterFits"/>), and the pass skips that
+    /// norm's dispatch after a one-token projection.</param>
     private MatrixBindings BindMatrix(GpuMatrix m, GpuBuffer? x, GpuBuffer y, int yStride, int rowOffset = 0, (GpuBuffer X, GpuBuffer Weights)? norm = null,
-        bool glu = false, GpuMatrix? up = null, (GpuBuffer Keys, GpuBuffer Values, GpuBuffer Step)? cache = null)
+        bool glu = false, GpuMatrix? up = null, (GpuBuffer Keys, GpuBuffer Values, GpuBuffer Step)? cache = null, GpuBuffer? normAfter = null)
     {
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
-        var decode = Kernel(_matvec, m, layout, glu, norm != null, 1, rope: cache != null);
+        bool fusedNormAfter = normAfter != null && NormAfterFits(m, layout, rowOffset);
+        var decode = Kernel(_matvec, m, layout, glu, norm != null, 1, rope: cache != null, normAfter: fusedNormAfter);
         var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup, rope: cache != null);
         (BufferRange, BufferRange, BufferRange)? cacheRanges = cache is { } c ? (c.Keys, c.Values, c.Step) : null;
         BufferRange? upRange = up == null ? default(BufferRange?) : up.Chunks[0].Buffer;
         BufferRange? normRange = norm == null ? default(BufferRange?) : norm.Value.Weights;
         GpuBuffer input = norm?.X ?? x ?? throw new ArgumentNullException(nameof(x), "an unfused matmul needs its input");
-        KernelBinding Bind(MatmulKernel k, GpuBuffer w) => k.Bind(w, input, y, normRange, upRange, cacheRanges);
+        (BufferRange, BufferRange, BufferRange)? normAfterRanges = fusedNormAfter ? (normAfter!, _a.XNorm, _normCounter) : null;
         return new(m, rowOffset, yStride,
-            decode, m.Chunks.Select(ch => Bind(decode, ch.Buffer)).ToArray(),
-            prefill, m.Chunks.Select(ch => Bind(prefill, ch.Buffer)).ToArray());
+            decode, m.Chunks.Select(ch => decode.Bind(ch.Buffer, input, y, normRange, upRange, cacheRanges, normAfterRanges)).ToArray(),
+            prefill, m.Chunks.Select(ch => prefill.Bind(ch.Buffer, input, y, normRange, upRange, cacheRanges)).ToArray(),
+            fusedNormAfter);
     }
+
+    /// <summary>Whether the decode kernel of <paramref name="m"/> (a projection onto the residual stream at row 0, one chunk)
+    /// can apply the RMSNorm after it with the rmsnorm kernel's bits (<see cref="MatmulKernel.NormAfterFits"/>: the CPU
+    /// devices' rows-per-lane kernels). On lavapipe that saves two of the seven dispatches of a layer's decode step.</summary>
+    private bool NormAfterFits(GpuMatrix m, MatmulLayout layout, int rowOffset) =>
+        layout == MatmulLayout.RowsPerLane && rowOffset == 0 && m.Chunks.Count == 1 && m.Rows == _c.HiddenSize &&
+        MatmulKernel.NormAfterFits(_device, m.Type, _rmsNorm);
 
     /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
     public void SetPosition(int pos0) => _a.Step.Upload<uint>([(uint)pos0]);
@@ -223,7 +246,8 @@ public sealed class ForwardPass : IDisposable
             int m = lastOnly ? 1 : n, row = lastOnly ? n - 1 : 0;
 
             // Attention block: x += Wo · attention(rope(Wq·norm(x)), cache ∪ rope(Wk·norm(x)), cache ∪ Wv·norm(x))
-            if (!L.AttnNormFused)
+            // (the norm left out where the previous layer's one-token W_down wrote it)
+            if (!L.AttnNormFused && !(n == 1 && l > 0 && _layers[l - 1].Down.NormsAfterInDecode))
             {
                 _rmsNorm.Record(seq, L.AttnNorm, n, dim, eps);
                 seq.ComputeBarrier();
@@ -241,7 +265,7 @@ public sealed class ForwardPass : IDisposable
             seq.ComputeBarrier();
 
             // Feed-forward block: x += W_down · (silu(W_gate·norm(x)) * W_up·norm(x))
-            if (!L.FfnNormFused)
+            if (!L.FfnNormFused && !(m == 1 && L.O.NormsAfterInDecode))   // a one-token Wo wrote it
             {
                 _rmsNorm.Record(seq, L.FfnNorm, m, dim, eps, firstRow: row);
                 seq.ComputeBarrier();
@@ -265,7 +289,8 @@ public sealed class ForwardPass : IDisposable
 
         // Head: logits = W_out · norm(x), for every token or only the last one.
         int first = logits == LogitsMode.All ? 0 : n - 1, rows = logits == LogitsMode.All ? n : 1;
-        if (!_outputNormFused)
+        bool lastOneToken = n == 1 || logits == LogitsMode.Last;   // the last layer's W_down ran for one token, and wrote the norm
+        if (!_outputNormFused && !(lastOneToken && _layers[^1].Down.NormsAfterInDecode))
         {
             _rmsNorm.Record(seq, _outputNorm, rows, dim, eps, firstRow: first);
             seq.ComputeBarrier();
@@ -294,7 +319,7 @@ public sealed class ForwardPass : IDisposable
 
     public void Dispose()
     {
-        _rmsNorm.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
+        _rmsNorm.Dispose(); _normCounter.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();
     }

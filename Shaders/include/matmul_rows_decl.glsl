@@ -26,7 +26,7 @@
 layout(local_size_x_id = 0) in;                 // lanes per workgroup
 layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
-// constant_id 3 is unused (the norm epsilon once), so TILE_ROWS stays 4 and the rope's 5-9 match qkv_rope.glsl
+layout(constant_id = 3) const uint NORM_EPS_BITS = 0; // NORM_AFTER: the next RMSNorm's epsilon, as float bits (else unused)
 layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.TileRows): 0 = row-major
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row
@@ -38,7 +38,12 @@ layout(binding = 0) uniform utextureBuffer W;                               // [
 // load per lane.
 layout(binding = 1) uniform utextureBuffer X;                               // [nTokens, cols] f32, as 4-float texels
 vec4 x4(uint i) { return uintBitsToFloat(texelFetch(X, int(i))); }
+#ifdef NORM_AFTER
+// The residual stream: the last workgroup reads what the others wrote.
+layout(std430, binding = 2) coherent buffer ActivationsOut { float y[]; };  // [nTokens, yStride] f32
+#else
 layout(std430, binding = 2) buffer ActivationsOut { float y[]; };           // [nTokens, yStride] f32
+#endif
 
 // Texel 0 of `row` in a [rows, texelsPerRow] texel matrix of the view stored as TILE_ROWS says; the row's texel kt
 // is texelStep() * kt further on.
@@ -48,6 +53,23 @@ int rowTexel0(uint row, uint texelsPerRow) {
 int texelStep() { return int(max(TILE_ROWS, 1u)); }
 
 #include "matmul_push.glsl"
+
+#ifdef NORM_AFTER
+// A projection onto the residual stream (Wo, W_down) that also applies the RMSNorm after it, for decode on CPU devices:
+// the workgroups write their rows of Y (the whole residual vector, rows = its length, one chunk), the last of them to
+// finish (a counter, reset by it; no workgroup waits for another) normalises each token's row of Y into NORMED, with
+// rmsnorm_subgroup's arithmetic (the same lanes, order and operations: prefill, which keeps that kernel, gives a token
+// the same bits). One rmsnorm dispatch fewer per norm: on lavapipe each costs a thread-pool round trip.
+#if defined(GLU) || defined(ROPE)
+#error NORM_AFTER is for the plain projections onto the residual stream
+#endif
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+layout(binding = 3) uniform utextureBuffer G;                               // [rows] f32 norm weights, as 4-float texels
+vec4 g4(uint i) { return uintBitsToFloat(texelFetch(G, int(i))); }
+layout(std430, binding = 4) writeonly buffer Normed { float normed[]; };    // [nTokens, rows] f32
+layout(std430, binding = 5) coherent buffer Counter { uint finished[]; };   // [1]: workgroups done, 0 between dispatches
+#endif
 
 #ifdef ROPE
 // The stacked [q | k | v] projection with the rope and the cache append in its epilogue (not GLU). Rotation

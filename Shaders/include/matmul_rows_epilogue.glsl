@@ -56,4 +56,31 @@
             }
         }
     }
+#ifdef NORM_AFTER
+    // The workgroup is one subgroup (the host checks): its lanes order themselves without barrier().
+    memoryBarrierBuffer();
+    subgroupMemoryBarrierBuffer();
+    uint done = 0u;
+    if (subgroupElect()) done = atomicAdd(finished[0], 1u);
+    done = subgroupBroadcastFirst(done);
+    if (done == gl_NumWorkGroups.x * gl_NumWorkGroups.y - 1u) {
+        memoryBarrierBuffer();
+        const uint lane = gl_LocalInvocationID.x, texels = pc.rows / 4u;
+        for (uint tok = 0; tok < pc.nTokens; tok++) {
+            const uint x0 = pc.yOffset + tok * pc.yStride + pc.rowOffset, out0 = tok * pc.rows;
+            vec4 ss = vec4(0.0);
+            for (uint i = lane; i < texels; i += lanes) {
+                const vec4 v = vec4(y[x0 + 4u * i], y[x0 + 4u * i + 1u], y[x0 + 4u * i + 2u], y[x0 + 4u * i + 3u]);
+                ss += v * v;
+            }
+            const float scale = inversesqrt(subgroupAdd(ss.x + ss.y + ss.z + ss.w) / float(pc.rows) + uintBitsToFloat(NORM_EPS_BITS));
+            for (uint i = lane; i < texels; i += lanes) {
+                const vec4 v = vec4(y[x0 + 4u * i], y[x0 + 4u * i + 1u], y[x0 + 4u * i + 2u], y[x0 + 4u * i + 3u]) * scale * g4(i);
+                const uint e = out0 + i * 4u;
+                normed[e] = v.x; normed[e + 1u] = v.y; normed[e + 2u] = v.z; normed[e + 3u] = v.w;
+            }
+        }
+        if (subgroupElect()) atomicExchange(finished[0], 0u);   // ready for the next dispatch
+    }
+#endif
 #endif

@@ -114,6 +114,64 @@ public class KernelTests : GpuTest
         }
     }
 
+    private static byte[] QuantizeQ8_0(float[] w)
+    {
+        byte[] q = new byte[w.Length / 32 * 34];
+        Quantize.Q8_0(w, q);
+        return q;
+    }
+
+    /// <summary>The norm after a projection (decode on CPU devices): Y gets the product as before, and XNorm gets exactly
+    /// the bits the rmsnorm kernel writes for that Y, however many workgroups finish in whatever order; the counter is left
+    /// zero, so the same binding runs again.</summary>
+    [TestCase(GgmlType.F16, 768, 256)]   // tipo-200m's residual, 6 workgroups
+    [TestCase(GgmlType.F32, 100, 64)]    // fewer rows than one workgroup's
+    [TestCase(GgmlType.Q8_0, 260, 256)]
+    public unsafe void RowsMatmul_NormAfter_WritesTheRmsNormKernelsBits(GgmlType type, int rows, int cols)
+    {
+        using var norm = new RmsNormKernel(Device, RmsNormKernel.UsesSubgroupKernel(Device, KernelSet.Cpu, rows));
+        if (!MatmulKernel.NormAfterFits(Device, type, norm))
+            Assert.Ignore($"{Device.Info.Name}: the rows-per-lane kernels cannot apply the norm after them here");
+        float[] w = Reference.Random(rows * cols, 13);
+        byte[] raw = type switch
+        {
+            GgmlType.F16 => System.Runtime.InteropServices.MemoryMarshal.AsBytes(Reference.ToHalf(w).AsSpan()).ToArray(),
+            GgmlType.Q8_0 => QuantizeQ8_0(w),
+            _ => System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()).ToArray(),
+        };
+        float[] x = Reference.Random(cols, 14), y0 = Reference.Random(rows, 15, 3f), g = Reference.Random(rows, 16);
+        const float eps = 1e-5f;
+        int tileRows = MatmulKernel.RowsTileFor(Device, type, cols);
+        GpuMatrix matrix;
+        fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, tileRows: tileRows);
+        using var _ = matrix;
+        using GpuBuffer xb = Upload(x, "x"), yb = Upload(y0, "y"), gb = Upload(g, "g");
+        using var normed = new GpuBuffer(Device, rows * 4L, "normed");
+        using var expectedNormed = new GpuBuffer(Device, rows * 4L, "rmsnorm out");
+        using var counter = new GpuBuffer(Device, 16, "counter");
+        counter.Clear();
+        using var plain = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows);
+        using var fused = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, normAfterEps: eps);
+        KernelBinding pb = plain.Bind(matrix.Chunks[0].Buffer, xb, yb);
+        KernelBinding fb = fused.Bind(matrix.Chunks[0].Buffer, xb, yb, normAfter: (gb, normed, counter));
+        KernelBinding nb = norm.Bind(yb, gb, expectedNormed);
+
+        // The reference: the plain product, then the rmsnorm kernel.
+        Run(s => { plain.Record(s, pb, rows, cols, 1, 0, 0, rows, 0, accumulate: true); s.ComputeBarrier(); norm.Record(s, nb, 1, rows, eps); });
+        float[] expectedY = Read(yb, rows), expected = Read(expectedNormed, rows);
+        for (int run = 0; run < 2; run++)
+        {
+            yb.Upload<float>(y0);
+            normed.Upload<float>(new float[rows]);
+            Run(s => fused.Record(s, fb, rows, cols, 1, 0, 0, rows, 0, accumulate: true));
+            Assert.That(Read(yb, rows), Is.EqualTo(expectedY), $"run {run}: the product");
+            Assert.That(Read(normed, rows), Is.EqualTo(expected), $"run {run}: the norm's bits");
+        }
+        uint[] left = new uint[1];
+        counter.Download<uint>(left);
+        Assert.That(left[0], Is.Zero, "the counter is left zero");
+    }
+
     /// <summary>A tiled matrix split into chunks: every chunk holds whole tiles (the last one padded), and the products
     /// over the chunks match the reference.</summary>
     [Test]

@@ -68,6 +68,22 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>The rope and cache append fused into the epilogue of the stacked QKV weights (wide split-k, with the
     /// norm; rows-per-lane); null when Y gets the plain products.</summary>
     public RopeFusion? Rope { get; }
+    /// <summary>The RMSNorm after the projection in its epilogue (rows-per-lane, plain, <see cref="NormAfterFits"/>): Y is the
+    /// residual stream, and the last workgroup to finish writes its normalised rows (epsilon <see cref="NormAfterEps"/>)
+    /// to the buffer bound with it, as the rmsnorm_subgroup kernel would. Null: no norm.</summary>
+    public float? NormAfterEps { get; }
+
+    /// <summary>Whether a rows-per-lane projection of <paramref name="type"/> can apply the RMSNorm after it in its epilogue on
+    /// <paramref name="device"/> with bits equal to <paramref name="norm"/>'s: that is the one-subgroup kernel, and a
+    /// workgroup of the rows kernels is one subgroup of the same width (lavapipe: 8 lanes), so the last workgroup sums in
+    /// the same order without barrier().</summary>
+    public static bool NormAfterFits(VulkanDevice device, GgmlType type, RmsNormKernel norm)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(norm);
+        return HasRowsLayout(type) && norm.Subgroup && norm.WorkgroupSize == RowsLayoutLanes(device) &&
+               RowsLayoutLanes(device) == device.Info.SubgroupSize && device.Info.Kind == DeviceKind.Cpu;
+    }
 
     /// <summary>
     /// The layout for <paramref name="type"/> on <paramref name="device"/>: rows-per-lane with the CPU kernel set where the
@@ -91,7 +107,8 @@ public sealed class MatmulKernel : IDisposable
     public static bool WideLayoutFits(GgmlType type, int cols) => type == GgmlType.F16 && cols > 0 && cols % 8 == 0;
 
     /// <summary>True when <paramref name="layout"/> fuses the RMSNorm before the projection: wide split-k (GPUs). The
-    /// rows-per-lane kernels (CPU devices) leave it to the rmsnorm kernel: gathering the sum of squares and scaling X by
+    /// rows-per-lane kernels (CPU devices) leave it to the rmsnorm kernel, or in decode to the projection before it
+    /// (<see cref="NormAfterEps"/>): gathering the sum of squares and scaling X by
     /// the norm weights inside their k loop cost llvmpipe ~12 % of every norm-fused matmul, in each of the workgroups that
     /// read the same X; with the norms as dispatches of their own (rmsnorm_subgroup) tipo-200m F16 prefilled 512 tokens
     /// ~9 % faster and decoded as fast (README, Speed).</summary>
@@ -175,9 +192,12 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="tileRows">The <see cref="GpuMatrix.TileRows"/> of the matrices it will read (rows-per-lane only; 0: row-major).</param>
     /// <param name="rope">Non-null: the stacked QKV projection with the rope and cache append in its epilogue (without
     /// glu; wide split-k with normEps; <see cref="RopeFits"/>).</param>
+    /// <param name="normAfterEps">Non-null: apply the RMSNorm after the product in the epilogue with this epsilon
+    /// (rows-per-lane, without glu or rope; the caller checks <see cref="NormAfterFits"/>).</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
-        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null)
+        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null)
     {
+        NormAfterEps = normAfterEps;
         Rope = rope;
         if (rope != null && glu)
             throw new ArgumentException("the rope is fused into the QKV projection, not the SwiGLU", nameof(rope));
@@ -211,7 +231,9 @@ public sealed class MatmulKernel : IDisposable
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
                 throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
-            string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + weightType switch
+            if (normAfterEps != null && (glu || rope != null))
+                throw new ArgumentException("the norm after a projection is for the plain rows-per-lane kernels", nameof(normAfterEps));
+            string name = "matmul_rows_" + (glu ? "glu_" : "") + (rope != null ? "rope_" : "") + (normAfterEps != null ? "norm_" : "") + weightType switch
             {
                 GgmlType.F16 => "f16",
                 GgmlType.Q8_0 => "q8_0",
@@ -219,7 +241,8 @@ public sealed class MatmulKernel : IDisposable
             };
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
             if (rope != null) kinds.AddRange([BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
-            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, 0, (uint)tileRows];   // id 3 unused (the norm epsilon once), so the rope's 5-9 match qkv_rope.glsl
+            if (normAfterEps != null) kinds.AddRange([BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
+            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows];   // the rope's 5-9 match qkv_rope.glsl
             if (rope != null)
                 spec = [.. spec, (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u];
             _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);
@@ -227,6 +250,8 @@ public sealed class MatmulKernel : IDisposable
         }
         if (tileRows > 0)
             throw new ArgumentOutOfRangeException(nameof(tileRows), "the split-k matmuls read row-major matrices only");
+        if (normAfterEps != null)
+            throw new ArgumentOutOfRangeException(nameof(normAfterEps), "the norm after a projection exists in the rows-per-lane layout only");
         uint useSubgroupAdd = device.Info.SubgroupArithmetic && !forceSharedReduction ? 1u : 0u;
         if (Layout == MatmulLayout.WideSplitK)
         {
@@ -285,9 +310,14 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="up">[rows, cols]: the SwiGLU's up matrix, for a wide split-k kernel made with glu (weights is the gate).</param>
     /// <param name="cache">For a kernel made with <see cref="Rope"/>: the layer's K and V caches ([ctx, nKvHeads * headDim]
     /// f32 or f16) and the step buffer ({ uint pos0 }).</param>
+    /// <param name="normAfter">For a kernel made with normAfterEps: the norm weights ([rows] f32), where the normalised rows
+    /// go ([nTokens, rows] f32) and a counter ([1] u32, zero; the kernel leaves it zero), shared by every such dispatch
+    /// of a sequence that a barrier separates.</param>
     public KernelBinding Bind(BufferRange weights, BufferRange x, BufferRange y, BufferRange? norm = null, BufferRange? up = null,
-        (BufferRange Keys, BufferRange Values, BufferRange Step)? cache = null)
+        (BufferRange Keys, BufferRange Values, BufferRange Step)? cache = null, (BufferRange Weights, BufferRange Normed, BufferRange Counter)? normAfter = null)
     {
+        if ((NormAfterEps != null) != normAfter.HasValue)
+            throw new ArgumentException(NormAfterEps != null ? "this kernel applies the norm after it: bind its weights, output and counter" : "this kernel has no norm after it; make it with normAfterEps", nameof(normAfter));
         if ((Rope != null) != cache.HasValue)
             throw new ArgumentException(Rope != null ? "this kernel ropes into the KV cache: bind the caches and the step buffer" : "only a rope-fused kernel takes the KV cache", nameof(cache));
         CheckNorm(norm);
@@ -298,6 +328,7 @@ public sealed class MatmulKernel : IDisposable
         if (norm is { } n) ranges.Add(n);
         if (up is { } u) ranges.Add(u);
         if (cache is { } c) ranges.AddRange([c.Keys, c.Values, c.Step]);
+        if (normAfter is { } na) ranges.AddRange([na.Weights, na.Normed, na.Counter]);
         return _kernel.Bind(ranges.ToArray());
     }
 
@@ -336,6 +367,8 @@ public sealed class MatmulKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(cols), $"the rows-per-lane {WeightType} matmul cannot take {cols} columns (whole 16-byte texels per row); use the split-k layout");
         if (xOffset % 4 != 0)
             throw new ArgumentOutOfRangeException(nameof(xOffset), $"rows-per-lane matmul needs xOffset % 4 == 0, got {xOffset}");
+        if (NormAfterEps != null && (rowOffset != 0 || rows % 4 != 0))
+            throw new ArgumentException($"the norm after a projection needs the whole vector (row 0 on, rows a multiple of 4), got rows {rowOffset}..{rowOffset + rows}", nameof(rows));
         var rowsPush = new Push((uint)rows, (uint)cols, (uint)nTokens, (uint)xOffset, (uint)yOffset, (uint)yStride, (uint)rowOffset, accumulate ? 1u : 0u);
         seq.Dispatch(binding, rowsPush, groupsX, (uint)((nTokens + TokensPerWorkgroup - 1) / TokensPerWorkgroup));
     }
