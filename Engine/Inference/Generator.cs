@@ -23,8 +23,6 @@ public sealed class Generator
 {
     private readonly LlamaModel _model;
     private readonly float[] _logits;
-    private readonly int[] _candidateIds = new int[Kernels.TopKKernel.Capacity];       // the GPU's best logits' ids (GpuTopK)
-    private readonly float[] _candidateLogits = new float[Kernels.TopKKernel.Capacity];
 
     /// <summary>
     /// How many of the best raw logits sampling with <paramref name="options"/> needs to choose exactly as from the whole
@@ -83,21 +81,16 @@ public sealed class Generator
         clock.Restart();
 
         var reason = StopReason.TokenLimit;
-        int[] one = new int[1];
-        // Plain greedy decoding needs no logits on the host: the GPU picks the token.
+        // Plain greedy decoding needs no logits on the host: the GPU picks the token. Otherwise each step leaves the
+        // GPU's best logits or the row (the first token comes from the prompt's row).
         bool gpuArgmax = options.IsGreedy && options.RepeatPenalty == 1f;
-        // Sampling from candidates needs only the GPU's best logits (the first token comes from the prompt's whole row).
-        bool gpuTopK = UsesGpuTopK(_model, options);
-        int candidates = 0;
+        var decode = new SampledDecode(_model, options, _logits);
         int next = -1;
         for (int i = 0; i < maxNewTokens; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
-            if (gpuTopK && i > 0)
-                next = sampler.SampleFromCandidates(_candidateIds.AsSpan(0, candidates), _candidateLogits.AsSpan(0, candidates), window);
-            else if (!gpuArgmax || i == 0)
-                next = sampler.Sample(_logits, window);
+            if (!gpuArgmax || i == 0)
+                next = decode.Choose(sampler, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
             if (stopAtEos && next == _model.Config.EosTokenId)
             {
                 reason = StopReason.EndOfSequence;
@@ -108,17 +101,9 @@ public sealed class Generator
             onToken?.Invoke(next);
             if (i + 1 == maxNewTokens) break;   // no logits needed after the last token
             if (gpuArgmax)
-            {
                 next = _model.EvaluateGreedy(next);
-                continue;
-            }
-            if (gpuTopK)
-            {
-                candidates = _model.EvaluateTopK(next, _candidateIds, _candidateLogits);
-                continue;
-            }
-            one[0] = next;
-            _model.Evaluate(one, LogitsMode.Last, _logits);
+            else
+                decode.Step(next);
         }
         return new Generation(generated, reason, evaluated, promptTime, clock.Elapsed);
     }

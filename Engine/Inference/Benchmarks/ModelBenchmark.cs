@@ -61,36 +61,27 @@ public static class ModelBenchmark
         // One sampler for every repetition: its buffers are sized in the untimed warm-up, so no timed call allocates.
         var sampler = sampling == null ? null : new Sampler(sampling, seed: 2);
         // As a generation does: from the GPU's best logits where the options allow (Generator.UsesGpuTopK).
-        bool gpuTopK = sampling != null && Generator.UsesGpuTopK(model, sampling);
-        int[] candidateIds = new int[Kernels.TopKKernel.Capacity];
-        float[] candidateLogits = new float[Kernels.TopKKernel.Capacity];
-        int candidates = 0;
+        var decode = sampling == null ? null : new SampledDecode(model, sampling, logits);
         for (int r = -1; r < repetitions; r++)
         {
             history.Clear();
             history.AddRange(FillCache(model, Math.Max(1, depth), logits));
+            decode?.RowFilled();
             long repetitionSamplerTicks = 0;
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < nGen; i++)
             {
-                if (sampler == null)
+                if (sampler == null || decode == null)
                 {
                     one[0] = tokens[i];
-                }
-                else
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
-                    one[0] = gpuTopK && i > 0
-                        ? sampler.SampleFromCandidates(candidateIds.AsSpan(0, candidates), candidateLogits.AsSpan(0, candidates), window)
-                        : sampler.Sample(logits, window);
-                    repetitionSamplerTicks += Stopwatch.GetTimestamp() - start;
-                    history.Add(one[0]);
-                }
-                if (gpuTopK)
-                    candidates = model.EvaluateTopK(one[0], candidateIds, candidateLogits);
-                else
                     model.Evaluate(one, LogitsMode.Last, logits);
+                    continue;
+                }
+                long start = Stopwatch.GetTimestamp();
+                int next = decode.Choose(sampler, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                repetitionSamplerTicks += Stopwatch.GetTimestamp() - start;
+                history.Add(next);
+                decode.Step(next);
             }
             if (r >= 0)
             {
