@@ -97,18 +97,18 @@ public sealed class ForwardPass : IDisposable
 
         var a = activations;
         _outputNormFused = FusesNorm(weights.Output);
+        // The RMSNorms go into the projection after them where that is one wide split-k matmul (GPUs); the CPU devices'
+        // rows-per-lane matmuls read X normalised by the rmsnorm kernel (MatmulKernel.FusesNorm).
+        bool[] attnNormFused = weights.Layers.Select(lw => lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0])).ToArray();
         // The norm after each projection onto the residual stream: Wo's is the feed-forward norm, W_down's the next layer's
         // attention norm or the output norm; null where the next matmul fuses it itself.
         GpuBuffer? NormAfterDown(int l) => l + 1 < config.LayerCount
-            ? (weights.Layers[l + 1].Qkv.Count == 1 && FusesNorm(weights.Layers[l + 1].Qkv[0]) ? null : weights.Layers[l + 1].AttnNorm)
+            ? (attnNormFused[l + 1] ? null : weights.Layers[l + 1].AttnNorm)
             : (_outputNormFused ? null : weights.OutputNorm);
         _layers = new LayerBindings[config.LayerCount];
         for (int l = 0; l < config.LayerCount; l++)
         {
             var lw = weights.Layers[l];
-            // The RMSNorms go into the projection after them where that is one wide split-k matmul (GPUs); the CPU devices'
-            // rows-per-lane matmuls read X normalised by the rmsnorm kernel (MatmulKernel.FusesNorm).
-            bool attnNormFused = lw.Qkv.Count == 1 && FusesNorm(lw.Qkv[0]);
             // The rope joins the QKV matmul's epilogue where that is one matrix whose kernel holds both rows of a pair: wide
             // split-k with GGUF's interleaved pairs (neighbouring rows of one workgroup), rows-per-lane with rotate-half
             // pairs (rows of one lane, where the head size allows).
@@ -117,7 +117,7 @@ public sealed class ForwardPass : IDisposable
                              MatmulKernel.RopeFits(device, qkvLayout, lw.Qkv[0].Type, ropeLayout, config.HeadDim, f16Cache);
             var qkv = new MatrixBindings[lw.Qkv.Count];
             for (int i = 0, row = 0; i < qkv.Length; row += lw.Qkv[i].Rows, i++)
-                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused ? (a.X, lw.AttnNorm) : null,
+                qkv[i] = BindMatrix(lw.Qkv[i], a.XNorm, a.Qkv, _qkvDim, row, norm: attnNormFused[l] ? (a.X, lw.AttnNorm) : null,
                     cache: ropeFused ? (cache.Keys(l), cache.Values(l), a.Step) : null);
             bool glu = lw.GateUp != null && MatmulKernel.LayoutFor(device, lw.GateUp.Type, lw.GateUp.Cols, _kernels) == MatmulLayout.RowsPerLane
                        && lw.GateUp.Chunks.Count == 1;
@@ -128,7 +128,7 @@ public sealed class ForwardPass : IDisposable
                            lw.Gate.Cols == lw.Up.Cols && lw.Gate.Chunks.Count == 1 && lw.Up.Chunks.Count == 1 &&
                            MatmulKernel.LayoutFor(device, lw.Gate.Type, lw.Gate.Cols, _kernels) == MatmulLayout.WideSplitK;
             _layers[l] = new LayerBindings(
-                AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused,
+                AttnNorm: _rmsNorm.Bind(a.X, lw.AttnNorm, a.XNorm), AttnNormFused: attnNormFused[l],
                 Qkv: qkv,
                 RopeKvStore: ropeFused ? null : _ropeKvStore.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Step),
                 Attention: _attention.Bind(a.Qkv, cache.Keys(l), cache.Values(l), a.Attention, a.Step),
