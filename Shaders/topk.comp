@@ -48,10 +48,15 @@ void main() {
         }
     }
     barrier();
-    // Bitonic sort, descending: for each size, for each stride, every lane compares BLOCK / 2 / WG pairs.
-    for (uint size = 2u; size <= BLOCK; size <<= 1) {
+    // Bitonic sort, descending, of the smallest power of two that holds the block's entries (a last, short block: the
+    // final merge of a 32k vocabulary holds 512); what lies past it is padding, below everything, already in place.
+    const uint entries = min(BLOCK, pc.n - base);
+    uint span = 2u;
+    while (span < entries) span <<= 1;
+    // For each size, for each stride, every lane compares span / 2 / WG pairs.
+    for (uint size = 2u; size <= span; size <<= 1) {
         for (uint stride = size >> 1; stride > 0u; stride >>= 1) {
-            for (uint p = lane; p < BLOCK / 2u; p += WG) {
+            for (uint p = lane; p < span / 2u; p += WG) {
                 const uint i = 2u * p - (p & (stride - 1u));   // the lower index of the pair, its bit `stride` clear
                 const uint j = i + stride;
                 const bool descending = (i & size) == 0u;
