@@ -41,13 +41,21 @@ public sealed class Generator
         return k + options.RepeatLastN;
     }
 
+    /// <summary>Whether decoding with <paramref name="options"/> needs no logits on the host: plain greedy decoding, where
+    /// the GPU picks each token (<see cref="LlamaModel.EvaluateGreedy"/>).</summary>
+    public static bool UsesGpuArgmax(SamplingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.IsGreedy && options.RepeatPenalty == 1f;
+    }
+
     /// <summary>Whether decoding with <paramref name="options"/> on <paramref name="model"/> reads back the GPU's best
     /// logits (<see cref="LlamaModel.EvaluateTopK"/>) instead of the whole row.</summary>
     public static bool UsesGpuTopK(LlamaModel model, SamplingOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
         int need = CandidatesNeeded(options);
-        return model.GpuTopK && need > 0 && need <= Kernels.TopKKernel.Capacity && !(options.IsGreedy && options.RepeatPenalty == 1f);
+        return model.GpuTopK && need > 0 && need <= Kernels.TopKKernel.Capacity && !UsesGpuArgmax(options);
     }
 
     public Generator(LlamaModel model)
@@ -83,7 +91,7 @@ public sealed class Generator
         var reason = StopReason.TokenLimit;
         // Plain greedy decoding needs no logits on the host: the GPU picks the token. Otherwise each step leaves the
         // GPU's best logits or the row (the first token comes from the prompt's row).
-        bool gpuArgmax = options.IsGreedy && options.RepeatPenalty == 1f;
+        bool gpuArgmax = UsesGpuArgmax(options);
         var decode = new SampledDecode(_model, options, _logits);
         int next = -1;
         for (int i = 0; i < maxNewTokens; i++)
