@@ -8,6 +8,18 @@ using Tipo.Vulkan;
 
 namespace Tipo.Inference;
 
+/// <summary>Which quantised matrices <see cref="GpuMatrix"/> dequantises at upload and keeps as F16 instead of their blocks.</summary>
+public enum QuantsAsF16
+{
+    /// <summary>Every quantised type keeps its blocks (GPUs: matmul_&lt;type&gt; reads them).</summary>
+    None,
+    /// <summary>Every quantised type but Q8_0 (CPU devices: their rows-per-lane kernels read F32, F16 and Q8_0).</summary>
+    AllButQ8_0,
+    /// <summary>Q8_0 too (CPU drivers whose Q8_0 rows-per-lane kernel runs slower than the F16 one: see
+    /// <see cref="Kernels.MatmulKernel.Q8_0RowsSlowerThanF16"/>).</summary>
+    All,
+}
+
 /// <summary>
 /// A weight matrix [Rows, Cols] on the GPU, split by rows into chunks so that no binding exceeds the device's
 /// maxStorageBufferRange (128 MiB on lavapipe; an F32 lm_head of 32013 x 1280 is 164 MB).
@@ -15,7 +27,7 @@ namespace Tipo.Inference;
 /// BF16 is widened to F32 (exact). Q8_0 stays quantised, repacked per chunk into aligned arrays holding the
 /// same bytes (int8 quants [rows, cols], then f16 scales [rows, cols/32]) that matmul_q8_0 reads directly.
 /// F32, F16 and Q8_0 may instead be stored in row tiles (<see cref="TileRows"/>) for the rows-per-lane kernels.
-/// The other quantised types keep their GGUF blocks for matmul_&lt;type&gt;, or, with <c>quantsAsF16</c> (CPU devices,
+/// The other quantised types keep their GGUF blocks for matmul_&lt;type&gt;, or, with <see cref="QuantsAsF16"/> (CPU devices,
 /// whose rows-per-lane kernels read F32, F16 and Q8_0 only), are dequantised at upload and stored as F16.
 /// </summary>
 public sealed class GpuMatrix : IDisposable
@@ -70,13 +82,13 @@ public sealed class GpuMatrix : IDisposable
     };
 
     /// <summary>The GPU element type a tensor stored as <paramref name="fileType"/> is kept in.</summary>
-    /// <param name="quantsAsF16">Quantised types other than Q8_0 become F16 (dequantised at upload) instead of keeping their blocks.</param>
-    public static GgmlType GpuTypeFor(GgmlType fileType, string tensorName, bool quantsAsF16 = false) => fileType switch
+    /// <param name="quantsAsF16">Which quantised types become F16 (dequantised at upload) instead of keeping their blocks.</param>
+    public static GgmlType GpuTypeFor(GgmlType fileType, string tensorName, QuantsAsF16 quantsAsF16 = QuantsAsF16.None) => fileType switch
     {
         GgmlType.F32 or GgmlType.BF16 => GgmlType.F32,
         GgmlType.F16 => GgmlType.F16,
-        GgmlType.Q8_0 => GgmlType.Q8_0,
-        _ when QuantGpuLayout.HasGpuKernel(fileType) && quantsAsF16 => GgmlType.F16,
+        GgmlType.Q8_0 => quantsAsF16 == QuantsAsF16.All ? GgmlType.F16 : GgmlType.Q8_0,
+        _ when QuantGpuLayout.HasGpuKernel(fileType) && quantsAsF16 != QuantsAsF16.None => GgmlType.F16,
         _ when QuantGpuLayout.HasGpuKernel(fileType) => fileType, // issue 7: read quantised by matmul_<type>
         _ => throw new UnsupportedFeatureException($"tensor {tensorName} has type {fileType}, which Tipo cannot run yet"),
     };
@@ -84,7 +96,7 @@ public sealed class GpuMatrix : IDisposable
     /// <summary>Uploads a 2-D model tensor, splitting it by rows at the device's binding limit.</summary>
     /// <param name="tileRows">See <see cref="TileRows"/>.</param>
     /// <param name="quantsAsF16">See <see cref="GpuTypeFor"/>.</param>
-    public static unsafe GpuMatrix Upload(VulkanDevice device, ModelTensor tensor, int tileRows = 0, bool quantsAsF16 = false)
+    public static unsafe GpuMatrix Upload(VulkanDevice device, ModelTensor tensor, int tileRows = 0, QuantsAsF16 quantsAsF16 = QuantsAsF16.None)
     {
         if (tensor.Shape.Length != 2)
             throw new ModelFormatException(tensor.FileName, $"tensor {tensor.SourceName} should be 2-D, has shape [{string.Join(", ", tensor.Shape)}]");
@@ -97,7 +109,7 @@ public sealed class GpuMatrix : IDisposable
     /// </summary>
     /// <param name="rowOrders">Per part, null (its rows in order) or the part's row each stacked row is taken from.</param>
     public static unsafe GpuMatrix UploadStacked(VulkanDevice device, string name, IReadOnlyList<ModelTensor> parts, int tileRows = 0,
-        IReadOnlyList<int[]?>? rowOrders = null, bool quantsAsF16 = false)
+        IReadOnlyList<int[]?>? rowOrders = null, QuantsAsF16 quantsAsF16 = QuantsAsF16.None)
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0) throw new ArgumentException("nothing to stack", nameof(parts));
@@ -170,7 +182,7 @@ public sealed class GpuMatrix : IDisposable
     /// Whether 2-D <paramref name="parts"/> can be one stacked matrix (<see cref="UploadStacked"/>): the same width, and
     /// the same file type or, with <paramref name="quantsAsF16"/>, types that are all kept as F16.
     /// </summary>
-    public static bool CanStack(IReadOnlyList<ModelTensor> parts, bool quantsAsF16)
+    public static bool CanStack(IReadOnlyList<ModelTensor> parts, QuantsAsF16 quantsAsF16)
     {
         ArgumentNullException.ThrowIfNull(parts);
         if (parts.Count == 0 || parts.Any(t => t.Shape.Length != 2 || t.Shape[1] != parts[0].Shape[1]))
@@ -186,13 +198,13 @@ public sealed class GpuMatrix : IDisposable
     /// a lane's gate and up rows from one texel view. Rows must be a multiple of <paramref name="blockRows"/>.
     /// </summary>
     public static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows, int tileRows = 0,
-        bool quantsAsF16 = false) =>
+        QuantsAsF16 quantsAsF16 = QuantsAsF16.None) =>
         UploadInterleaved(device, name, fileType, rows, cols, a, b, blockRows, GpuBuffer.Placement.Auto, tileRows, quantsAsF16);
 
-    /// <summary><see cref="UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/> into
+    /// <summary><see cref="UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, QuantsAsF16)"/> into
     /// buffers of <paramref name="placement"/> (tests: <see cref="GpuBuffer.Placement.DeviceOnly"/> takes the staged path on lavapipe).</summary>
     internal static unsafe GpuMatrix UploadInterleaved(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* a, byte* b, int blockRows,
-        GpuBuffer.Placement placement, int tileRows = 0, bool quantsAsF16 = false)
+        GpuBuffer.Placement placement, int tileRows = 0, QuantsAsF16 quantsAsF16 = QuantsAsF16.None)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockRows);
         if (rows % blockRows != 0)
@@ -213,7 +225,7 @@ public sealed class GpuMatrix : IDisposable
     /// <see cref="CanStack"/>: V in Q6_K under Q4_K) are each dequantised to F16 rows on the way.
     /// </summary>
     private static unsafe GpuMatrix UploadPieces(VulkanDevice device, string name, int cols, IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces,
-        int tileRows, bool quantsAsF16, GpuBuffer.Placement placement)
+        int tileRows, QuantsAsF16 quantsAsF16, GpuBuffer.Placement placement)
     {
         bool widen = pieces.Any(p => p.Type != pieces[0].Type);
         GgmlType type = widen ? GgmlType.F16 : pieces[0].Type;
@@ -247,16 +259,16 @@ public sealed class GpuMatrix : IDisposable
     /// <param name="tileRows">See <see cref="TileRows"/>; only where <see cref="CanTile"/>.</param>
     /// <param name="quantsAsF16">See <see cref="GpuTypeFor"/>.</param>
     public static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, long maxChunkBytes = long.MaxValue, int tileRows = 0,
-        bool quantsAsF16 = false)
+        QuantsAsF16 quantsAsF16 = QuantsAsF16.None)
     {
         ArgumentNullException.ThrowIfNull(device);
         return UploadRows(device, name, fileType, cols, [((nint)data, rows, fileType)], maxChunkBytes, tileRows, quantsAsF16, GpuBuffer.Placement.Auto);
     }
 
-    /// <summary><see cref="Upload(VulkanDevice, string, GgmlType, int, int, byte*, long, int, bool)"/> into buffers of
+    /// <summary><see cref="Upload(VulkanDevice, string, GgmlType, int, int, byte*, long, int, QuantsAsF16)"/> into buffers of
     /// <paramref name="placement"/> (tests: <see cref="GpuBuffer.Placement.DeviceOnly"/> takes the staged path on lavapipe).</summary>
     internal static unsafe GpuMatrix Upload(VulkanDevice device, string name, GgmlType fileType, int rows, int cols, byte* data, GpuBuffer.Placement placement,
-        long maxChunkBytes = long.MaxValue, int tileRows = 0, bool quantsAsF16 = false) =>
+        long maxChunkBytes = long.MaxValue, int tileRows = 0, QuantsAsF16 quantsAsF16 = QuantsAsF16.None) =>
         UploadRows(device, name, fileType, cols, [((nint)data, rows, fileType)], maxChunkBytes, tileRows, quantsAsF16, placement);
 
     /// <summary>Whether a <paramref name="fileType"/> matrix kept as <paramref name="gpuType"/> is its file rows byte for
@@ -272,7 +284,7 @@ public sealed class GpuMatrix : IDisposable
     /// the others).
     /// </summary>
     private static unsafe GpuMatrix UploadRows(VulkanDevice device, string name, GgmlType fileType, int cols,
-        IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces, long maxChunkBytes, int tileRows, bool quantsAsF16, GpuBuffer.Placement placement)
+        IReadOnlyList<(nint Rows, int Count, GgmlType Type)> pieces, long maxChunkBytes, int tileRows, QuantsAsF16 quantsAsF16, GpuBuffer.Placement placement)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegative(tileRows);

@@ -86,7 +86,9 @@ public sealed class LlamaModel : IDisposable
                                   Kernels.MatmulKernel.RowsRopeFits(device, c.HeadDim, options.KvCacheType == KvCacheType.F16);
             // Their matmuls read F32, F16 and Q8_0 only: the other quantised types are kept as F16 there (dequantised at
             // upload), where that fits the device's memory; else they keep their blocks and run the slower split-k kernels.
-            bool quantsAsF16 = rowsLayout && QuantsAsF16Fits(file, device.Info.LargestHeapBytes);
+            // Q8_0 too where the driver compiles its kernel into one slower than F16's.
+            QuantsAsF16 quantsAsF16 = !rowsLayout || !QuantsAsF16Fits(file, device.Info.LargestHeapBytes) ? QuantsAsF16.None
+                : Kernels.MatmulKernel.Q8_0RowsSlowerThanF16(device.Info) ? QuantsAsF16.All : QuantsAsF16.AllButQ8_0;
             _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));

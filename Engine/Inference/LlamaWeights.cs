@@ -18,7 +18,7 @@ public sealed class LayerWeights : IDisposable
     public GpuMatrix? Gate { get; init; }               // [ffDim, dim]  (null when GateUp holds it)
     public GpuMatrix? Up { get; init; }                 // [ffDim, dim]  (null when GateUp holds it)
     /// <summary>W_gate and W_up interleaved in blocks of rows for the fused SwiGLU matmul of CPU devices:
-    /// [2 ffDim, dim] (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/>); null when Gate and Up are separate.</summary>
+    /// [2 ffDim, dim] (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, QuantsAsF16)"/>); null when Gate and Up are separate.</summary>
     public GpuMatrix? GateUp { get; init; }
     public required GpuMatrix Down { get; init; }       // [dim, ffDim]
 
@@ -59,11 +59,12 @@ public sealed class LlamaWeights : IDisposable
     /// (2i, 2i+1) to rotate-half pairs (i, i + headDim/2), undoing the converter's permutation: q and k then come out in
     /// Hugging Face order and are roped with <see cref="RopeLayout.RotateHalf"/> (for the rows-per-lane QKV matmul, which
     /// ropes pairs within a lane). Attention scores do not change: q and k share the order.</param>
-    /// <param name="quantsAsF16">Keep quantised matrices other than Q8_0 as F16, dequantised at upload
+    /// <param name="quantsAsF16">Which quantised matrices to keep as F16, dequantised at upload
     /// (<see cref="GpuMatrix.GpuTypeFor"/>): for the rows-per-lane kernels of CPU devices, which read F32, F16 and Q8_0
-    /// only (the split-k kernels of the other types run ~25x slower on lavapipe).</param>
+    /// only (the split-k kernels of the other types run ~25x slower on lavapipe), and Q8_0 too where its rows-per-lane
+    /// kernel runs slower than F16's.</param>
     public static unsafe LlamaWeights Upload(VulkanDevice device, LlamaModelFile file, int gluBlockRows = 0, bool rowTiles = false, bool qkToRotateHalf = false,
-        bool quantsAsF16 = false)
+        QuantsAsF16 quantsAsF16 = QuantsAsF16.None)
     {
         ArgumentNullException.ThrowIfNull(file);
         if (qkToRotateHalf && file.RopeLayout != RopeLayout.Interleaved)
@@ -136,7 +137,7 @@ public sealed class LlamaWeights : IDisposable
 
     /// <summary>Whether gate and up can be one interleaved matrix for the fused SwiGLU kernel: the same type and shape,
     /// rows in whole blocks, a type and width the kernel takes, and one binding for the pair.</summary>
-    private static bool CanInterleave(VulkanDevice device, ModelTensor gate, ModelTensor up, int blockRows, bool quantsAsF16)
+    private static bool CanInterleave(VulkanDevice device, ModelTensor gate, ModelTensor up, int blockRows, QuantsAsF16 quantsAsF16)
     {
         if (gate.Type != up.Type || gate.Shape.Length != 2 || !gate.Shape.SequenceEqual(up.Shape) || gate.Shape[0] % blockRows != 0)
             return false;

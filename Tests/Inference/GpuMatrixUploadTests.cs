@@ -25,13 +25,13 @@ public class GpuMatrixUploadTests : GpuTest
     public unsafe void InPlaceAndStagedUploadsStoreTheSameBytes(GgmlType type, int tileRows)
     {
         byte[] raw = FileRows(type, Rows, Cols, seed: 5);
-        GgmlType gpuType = GpuMatrix.GpuTypeFor(type, "w", quantsAsF16: true);
+        GgmlType gpuType = GpuMatrix.GpuTypeFor(type, "w", quantsAsF16: QuantsAsF16.AllButQ8_0);
         long maxChunk = ChunkRows * GpuMatrix.GpuRowBytes(gpuType, Cols);
         GpuMatrix inPlace, staged;
         fixed (byte* p = raw)
         {
-            inPlace = GpuMatrix.Upload(Device, "w", type, Rows, Cols, p, GpuBuffer.Placement.Auto, maxChunk, tileRows, quantsAsF16: true);
-            staged = GpuMatrix.Upload(Device, "w", type, Rows, Cols, p, GpuBuffer.Placement.DeviceOnly, maxChunk, tileRows, quantsAsF16: true);
+            inPlace = GpuMatrix.Upload(Device, "w", type, Rows, Cols, p, GpuBuffer.Placement.Auto, maxChunk, tileRows, quantsAsF16: QuantsAsF16.AllButQ8_0);
+            staged = GpuMatrix.Upload(Device, "w", type, Rows, Cols, p, GpuBuffer.Placement.DeviceOnly, maxChunk, tileRows, quantsAsF16: QuantsAsF16.AllButQ8_0);
         }
         using (inPlace)
         using (staged)

@@ -51,15 +51,39 @@ public class QuantMatmulTests : GpuTest
     /// value rounded to half, over several chunks; Q8_0 stays quantised (its rows kernel reads it).
     /// </summary>
     [TestCaseSource(typeof(QuantBlockBuilder), nameof(QuantBlockBuilder.AllTypes))]
-    public unsafe void QuantsAsF16StoresTheDequantisedWeightsAsHalves(GgmlType type)
+    public void QuantsAsF16StoresTheDequantisedWeightsAsHalves(GgmlType type)
     {
         const int rows = 21;
         int cols = GgmlTypeInfo.BlockSize(type) == 32 ? 96 : 512;
         var (w, _) = QuantBlockBuilder.Build(type, rows * cols / GgmlTypeInfo.BlockSize(type), new Random(11));
+        AssertUploadedAsHalves(type, w, rows, cols, QuantsAsF16.AllButQ8_0);
+        Assert.That(GpuMatrix.GpuTypeFor(GgmlType.Q8_0, "q8", quantsAsF16: QuantsAsF16.AllButQ8_0), Is.EqualTo(GgmlType.Q8_0));
+    }
+
+    /// <summary>QuantsAsF16.All (drivers whose Q8_0 kernel is slower than F16's): Q8_0 is stored as F16 too, each weight
+    /// d * q rounded to half, over several chunks.</summary>
+    [Test]
+    public void QuantsAsF16AllStoresQ8_0AsHalves()
+    {
+        const int rows = 21, cols = 96;
+        var rng = new Random(5);
+        var w = new byte[rows * cols / 32 * 34];   // blocks: f16 d, then 32 int8 quants
+        for (int b = 0; b < rows * cols / 32; b++)
+        {
+            BitConverter.TryWriteBytes(w.AsSpan(b * 34, 2), (Half)(rng.NextDouble() * 0.02 + 1e-4));
+            for (int i = 0; i < 32; i++) w[b * 34 + 2 + i] = (byte)rng.Next(256);
+        }
+        AssertUploadedAsHalves(GgmlType.Q8_0, w, rows, cols, QuantsAsF16.All);
+    }
+
+    /// <summary>Uploads <paramref name="w"/> (<paramref name="rows"/> rows of <paramref name="type"/>) in chunks of 8 rows
+    /// with <paramref name="quantsAsF16"/> and checks it is stored as F16, each weight the dequantiser's value rounded to half.</summary>
+    private unsafe void AssertUploadedAsHalves(GgmlType type, byte[] w, int rows, int cols, QuantsAsF16 quantsAsF16)
+    {
         var expected = new float[rows * cols];
         Dequantize.ToFloat32(type, w, expected);
         GpuMatrix m;
-        fixed (byte* p = w) m = GpuMatrix.Upload(Device, "w", type, rows, cols, p, maxChunkBytes: 8L * 2 * cols, quantsAsF16: true);
+        fixed (byte* p = w) m = GpuMatrix.Upload(Device, "w", type, rows, cols, p, maxChunkBytes: 8L * 2 * cols, quantsAsF16: quantsAsF16);
         using (m)
         {
             Assert.That(m.Type, Is.EqualTo(GgmlType.F16));
@@ -69,11 +93,23 @@ public class QuantMatmulTests : GpuTest
                 var halves = new Half[chunk.RowCount * cols];
                 chunk.Buffer.Download<Half>(halves);
                 for (int i = 0; i < halves.Length; i++)
-                    Assert.That(halves[i], Is.EqualTo((Half)expected[chunk.RowStart * cols + i]), $"row {chunk.RowStart + i / cols}, column {i % cols}");
+                    Assert.That(halves[i], Is.EqualTo((Half)expected[chunk.RowStart * cols + i]), $"{type} row {chunk.RowStart + i / cols}, column {i % cols}");
             }
         }
-        Assert.That(GpuMatrix.GpuTypeFor(GgmlType.Q8_0, "q8", quantsAsF16: true), Is.EqualTo(GgmlType.Q8_0));
     }
+
+    /// <summary>Q8_0 is widened to F16 on llvmpipe from Mesa 25 on (where its kernel measured slower than F16's), not on
+    /// Mesa 22, other drivers or GPUs.</summary>
+    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 26.1.0 (LLVM 19.1.7)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false)]
+    [TestCase("llvmpipe", "Mesa 24.2.8-1ubuntu1~24.04.1 (LLVM 19.1.1)", DeviceKind.Cpu, false)]
+    [TestCase("llvmpipe", "", DeviceKind.Cpu, false)]
+    [TestCase("SwiftShader driver", "Mesa 25.0.0", DeviceKind.Cpu, false)]
+    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, false)]
+    public void Q8_0IsWidenedOnlyWhereItsKernelIsSlower(string driverName, string driverInfo, DeviceKind kind, bool widened) =>
+        Assert.That(MatmulKernel.Q8_0RowsSlowerThanF16(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }),
+            Is.EqualTo(widened));
 
     [Test]
     public void TypesWithoutKernelFailClearly()

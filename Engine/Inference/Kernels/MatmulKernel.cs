@@ -58,7 +58,7 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>Tokens per workgroup: 1 for decode, more for prefill.</summary>
     public uint TokensPerWorkgroup { get; }
     /// <summary>Gate and up of a SwiGLU at once: Y = silu(W_gate X) * (W_up X). Rows-per-lane: W is gate and up interleaved
-    /// in blocks of <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, bool)"/>) and rows counts both; wide
+    /// in blocks of <see cref="WorkgroupSize"/> rows (<see cref="GpuMatrix.UploadInterleaved(VulkanDevice, string, GgmlType, int, int, byte*, byte*, int, int, QuantsAsF16)"/>) and rows counts both; wide
     /// split-k: W is the gate and the up matrix is bound with it.</summary>
     public bool Glu { get; }
     /// <summary>The RMSNorm before the projection fused: X is the residual stream, normalised in the kernel with the
@@ -127,6 +127,23 @@ public sealed class MatmulKernel : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         int perTexel = type switch { GgmlType.F16 => 8, GgmlType.Q8_0 => 32, _ => 4 };   // Q8_0: whole blocks
         return HasRowsLayout(type) && cols % perTexel == 0;
+    }
+
+    /// <summary>
+    /// Whether the driver of <paramref name="info"/> runs the Q8_0 rows-per-lane kernels slower than the F16 ones, so that
+    /// Q8_0 matrices are better dequantised to F16 at upload (<see cref="QuantsAsF16.All"/>): llvmpipe from Mesa 25 on.
+    /// Measured on a 2-core machine, tipo-200m Q8_0, Mesa 25.0.7: pp512 27 tok/s and tg32 8.6-9.2 with the Q8_0 kernels,
+    /// 72-74 and 17.5-18 as F16; Mesa 22.3.6 runs the Q8_0 kernels faster than F16 (pp512 ~60, tg32 22-27 against ~87 and
+    /// 19). Mesa 25's llvmpipe makes each texel fetch a call and schedules the Q8_0 block loop's 32 fetches and their
+    /// unpacking ahead of the arithmetic: its decode kernel compiles to ~9k instructions, 5k of them spills.
+    /// Mesa 23 and 24 are not measured and keep the Q8_0 kernels.
+    /// </summary>
+    public static bool Q8_0RowsSlowerThanF16(DeviceInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        if (info.Kind != DeviceKind.Cpu || !info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase)) return false;
+        var mesa = System.Text.RegularExpressions.Regex.Match(info.DriverInfo, @"Mesa (\d+)\.");
+        return mesa.Success && int.TryParse(mesa.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture, out int major) && major >= 25;
     }
 
     /// <summary>Lanes per workgroup of the rows-per-lane kernels on <paramref name="device"/>: the interleave block of a
