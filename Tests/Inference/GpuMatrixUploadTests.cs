@@ -85,17 +85,7 @@ public class GpuMatrixUploadTests : GpuTest
 
     private static byte[] FileRows(GgmlType type, int rows, int cols, int seed)
     {
-        if (type == GgmlType.Q8_0)
-        {
-            // Blocks of an f16 scale and 32 int8 quants.
-            var rng = new Random(seed);
-            var blocks = new byte[rows * cols / 32 * 34];
-            rng.NextBytes(blocks);
-            for (int b = 0; b < blocks.Length; b += 34)
-                BitConverter.TryWriteBytes(blocks.AsSpan(b, 2), (Half)(0.001 + 0.01 * rng.NextDouble()));
-            return blocks;
-        }
-        if (type == GgmlType.Q4_K)
+        if (type is GgmlType.Q8_0 or GgmlType.Q4_K)
             return QuantBlockBuilder.Build(type, rows * cols / GgmlTypeInfo.BlockSize(type), new Random(seed)).Data;
         float[] w = Kernels.Reference.Random(rows * cols, seed);
         return type == GgmlType.F16

@@ -39,6 +39,19 @@ internal static class QuantBlockBuilder
     {
         switch (type)
         {
+            case GgmlType.Q8_0:
+            {
+                // An f16 scale, then 32 int8 quants (not in AllTypes: its kernels read the blocks as they are).
+                float d = Scale(rng, -0.05f, 0.05f);
+                PutHalf(x, 0, d);
+                for (int i = 0; i < 32; i++)
+                {
+                    int q = rng.Next(-128, 128);
+                    x[2 + i] = (byte)(sbyte)q;
+                    y[i] = q * d;
+                }
+                break;
+            }
             case GgmlType.Q4_0:
             case GgmlType.Q4_1:
             case GgmlType.Q5_0:

@@ -131,19 +131,20 @@ public sealed class MatmulKernel : IDisposable
 
     /// <summary>
     /// Whether the driver of <paramref name="info"/> runs the Q8_0 rows-per-lane kernels slower than the F16 ones, so that
-    /// Q8_0 matrices are better dequantised to F16 at upload (<see cref="QuantsAsF16.All"/>): llvmpipe from Mesa 25 on.
-    /// Measured on a 2-core machine, tipo-200m Q8_0, Mesa 25.0.7: pp512 27 tok/s and tg32 8.6-9.2 with the Q8_0 kernels,
-    /// 72-74 and 17.5-18 as F16; Mesa 22.3.6 runs the Q8_0 kernels faster than F16 (pp512 ~60, tg32 22-27 against ~87 and
-    /// 19). Mesa 25's llvmpipe makes each texel fetch a call and schedules the Q8_0 block loop's 32 fetches and their
-    /// unpacking ahead of the arithmetic: its decode kernel compiles to ~9k instructions, 5k of them spills.
-    /// Mesa 23 and 24 are not measured and keep the Q8_0 kernels.
+    /// Q8_0 matrices are better dequantised to F16 at upload (<see cref="QuantsAsF16.All"/>): llvmpipe from Mesa 23.2 on.
+    /// Measured on a 2-core machine, tipo-200m, Q8_0 kernels against F16: Mesa 25.0.7 pp512 27 against 72-74 tok/s, tg32
+    /// 8.6-9.2 against 17.5-18; Mesa 23.2.1 pp512 28 against 36, tg32 7.3-9.8 against 11.7-15.2; Mesa 22.3.6 runs them
+    /// faster than F16 (pp512 ~60-70, tg32 22-27 against ~87 and ~20). Those newer llvmpipes make each texel fetch a masked
+    /// call and place the Q8_0 block loop's 32 fetches and their unpacking ahead of the arithmetic: Mesa 25's decode
+    /// kernel compiles to ~9k instructions, 5k of them spills. 23.0, 23.1 and 24 are not measured.
     /// </summary>
     public static bool Q8_0RowsSlowerThanF16(DeviceInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         if (info.Kind != DeviceKind.Cpu || !info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase)) return false;
-        var mesa = System.Text.RegularExpressions.Regex.Match(info.DriverInfo, @"Mesa (\d+)\.");
-        return mesa.Success && int.TryParse(mesa.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture, out int major) && major >= 25;
+        var mesa = System.Text.RegularExpressions.Regex.Match(info.DriverInfo, @"Mesa (\d+)\.(\d+)");
+        return mesa.Success && (int.Parse(mesa.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture),
+                                int.Parse(mesa.Groups[2].ValueSpan, System.Globalization.CultureInfo.InvariantCulture)).CompareTo((23, 2)) >= 0;
     }
 
     /// <summary>Lanes per workgroup of the rows-per-lane kernels on <paramref name="device"/>: the interleave block of a
