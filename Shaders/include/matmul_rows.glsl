@@ -28,8 +28,15 @@ void main() {
             if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
         }
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
+            // The fetch-order anchor (FETCH_LAG > 0): 'after' is always 0 (pc.accumulate is 0 or 1), but the compiler
+            // cannot know it, so row r's fetch waits for row r - FETCH_LAG's products and the rows' fetches cannot all be
+            // hoisted ahead of the arithmetic, which Mesa 23-24's llvmpipe does at the cost of thousands of spills.
+            uint after = 0u;
+            if (FETCH_LAG > 0 && r >= FETCH_LAG)
+                [[unroll]] for (uint t = 0; t < TOKENS; t++) after |= floatBitsToUint(acc[(r - FETCH_LAG) * TOKENS + t]);
+            after &= pc.accumulate >> 31;
             vec4 wlo, whi;
-            unpackTexel(texelFetch(W, rowTexel[r] + int(kt) * ktStride), wlo, whi);
+            unpackTexel(texelFetch(W, rowTexel[r] + int(kt) * ktStride + int(after)), wlo, whi);
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 float s = dot(wlo, xlo[t]);
                 if (TEXEL_ELEMS == 8) s += dot(whi, xhi[t]);

@@ -28,6 +28,8 @@ layout(constant_id = 1) const uint ROWS = 1;    // weight rows per lane
 layout(constant_id = 2) const uint TOKENS = 1;  // tokens per workgroup (prefill reuses each weight texel TOKENS times)
 layout(constant_id = 3) const uint NORM_EPS_BITS = 0; // NORM_AFTER: the next RMSNorm's epsilon, as float bits (else unused)
 layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.TileRows): 0 = row-major
+layout(constant_id = 10) const uint FETCH_LAG = 0;  // > 0: row r's weight fetch waits for row r - FETCH_LAG's products (matmul_rows.glsl;
+                                                    // 5-9 are the rope's, qkv_rope.glsl)
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row
 // r at (r / TILE_ROWS * texelsPerRow + kt) * TILE_ROWS + r % TILE_ROWS, so that a workgroup's rows are one

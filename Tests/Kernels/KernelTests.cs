@@ -95,12 +95,13 @@ public class KernelTests : GpuTest
         using GpuBuffer yb = Upload(y0, "y");
         foreach (int tileRows in new[] { 0, 24, MatmulKernel.RowsLayoutTileRows(Device) })
         foreach (uint tokensPerGroup in nTokens == 1 ? new[] { 1u } : new[] { 1u, 8u })
+        foreach (uint fetchLag in new[] { 0u, 1u, 3u })
         {
             GpuMatrix matrix;
             fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, tileRows: tileRows);
             using var _ = matrix;
             yb.Upload<float>(y0);
-            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane, tileRows: tileRows);
+            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, fetchLag: fetchLag);
             KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
             Run(s => k.Record(s, b, rows, cols, nTokens, xOffset, yOffset: 0, yStride, rowOffset, accumulate: true));
             float[] got = Read(yb, nTokens * yStride);
@@ -110,7 +111,7 @@ public class KernelTests : GpuTest
                 float[] wx = Reference.MatVec(wRef, x[(xOffset + t * cols)..(xOffset + (t + 1) * cols)], rows, cols);
                 for (int r = 0; r < rows; r++) expected[t * yStride + rowOffset + r] += wx[r];
             }
-            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup} tile {tileRows}");
+            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup} tile {tileRows} lag {fetchLag}");
         }
     }
 
@@ -127,7 +128,8 @@ public class KernelTests : GpuTest
     [TestCase(GgmlType.F16, 768, 256)]   // tipo-200m's residual, 6 workgroups
     [TestCase(GgmlType.F32, 100, 64)]    // fewer rows than one workgroup's
     [TestCase(GgmlType.Q8_0, 260, 256)]
-    public unsafe void RowsMatmul_NormAfter_WritesTheRmsNormKernelsBits(GgmlType type, int rows, int cols)
+    [TestCase(GgmlType.F16, 768, 256, 1u)]   // the fetch-order anchor on (Mesa 23.2-24's): the same bits as without
+    public unsafe void RowsMatmul_NormAfter_WritesTheRmsNormKernelsBits(GgmlType type, int rows, int cols, uint fetchLag = 0)
     {
         using var norm = new RmsNormKernel(Device, RmsNormKernel.UsesSubgroupKernel(Device, KernelSet.Cpu, rows));
         if (!MatmulKernel.NormAfterFits(Device, type, norm))
@@ -150,8 +152,8 @@ public class KernelTests : GpuTest
         using var expectedNormed = new GpuBuffer(Device, rows * 4L, "rmsnorm out");
         using var counter = new GpuBuffer(Device, 16, "counter");
         counter.Clear();
-        using var plain = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows);
-        using var fused = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, normAfterEps: eps);
+        using var plain = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, fetchLag: 0);
+        using var fused = new MatmulKernel(Device, type, 1, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, normAfterEps: eps, fetchLag: fetchLag);
         KernelBinding pb = plain.Bind(matrix.Chunks[0].Buffer, xb, yb);
         KernelBinding fb = fused.Bind(matrix.Chunks[0].Buffer, xb, yb, normAfter: (gb, normed, counter));
         KernelBinding nb = norm.Bind(yb, gb, expectedNormed);
@@ -219,11 +221,12 @@ public class KernelTests : GpuTest
     }
 
     /// <summary>The rows-per-lane SwiGLU matmul (gate and up in one pass, silu(g) * u in the epilogue) against the
-    /// separate operations; decode and prefill, every type with the fusion, the rows rounded up to the lanes.
-    /// (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
+    /// separate operations; decode and prefill, every type with the fusion, the rows rounded up to the lanes, with and
+    /// without the fetch-order anchor (F16 and F32; Q8_0's kernel has none and ignores it). (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
     [Test]
     public unsafe void MatmulRowsPerLane_Glu_MatchesSeparateOps(
-        [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows)
+        [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows,
+        [Values(0u, 1u)] uint fetchLag)
     {
         int cols = type == GgmlType.F32 ? 64 : 768;
         int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
@@ -238,7 +241,8 @@ public class KernelTests : GpuTest
         float[] x = Reference.Random(nTokens * cols, 95, 3f);
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile, fetchLag: fetchLag);
+        Assert.That(k.FetchLag, Is.EqualTo(type == GgmlType.Q8_0 ? 0u : fetchLag), "Q8_0's block loop has no fetch-order anchor");
         KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb);
         Run(s => k.Record(s, b, wm.Rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
         float[] expected = ExpectedFusedMatmul(w, u, x, null, 0f, rows, cols, nTokens);
@@ -278,7 +282,8 @@ public class KernelTests : GpuTest
 
     /// <summary>The QKV matmul with the rope and cache append in its epilogue against the plain matmul followed by
     /// rope_kv_store: the same q in Y and the same k and v in the caches, decode and prefill; the wide split-k kernel
-    /// with GGUF's interleaved pairs, the rows-per-lane kernel (F16 and F32) with rotate-half pairs.</summary>
+    /// with GGUF's interleaved pairs, the rows-per-lane kernel (F16 and F32) with rotate-half pairs, with and
+    /// without the fetch-order anchor.</summary>
     [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, false, 1)]
     [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, true, 1)]
     [TestCase(MatmulLayout.WideSplitK, GgmlType.F16, true, 5)]
@@ -290,7 +295,9 @@ public class KernelTests : GpuTest
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, true, 5)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, false, 1)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, true, 11)]
-    public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens)
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, false, 1, 1u)]   // the fetch-order anchor on
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11, 1u)]
+    public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens, uint fetchLag = 0)
     {
         const int headDim = 64, nHeads = 4, nKvHeads = 2, ctx = 32, pos0 = 3;
         int cols = type == GgmlType.Q8_0 ? 288 : 264;   // Q8_0: whole blocks of 32
@@ -319,8 +326,8 @@ public class KernelTests : GpuTest
         float? normEps = MatmulKernel.FusesNorm(layout) ? eps : null;
         BufferRange? norm = normEps != null ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
         using var fused = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps,
-            rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache));
-        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps);
+            rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache), fetchLag: fetchLag);
+        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps, fetchLag: 0);
         using var rope = new RopeKvStoreKernel(Device, f16Cache, headDim);
         KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, norm, cache: (kFused, vFused, step));
         KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, norm);

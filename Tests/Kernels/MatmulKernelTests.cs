@@ -102,4 +102,24 @@ public class ArgmaxKernelTests : GpuTest
         output.Download<uint>(result);
         Assert.That(result[0], Is.EqualTo(n == 1 ? 0u : (uint)best));
     }
+
+    /// <summary>The fetch-order anchor is on for llvmpipe from Mesa 23.2 to 24 (where it halved the spills and doubled
+    /// prefill), not on Mesa 22 or 25 (which schedule the loop themselves), other drivers or GPUs.</summary>
+    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, 1u)]
+    [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, 1u)]
+    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, 0u)]
+    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, 0u)]
+    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, 0u)]
+    [TestCase("llvmpipe", "Mesa 25.2.8-0ubuntu0.24.04.5 (LLVM 20.1.2)", DeviceKind.Cpu, 0u)]
+    [TestCase("llvmpipe", "", DeviceKind.Cpu, 0u)]
+    [TestCase("SwiftShader driver", "Mesa 23.2.0", DeviceKind.Cpu, 0u)]
+    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, 0u)]
+    public void FetchLagIsOnlyWhereItPays(string driverName, string driverInfo, DeviceKind kind, uint lag) =>
+        Assert.That(MatmulKernel.FetchLagFor(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }), Is.EqualTo(lag));
+
+    /// <summary>A fetch lag of the rows per lane or more would anchor no row: an error, not a silent no-op.</summary>
+    [Test]
+    public void FetchLagBeyondTheRowsIsRefused() =>
+        Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, fetchLag: MatmulKernel.DecodeRowsPerLane),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("rows per lane"));
 }

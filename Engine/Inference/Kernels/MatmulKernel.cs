@@ -138,13 +138,31 @@ public sealed class MatmulKernel : IDisposable
     /// call and place the Q8_0 block loop's 32 fetches and their unpacking ahead of the arithmetic: Mesa 25's decode
     /// kernel compiles to ~9k instructions, 5k of them spills. 23.0, 23.1 and 24 are not measured.
     /// </summary>
-    public static bool Q8_0RowsSlowerThanF16(DeviceInfo info)
+    public static bool Q8_0RowsSlowerThanF16(DeviceInfo info) => LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0;
+
+    /// <summary>
+    /// The <see cref="FetchLag"/> the float rows-per-lane kernels get on the driver of <paramref name="info"/>: 1 on
+    /// llvmpipe from Mesa 23.2 to 24, 0 elsewhere. Mesa 23.2 makes each texel fetch a masked call, and LLVM then places
+    /// all the rows' fetches of a texel column ahead of their arithmetic: the 16x8 F16 prefill kernel holds 128
+    /// accumulators and 16 unpacked rows at once and spills ~6000 times. With lag 1 it spills ~3000 times, and the decode
+    /// kernels half as often as before (lag 2 and 4 spill more, 8 as much as 0). Measured on a 2-core machine, tipo-200m F16,
+    /// Mesa 23.2.1: pp512 37-40 -> 74 tok/s, tg 12-17 -> 15-23 (noisy). Mesa 25.0.7 schedules the loop itself (its kernels
+    /// are a third the size) and only gains instructions (pp512 73 -> 65-67); Mesa 22.3.6 is within noise either way.
+    /// Mesa 24 is not measured: it is in the range because it shares 23.2's fetch code.
+    /// </summary>
+    public static uint FetchLagFor(DeviceInfo info) =>
+        LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0 && mesa.CompareTo((25, 0)) < 0 ? 1u : 0u;
+
+    /// <summary>The Mesa major and minor version of an llvmpipe (lavapipe) driver, from its DriverInfo ("Mesa 23.2.1-1ubuntu3
+    /// (LLVM 15.0.7)"); null for other drivers and GPUs, or where the version cannot be read.</summary>
+    private static (int Major, int Minor)? LlvmpipeMesaVersion(DeviceInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        if (info.Kind != DeviceKind.Cpu || !info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase)) return false;
+        if (info.Kind != DeviceKind.Cpu || !info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase)) return null;
         var mesa = System.Text.RegularExpressions.Regex.Match(info.DriverInfo, @"Mesa (\d+)\.(\d+)");
-        return mesa.Success && (int.Parse(mesa.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture),
-                                int.Parse(mesa.Groups[2].ValueSpan, System.Globalization.CultureInfo.InvariantCulture)).CompareTo((23, 2)) >= 0;
+        if (!mesa.Success) return null;
+        return (int.Parse(mesa.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture),
+                int.Parse(mesa.Groups[2].ValueSpan, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Lanes per workgroup of the rows-per-lane kernels on <paramref name="device"/>: the interleave block of a
@@ -203,6 +221,12 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
     public int TileRows { get; }
 
+    /// <summary>The float rows-per-lane kernels' fetch-order anchor (<see cref="FetchLagFor"/>): above 0, row r's weight
+    /// fetch takes an address term computed from row r - FetchLag's accumulators that is always 0 but unknown to the
+    /// compiler, so that fetch cannot be scheduled before that row's products (Shaders/include/matmul_rows.glsl). 0 for
+    /// the other kernels.</summary>
+    public uint FetchLag { get; }
+
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
     /// <param name="glu">The fused SwiGLU gate/up kernel (rows-per-lane and wide split-k).</param>
@@ -212,8 +236,9 @@ public sealed class MatmulKernel : IDisposable
     /// glu; wide split-k with normEps; <see cref="RopeFits"/>).</param>
     /// <param name="normAfterEps">Non-null: apply the RMSNorm after the product in the epilogue with this epsilon
     /// (rows-per-lane, without glu or rope; the caller checks <see cref="NormAfterFits"/>).</param>
+    /// <param name="fetchLag">The <see cref="FetchLag"/> of a float rows-per-lane kernel; null picks <see cref="FetchLagFor"/>.</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
-        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null)
+        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null, uint? fetchLag = null)
     {
         NormAfterEps = normAfterEps;
         Rope = rope;
@@ -260,9 +285,13 @@ public sealed class MatmulKernel : IDisposable
             var kinds = new List<BindingKind> { BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer };
             if (rope != null) kinds.AddRange([BindingKind.StorageBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
             if (normAfterEps != null) kinds.AddRange([BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer]);
-            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows];   // the rope's 5-9 match qkv_rope.glsl
-            if (rope != null)
-                spec = [.. spec, (uint)rope.HeadDim, (uint)rope.HeadCount, (uint)rope.KvHeadCount, BitConverter.SingleToUInt32Bits(rope.FreqBase), rope.F16Cache ? 1u : 0u];
+            FetchLag = weightType == GgmlType.Q8_0 ? 0 : fetchLag ?? FetchLagFor(device.Info);   // Q8_0 has its own block loop
+            if (FetchLag >= rowsPerLane)
+                throw new ArgumentOutOfRangeException(nameof(fetchLag), FetchLag, $"the fetch lag must be below the {rowsPerLane} rows per lane");
+            uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows,
+                           // 5-9: the rope's, as in qkv_rope.glsl (unused without it); 10: the fetch lag
+                           (uint)(rope?.HeadDim ?? 0), (uint)(rope?.HeadCount ?? 0), (uint)(rope?.KvHeadCount ?? 0),
+                           BitConverter.SingleToUInt32Bits(rope?.FreqBase ?? 0f), rope?.F16Cache == true ? 1u : 0u, FetchLag];
             _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);
             return;
         }
