@@ -136,7 +136,8 @@ public sealed class MatmulKernel : IDisposable
     /// 8.6-9.2 against 17.5-18; Mesa 23.2.1 pp512 28 against 36, tg32 7.3-9.8 against 11.7-15.2; Mesa 22.3.6 runs them
     /// faster than F16 (pp512 ~60-70, tg32 22-27 against ~87 and ~20). Those newer llvmpipes make each texel fetch a masked
     /// call and place the Q8_0 block loop's 32 fetches and their unpacking ahead of the arithmetic: Mesa 25's decode
-    /// kernel compiles to ~9k instructions, 5k of them spills. 23.0, 23.1 and 24 are not measured.
+    /// kernel compiles to ~9k instructions, 5k of them spills. Also measured: Mesa 24.0.5 (LLVM 17) pp512 27 against 74,
+    /// tg32 10 against 16; Mesa 25.2.8 (LLVM 20) pp512 27-29 against 72-74, tg32 9 against 20-21. 23.0 and 23.1 are not.
     /// </summary>
     public static bool Q8_0RowsSlowerThanF16(DeviceInfo info) => LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0;
 
@@ -146,9 +147,9 @@ public sealed class MatmulKernel : IDisposable
     /// all the rows' fetches of a texel column ahead of their arithmetic: the 16x8 F16 prefill kernel holds 128
     /// accumulators and 16 unpacked rows at once and spills ~6000 times. With lag 1 it spills ~3000 times, and the decode
     /// kernels half as often as before (lag 2 and 4 spill more, 8 as much as 0). Measured on a 2-core machine, tipo-200m F16,
-    /// Mesa 23.2.1: pp512 37-40 -> 74 tok/s, tg 12-17 -> 15-23 (noisy). Mesa 25.0.7 schedules the loop itself (its kernels
-    /// are a third the size) and only gains instructions (pp512 73 -> 65-67); Mesa 22.3.6 is within noise either way.
-    /// Mesa 24 is not measured: it is in the range because it shares 23.2's fetch code.
+    /// Mesa 23.2.1 pp512 35-41 -> 66-88 tok/s, Mesa 24.0.5 36-37 -> 74 (the same spill counts as 23.2), decode within
+    /// noise on both. Mesa 25.0.7 and 25.2.8 schedule the loop themselves (their kernels are a third the size) and only
+    /// gain instructions (25.0 pp512 73 -> 65-67); Mesa 22.3.6 is within noise either way.
     /// </summary>
     public static uint FetchLagFor(DeviceInfo info) =>
         LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0 && mesa.CompareTo((25, 0)) < 0 ? 1u : 0u;
