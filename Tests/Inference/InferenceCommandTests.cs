@@ -71,6 +71,8 @@ public class InferenceCommandTests
         }
         Assert.That(tests[1]!["sampler_us_per_token"], Is.Null, "llama-bench's decode test feeds fixed tokens");
         Assert.That((double)tests[2]!["sampler_us_per_token"]!, Is.GreaterThan(0), "the sampled decode times its sampler");
+        Assert.That((string)tests[0]!["driver_info"]!, Is.Not.Empty, "the driver, whose version picks kernels");
+        Assert.That((string)tests[0]!["matmuls"]!, Does.Match("^(rows-per-lane|split-k) matmuls"));
     }
 
     [Test]
@@ -87,6 +89,8 @@ public class InferenceCommandTests
         (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-d", "16", "-r", "1"]);
         Assert.That(code, Is.Zero, err);
         Assert.That(stdout, Does.Contain("| pp8 @ d16 |").And.Contain("| tg4 @ d16 |"), "llama-bench's test names");
+        Assert.That(stdout, Does.Match(@"(?m)^driver: \S.*; (rows-per-lane|split-k) matmuls"),
+            "the driver and the kernels chosen for it, after the table");
         // --profile decodes a step at depth + max(1, n / 2): the context holds it even without a decode test.
         (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "1", "-n", "0", "-d", "5", "-r", "1", "--profile"]);
         Assert.That(code, Is.Zero, err);
