@@ -93,7 +93,8 @@ public sealed class LlamaModel : IDisposable
             QuantsAsF16 quantsAsF16 = !rowsLayout || !QuantsAsF16Fits(file, device.Info.LargestHeapBytes) ? QuantsAsF16.None
                 : Kernels.MatmulKernel.Q8_0RowsSlowerThanF16(device.Info) ? QuantsAsF16.All : QuantsAsF16.AllButQ8_0;
             MatmulChoices = !rowsLayout ? "split-k matmuls (F16: wide split-k)" : string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "rows-per-lane matmuls, fetch lag {0}, quantised matrices as F16: {1}", Kernels.MatmulKernel.FetchLagFor(device.Info),
+                "rows-per-lane matmuls, fetch lag {0}, X shared in prefill: {1}, quantised matrices as F16: {2}", Kernels.MatmulKernel.FetchLagFor(device.Info),
+                Kernels.MatmulKernel.SharesXFor(device.Info) && Kernels.MatmulKernel.SharedXFits(device, Kernels.MatmulKernel.PrefillTokensPerWorkgroup) ? "yes" : "no",
                 quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" });
             _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));

@@ -71,6 +71,10 @@ public sealed record DeviceInfo(
     /// <summary>subgroupShuffle and subgroupShuffleXor are supported in compute shaders.</summary>
     public bool SubgroupShuffle { get; init; }
 
+    /// <summary>subgroupBroadcast and the other ballot operations are supported in compute shaders (the CPU kernel set's
+    /// matmuls use them: <see cref="Tipo.Inference.Kernels.KernelSets.CpuKernelsRunOn"/>).</summary>
+    public bool SubgroupBallot { get; init; }
+
     /// <summary>The smallest subgroup a shader may run in: <see cref="MinSubgroupSize"/> where the device reports it (Vulkan
     /// 1.3), else <see cref="SubgroupSize"/>.</summary>
     public uint SmallestSubgroupSize => MinSubgroupSize > 0 ? MinSubgroupSize : SubgroupSize;

@@ -564,6 +564,8 @@ public sealed unsafe class VulkanDevice : IDisposable
             MaxSubgroupSize = v13 ? p13.MaxSubgroupSize : 0,
             SubgroupShuffle = (subgroup.SupportedOperations & SubgroupFeatureFlags.ShuffleBit) != 0 &&
                               (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
+            SubgroupBallot = (subgroup.SupportedOperations & SubgroupFeatureFlags.BallotBit) != 0 &&
+                             (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
         };
         bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);

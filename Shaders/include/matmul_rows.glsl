@@ -18,14 +18,28 @@ void main() {
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
+    // X_SHARED: the X row this lane fetches for all (token tok0 + its lane).
+    const uint myXRow = pc.xOffset / 4 + min(tok0 + min(gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * x4PerRow;
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
-        [[unroll]] for (uint t = 0; t < TOKENS; t++) {
-            xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
-            if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
+        if (X_SHARED) {
+            // Lane l fetches token l's texels, and every lane takes each token's from its lane: 2 fetches (calls, on
+            // llvmpipe) per texel column instead of 2 x TOKENS.
+            const vec4 myLo = x4(myXRow + kt * (TEXEL_ELEMS / 4));
+            const vec4 myHi = TEXEL_ELEMS == 8 ? x4(myXRow + kt * 2 + 1) : vec4(0.0);
+            vec4 lo[8], hi[8];   // subgroupBroadcast takes a constant lane: all 8 written, those past TOKENS unused
+#define BROADCAST(l) lo[l] = subgroupBroadcast(myLo, l); hi[l] = subgroupBroadcast(myHi, l);
+            BROADCAST(0) BROADCAST(1) BROADCAST(2) BROADCAST(3) BROADCAST(4) BROADCAST(5) BROADCAST(6) BROADCAST(7)
+#undef BROADCAST
+            [[unroll]] for (uint t = 0; t < TOKENS; t++) { xlo[t] = lo[t]; xhi[t] = hi[t]; }
+        } else {
+            [[unroll]] for (uint t = 0; t < TOKENS; t++) {
+                xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));
+                if (TEXEL_ELEMS == 8) xhi[t] = x4(xRow[t] + kt * 2 + 1);
+            }
         }
         [[unroll]] for (uint r = 0; r < ROWS; r++) {
             // The fetch-order anchor (FETCH_LAG > 0): 'after' is always 0 (pc.accumulate is 0 or 1), but the compiler

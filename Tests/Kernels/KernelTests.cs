@@ -72,7 +72,8 @@ public class KernelTests : GpuTest
 
     /// <summary>The rows-per-lane layout (weights and X through texel buffers): decode and prefill, W row-major and in
     /// row tiles (the engine's, and one that is not a workgroup's rows), a start inside X (xOffset), long runs of tokens
-    /// (more than the 64 KiB uniform window the kernel once read X through), row offset and accumulate.</summary>
+    /// (more than the 64 KiB uniform window the kernel once read X through), row offset and accumulate, the fetch-order
+    /// anchor and X shared across lanes.</summary>
     [TestCase(GgmlType.F16, 77, 136, 1, 0)]
     [TestCase(GgmlType.F16, 301, 520, 3, 0)]
     [TestCase(GgmlType.F16, 2304, 768, 45, 768)]     // 45 tokens of 3 KiB: 135 KiB of X
@@ -93,15 +94,23 @@ public class KernelTests : GpuTest
         float[] y0 = Reference.Random(nTokens * yStride, 12);
         using GpuBuffer xb = Upload(x, "x");
         using GpuBuffer yb = Upload(y0, "y");
-        foreach (int tileRows in new[] { 0, 24, MatmulKernel.RowsLayoutTileRows(Device) })
-        foreach (uint tokensPerGroup in nTokens == 1 ? new[] { 1u } : new[] { 1u, 8u })
-        foreach (uint fetchLag in new[] { 0u, 1u, 3u })
+        // Every tile plainly; the engine's tile with the per-driver variants too (fetch lags, X shared in prefill). Each
+        // combination is a pipeline of its own, and llvmpipe 22.3 takes ~2 s to compile a prefill one.
+        int engineTile = MatmulKernel.RowsLayoutTileRows(Device);
+        var variants = new List<(int TileRows, uint Tokens, uint FetchLag, bool ShareX)>();
+        foreach (uint tokens in nTokens == 1 ? new[] { 1u } : new[] { 1u, 8u })
+        {
+            foreach (int tileRows in new[] { 0, 24, engineTile }) variants.Add((tileRows, tokens, 0, false));
+            variants.AddRange([(engineTile, tokens, 1, false), (engineTile, tokens, 3, false)]);
+            if (tokens > 1) variants.AddRange([(engineTile, tokens, 0, true), (engineTile, tokens, 1, true)]);
+        }
+        foreach (var (tileRows, tokensPerGroup, fetchLag, shareX) in variants)
         {
             GpuMatrix matrix;
             fixed (byte* p = raw) matrix = GpuMatrix.Upload(Device, "w", type, rows, cols, p, tileRows: tileRows);
             using var _ = matrix;
             yb.Upload<float>(y0);
-            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, fetchLag: fetchLag);
+            using var k = new MatmulKernel(Device, type, tokensPerGroup, layout: MatmulLayout.RowsPerLane, tileRows: tileRows, fetchLag: fetchLag, shareX: shareX);
             KernelBinding b = k.Bind(matrix.Chunks[0].Buffer, xb, yb);
             Run(s => k.Record(s, b, rows, cols, nTokens, xOffset, yOffset: 0, yStride, rowOffset, accumulate: true));
             float[] got = Read(yb, nTokens * yStride);
@@ -111,7 +120,7 @@ public class KernelTests : GpuTest
                 float[] wx = Reference.MatVec(wRef, x[(xOffset + t * cols)..(xOffset + (t + 1) * cols)], rows, cols);
                 for (int r = 0; r < rows; r++) expected[t * yStride + rowOffset + r] += wx[r];
             }
-            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup} tile {tileRows} lag {fetchLag}");
+            Reference.AssertNmse(got, expected, ReductionTol, $"rows-per-lane {type} {rows}x{cols} x{nTokens} T{tokensPerGroup} tile {tileRows} lag {fetchLag} shared X {shareX}");
         }
     }
 
@@ -221,12 +230,23 @@ public class KernelTests : GpuTest
     }
 
     /// <summary>The rows-per-lane SwiGLU matmul (gate and up in one pass, silu(g) * u in the epilogue) against the
-    /// separate operations; decode and prefill, every type with the fusion, the rows rounded up to the lanes, with and
-    /// without the fetch-order anchor (F16 and F32; Q8_0's kernel has none and ignores it). (These kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
+    /// separate operations; decode and prefill, every type with the fusion, the rows rounded up to the lanes. (These
+    /// kernels leave the RMSNorm to the rmsnorm kernel.)</summary>
     [Test]
-    public unsafe void MatmulRowsPerLane_Glu_MatchesSeparateOps(
-        [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows,
-        [Values(0u, 1u)] uint fetchLag)
+    public void MatmulRowsPerLane_Glu_MatchesSeparateOps(
+        [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows) =>
+        GluMatchesSeparateOps(type, nTokens, rows, 0, nTokens > 1 && type != GgmlType.Q8_0 ? false : null);
+
+    /// <summary>The same with the float kernels' per-driver variants: the fetch-order anchor, and X shared across lanes
+    /// in prefill (alone and with the anchor).</summary>
+    [TestCase(GgmlType.F16, 1, 1u, false)]
+    [TestCase(GgmlType.F16, 13, 1u, false)]
+    [TestCase(GgmlType.F16, 13, 0u, true)]
+    [TestCase(GgmlType.F32, 13, 1u, true)]
+    public void MatmulRowsPerLane_Glu_Variants_MatchSeparateOps(GgmlType type, int nTokens, uint fetchLag, bool shareX) =>
+        GluMatchesSeparateOps(type, nTokens, 2304, fetchLag, nTokens > 1 ? shareX : null);
+
+    private unsafe void GluMatchesSeparateOps(GgmlType type, int nTokens, int rows, uint fetchLag, bool? shareX)
     {
         int cols = type == GgmlType.F32 ? 64 : 768;
         int lanes = MatmulKernel.RowsLayoutLanes(Device), tile = MatmulKernel.RowsLayoutTileRows(Device);
@@ -241,7 +261,9 @@ public class KernelTests : GpuTest
         float[] x = Reference.Random(nTokens * cols, 95, 3f);
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile, fetchLag: fetchLag);
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : 8u, layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile, fetchLag: fetchLag,
+            shareX: shareX);
+        Assert.That(k.XShared, Is.EqualTo(shareX == true));
         Assert.That(k.FetchLag, Is.EqualTo(type == GgmlType.Q8_0 ? 0u : fetchLag), "Q8_0's block loop has no fetch-order anchor");
         KernelBinding b = k.Bind(wm.Chunks[0].Buffer, xb, yb);
         Run(s => k.Record(s, b, wm.Rows, cols, nTokens, 0, 0, rows, 0, accumulate: false));
@@ -297,7 +319,10 @@ public class KernelTests : GpuTest
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, true, 11)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, false, 1, 1u)]   // the fetch-order anchor on
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11, 1u)]
-    public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens, uint fetchLag = 0)
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11, 0u, true)]     // X shared across lanes
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, false, 11, 1u, true)]
+    public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens, uint fetchLag = 0,
+        bool shareX = false)
     {
         const int headDim = 64, nHeads = 4, nKvHeads = 2, ctx = 32, pos0 = 3;
         int cols = type == GgmlType.Q8_0 ? 288 : 264;   // Q8_0: whole blocks of 32
@@ -326,8 +351,8 @@ public class KernelTests : GpuTest
         float? normEps = MatmulKernel.FusesNorm(layout) ? eps : null;
         BufferRange? norm = normEps != null ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);
         using var fused = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps,
-            rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache), fetchLag: fetchLag);
-        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps, fetchLag: 0);
+            rope: new RopeFusion(headDim, nHeads, nKvHeads, theta, f16Cache), fetchLag: fetchLag, shareX: shareX ? true : null);
+        using var plain = new MatmulKernel(Device, type, tokens, layout: layout, normEps: normEps, fetchLag: 0, shareX: shareX ? false : null);
         using var rope = new RopeKvStoreKernel(Device, f16Cache, headDim);
         KernelBinding fb = fused.Bind(wm.Chunks[0].Buffer, xb, yFused, norm, cache: (kFused, vFused, step));
         KernelBinding pb = plain.Bind(wm.Chunks[0].Buffer, xb, ySep, norm);

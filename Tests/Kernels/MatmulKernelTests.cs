@@ -122,4 +122,38 @@ public class ArgmaxKernelTests : GpuTest
     public void FetchLagBeyondTheRowsIsRefused() =>
         Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, fetchLag: MatmulKernel.DecodeRowsPerLane),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("rows per lane"));
+
+    /// <summary>X is shared across lanes in prefill on llvmpipe from Mesa 23.2 on (fewer texel-fetch calls), not on Mesa 22
+    /// (whose subgroupBroadcast costs more), other drivers or GPUs.</summary>
+    [TestCase("llvmpipe", "Mesa 25.2.8-0ubuntu0.24.04.5 (LLVM 20.1.2)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, true)]
+    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false)]
+    [TestCase("SwiftShader driver", "Mesa 25.0.0", DeviceKind.Cpu, false)]
+    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, false)]
+    public void SharedXIsOnlyWhereItPays(string driverName, string driverInfo, DeviceKind kind, bool shared) =>
+        Assert.That(MatmulKernel.SharesXFor(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }), Is.EqualTo(shared));
+
+    /// <summary>Decode (one token per workgroup) and Q8_0 have no shared X: asking for it is an error; the default leaves it off.</summary>
+    [Test]
+    public void SharedXOutsideFloatPrefillIsRefused()
+    {
+        Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, shareX: true),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("X cannot be shared"));
+        Assert.That(() => new MatmulKernel(Device, GgmlType.Q8_0, 8, layout: MatmulLayout.RowsPerLane, shareX: true),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("X cannot be shared"));
+        using var decode = new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane);
+        Assert.That(decode.XShared, Is.False);
+    }
+
+    /// <summary>The CPU kernel set needs subgroup ballot operations (its matmuls are compiled with subgroupBroadcast).</summary>
+    [Test]
+    public void CpuKernelsNeedSubgroupBallot()
+    {
+        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = false }), Is.False);
+        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = true }), Is.True);
+        if (Device.Info.Kind == DeviceKind.Cpu)
+            Assert.That(Device.Info.SubgroupBallot, Is.True, "lavapipe has subgroup ballot operations");
+    }
 }

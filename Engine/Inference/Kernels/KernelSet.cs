@@ -18,7 +18,10 @@ public enum KernelSet
 /// <summary>Resolves <see cref="KernelSet.Auto"/>.</summary>
 public static class KernelSets
 {
-    /// <summary>True when <paramref name="requested"/> means the CPU-device kernels on <paramref name="device"/>.</summary>
+    /// <summary>True when <paramref name="requested"/> means the CPU-device kernels on <paramref name="device"/>. A CPU
+    /// device that cannot run them (<see cref="CpuKernelsRunOn"/>) gets the GPU kernels; asking for them there is an
+    /// error.</summary>
+    /// <exception cref="Errors.UnsupportedFeatureException">The CPU kernels are asked for on a device that cannot run them.</exception>
     public static bool UseCpuKernels(VulkanDevice device, KernelSet requested = KernelSet.Auto)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -28,6 +31,18 @@ public static class KernelSets
             if (string.Equals(forced, "gpu", StringComparison.OrdinalIgnoreCase)) requested = KernelSet.Gpu;
             else if (string.Equals(forced, "cpu", StringComparison.OrdinalIgnoreCase)) requested = KernelSet.Cpu;
         }
-        return requested == KernelSet.Cpu || (requested == KernelSet.Auto && device.Info.Kind == DeviceKind.Cpu);
+        if (requested == KernelSet.Cpu && !CpuKernelsRunOn(device.Info))
+            throw new Errors.UnsupportedFeatureException(
+                $"the CPU kernel set needs subgroup ballot operations (subgroupBroadcast) in compute shaders, which {device.Info.Name} does not support; use the GPU kernels (TIPO_KERNELS=gpu)");
+        return requested == KernelSet.Cpu || (requested == KernelSet.Auto && device.Info.Kind == DeviceKind.Cpu && CpuKernelsRunOn(device.Info));
+    }
+
+    /// <summary>Whether <paramref name="info"/>'s device can run the CPU kernel set: its rows-per-lane matmuls are compiled
+    /// with subgroupBroadcast (their prefill shares X across lanes where the driver gains from it), so they need subgroup
+    /// ballot operations in compute shaders, which lavapipe, SwiftShader and desktop GPUs have.</summary>
+    public static bool CpuKernelsRunOn(DeviceInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return info.SubgroupBallot;
     }
 }

@@ -154,6 +154,26 @@ public sealed class MatmulKernel : IDisposable
     public static uint FetchLagFor(DeviceInfo info) =>
         LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0 && mesa.CompareTo((25, 0)) < 0 ? 1u : 0u;
 
+    /// <summary>
+    /// Whether the float rows-per-lane prefill kernels share X across lanes (<see cref="XShared"/>) on the driver of
+    /// <paramref name="info"/>: llvmpipe from Mesa 23.2 on. There each texel fetch is a call of ~45 instructions, and the
+    /// 16 x 8 tile makes 32 of them per texel column, 16 for X alone; sharing leaves 18. Measured on a 2-core machine,
+    /// tipo-200m F16 pp512 in alternating pairs: Mesa 25.0.7 69-72 -> 83-90 tok/s, Mesa 25.2.8 68-72 -> 78-82, Mesa 23.2.1
+    /// (with the fetch lag) 71-73 -> 75-77; Mesa 22.3.6, whose subgroupBroadcast costs more than the fetches it saves,
+    /// 85-90 -> 59.
+    /// </summary>
+    public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0;
+
+    /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
+    /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least that
+    /// many lanes, with subgroupBroadcast.</summary>
+    public static bool SharedXFits(VulkanDevice device, uint tokens)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        DeviceInfo info = device.Info;
+        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && tokens <= info.SubgroupSize && tokens <= 8;
+    }
+
     /// <summary>The Mesa major and minor version of an llvmpipe (lavapipe) driver, from its DriverInfo ("Mesa 23.2.1-1ubuntu3
     /// (LLVM 15.0.7)"); null for other drivers and GPUs, or where the version cannot be read.</summary>
     private static (int Major, int Minor)? LlvmpipeMesaVersion(DeviceInfo info)
@@ -218,6 +238,8 @@ public sealed class MatmulKernel : IDisposable
     public const uint DecodeRowsPerLane = 16;
     /// <summary>Weight rows per lane of the rows-per-lane prefill kernels.</summary>
     public const uint PrefillRowsPerLane = 16;
+    /// <summary>Tokens per workgroup of the rows-per-lane prefill kernels.</summary>
+    public const uint PrefillTokensPerWorkgroup = 8;
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
     public int TileRows { get; }
@@ -227,6 +249,11 @@ public sealed class MatmulKernel : IDisposable
     /// compiler, so that fetch cannot be scheduled before that row's products (Shaders/include/matmul_rows.glsl). 0 for
     /// the other kernels.</summary>
     public uint FetchLag { get; }
+
+    /// <summary>The float rows-per-lane prefill kernels' shared X (<see cref="SharesXFor"/>): lane l fetches token l's X
+    /// texels and every lane takes each token's from its lane with subgroupBroadcast, 2 texel fetches per column instead
+    /// of 2 per token (Shaders/include/matmul_rows.glsl).</summary>
+    public bool XShared { get; }
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
     /// <param name="layout">The layout; null picks <see cref="LayoutFor(VulkanDevice, GgmlType, KernelSet)"/>.</param>
@@ -238,8 +265,11 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="normAfterEps">Non-null: apply the RMSNorm after the product in the epilogue with this epsilon
     /// (rows-per-lane, without glu or rope; the caller checks <see cref="NormAfterFits"/>).</param>
     /// <param name="fetchLag">The <see cref="FetchLag"/> of a float rows-per-lane kernel; null picks <see cref="FetchLagFor"/>.</param>
+    /// <param name="shareX">The <see cref="XShared"/> of a float rows-per-lane prefill kernel; null picks <see cref="SharesXFor"/>
+    /// where it fits.</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
-        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null, uint? fetchLag = null)
+        bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null, uint? fetchLag = null,
+        bool? shareX = null)
     {
         NormAfterEps = normAfterEps;
         Rope = rope;
@@ -271,7 +301,7 @@ public sealed class MatmulKernel : IDisposable
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
             uint rowsPerLane = decode ? DecodeRowsPerLane : PrefillRowsPerLane;
-            TokensPerWorkgroup = decode ? 1u : 8u;
+            TokensPerWorkgroup = decode ? 1u : PrefillTokensPerWorkgroup;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
                 throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
@@ -289,10 +319,14 @@ public sealed class MatmulKernel : IDisposable
             FetchLag = weightType == GgmlType.Q8_0 ? 0 : fetchLag ?? FetchLagFor(device.Info);   // Q8_0 has its own block loop
             if (FetchLag >= rowsPerLane)
                 throw new ArgumentOutOfRangeException(nameof(fetchLag), FetchLag, $"the fetch lag must be below the {rowsPerLane} rows per lane");
+            bool canShareX = !decode && weightType != GgmlType.Q8_0 && SharedXFits(device, TokensPerWorkgroup);
+            if (shareX == true && !canShareX)
+                throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, F16 or F32, a workgroup of one subgroup of at least {TokensPerWorkgroup} lanes with subgroupBroadcast");
+            XShared = canShareX && (shareX ?? SharesXFor(device.Info));
             uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows,
                            // 5-9: the rope's, as in qkv_rope.glsl (unused without it); 10: the fetch lag
                            (uint)(rope?.HeadDim ?? 0), (uint)(rope?.HeadCount ?? 0), (uint)(rope?.KvHeadCount ?? 0),
-                           BitConverter.SingleToUInt32Bits(rope?.FreqBase ?? 0f), rope?.F16Cache == true ? 1u : 0u, FetchLag];
+                           BitConverter.SingleToUInt32Bits(rope?.FreqBase ?? 0f), rope?.F16Cache == true ? 1u : 0u, FetchLag, XShared ? 1u : 0u];
             _kernel = new ComputeKernel(device, name, kinds.ToArray(), Marshal.SizeOf<Push>(), spec);
             return;
         }
