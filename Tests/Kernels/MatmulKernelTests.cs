@@ -103,37 +103,33 @@ public class ArgmaxKernelTests : GpuTest
         Assert.That(result[0], Is.EqualTo(n == 1 ? 0u : (uint)best));
     }
 
-    /// <summary>The fetch-order anchor is on for llvmpipe from Mesa 23.2 to 24 (where it halved the spills and doubled
-    /// prefill), not on Mesa 22 or 25 (which schedule the loop themselves), other drivers or GPUs.</summary>
-    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, 1u)]
-    [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, 1u)]
-    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, 0u)]
-    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, 0u)]
-    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, 0u)]
-    [TestCase("llvmpipe", "Mesa 25.2.8-0ubuntu0.24.04.5 (LLVM 20.1.2)", DeviceKind.Cpu, 0u)]
-    [TestCase("llvmpipe", "", DeviceKind.Cpu, 0u)]
-    [TestCase("SwiftShader driver", "Mesa 23.2.0", DeviceKind.Cpu, 0u)]
-    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, 0u)]
-    public void FetchLagIsOnlyWhereItPays(string driverName, string driverInfo, DeviceKind kind, uint lag) =>
-        Assert.That(MatmulKernel.FetchLagFor(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }), Is.EqualTo(lag));
+    /// <summary>The per-driver kernel choices, measured where they pay (MatmulKernel's rules, README "Newer lavapipe"):
+    /// Q8_0 stored as F16 on llvmpipe from Mesa 23.2 on, the fetch-order anchor on Mesa 23.2 to 24, X shared across lanes in
+    /// prefill from 23.2 on; none of them on Mesa 22 or 23.1, other drivers, GPUs, or an llvmpipe whose version cannot
+    /// be read.</summary>
+    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false, 0u, false)]
+    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, false, 0u, false)]
+    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, true, 1u, true)]
+    [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, true, 1u, true)]
+    [TestCase("llvmpipe", "Mesa 24.2.8-1ubuntu1~24.04.1 (LLVM 19.1.1)", DeviceKind.Cpu, true, 1u, true)]
+    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, true, 0u, true)]
+    [TestCase("llvmpipe", "Mesa 25.2.8-0ubuntu0.24.04.5 (LLVM 20.1.2)", DeviceKind.Cpu, true, 0u, true)]
+    [TestCase("llvmpipe", "Mesa 26.1.0 (LLVM 19.1.7)", DeviceKind.Cpu, true, 0u, true)]
+    [TestCase("llvmpipe", "", DeviceKind.Cpu, false, 0u, false)]
+    [TestCase("SwiftShader driver", "Mesa 25.0.0", DeviceKind.Cpu, false, 0u, false)]
+    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, false, 0u, false)]
+    public void PerDriverChoices(string driverName, string driverInfo, DeviceKind kind, bool q8_0AsF16, uint fetchLag, bool sharesX)
+    {
+        DeviceInfo info = Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind };
+        Assert.That((MatmulKernel.Q8_0RowsSlowerThanF16(info), MatmulKernel.FetchLagFor(info), MatmulKernel.SharesXFor(info)),
+            Is.EqualTo((q8_0AsF16, fetchLag, sharesX)), "(Q8_0 as F16, fetch lag, shared X)");
+    }
 
     /// <summary>A fetch lag of the rows per lane or more would anchor no row: an error, not a silent no-op.</summary>
     [Test]
     public void FetchLagBeyondTheRowsIsRefused() =>
         Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, fetchLag: MatmulKernel.DecodeRowsPerLane),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("rows per lane"));
-
-    /// <summary>X is shared across lanes in prefill on llvmpipe from Mesa 23.2 on (fewer texel-fetch calls), not on Mesa 22
-    /// (whose subgroupBroadcast costs more), other drivers or GPUs.</summary>
-    [TestCase("llvmpipe", "Mesa 25.2.8-0ubuntu0.24.04.5 (LLVM 20.1.2)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false)]
-    [TestCase("SwiftShader driver", "Mesa 25.0.0", DeviceKind.Cpu, false)]
-    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, false)]
-    public void SharedXIsOnlyWhereItPays(string driverName, string driverInfo, DeviceKind kind, bool shared) =>
-        Assert.That(MatmulKernel.SharesXFor(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }), Is.EqualTo(shared));
 
     /// <summary>Decode (one token per workgroup) and Q8_0 have no shared X: asking for it is an error; the default leaves it off.</summary>
     [Test]

@@ -92,21 +92,6 @@ public class QuantMatmulTests : GpuTest
         }
     }
 
-    /// <summary>Q8_0 is widened to F16 on llvmpipe from Mesa 23.2 on (where its kernel measured slower than F16's), not on
-    /// Mesa 22, other drivers or GPUs.</summary>
-    [TestCase("llvmpipe", "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 26.1.0 (LLVM 19.1.7)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false)]
-    [TestCase("llvmpipe", "Mesa 24.2.8-1ubuntu1~24.04.1 (LLVM 19.1.1)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, true)]
-    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, false)]
-    [TestCase("llvmpipe", "", DeviceKind.Cpu, false)]
-    [TestCase("SwiftShader driver", "Mesa 25.0.0", DeviceKind.Cpu, false)]
-    [TestCase("NVIDIA", "580.95.05", DeviceKind.DiscreteGpu, false)]
-    public void Q8_0IsWidenedOnlyWhereItsKernelIsSlower(string driverName, string driverInfo, DeviceKind kind, bool widened) =>
-        Assert.That(MatmulKernel.Q8_0RowsSlowerThanF16(Device.Info with { DriverName = driverName, DriverInfo = driverInfo, Kind = kind }),
-            Is.EqualTo(widened));
-
     [Test]
     public void TypesWithoutKernelFailClearly()
     {
