@@ -209,6 +209,26 @@ public sealed class ForwardPass : IDisposable
         MatmulKernel.NormAfterFits(_device, m.Type, _rmsNorm);
 
     /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
+    /// <summary>What the matmul kernels built for this model run as, for reports (<c>tipo bench</c>): their layouts and, for
+    /// the rows-per-lane kernels, the fetch lag and whether prefill shares X across lanes (the per-driver variants).</summary>
+    public string MatmulChoices
+    {
+        get
+        {
+            var kernels = _matvec.Values.Concat(_matmul.Values).ToList();
+            string layouts = string.Join(" and ", kernels.Select(k => k.Layout).Distinct().Order().Select(l => l switch
+            {
+                MatmulLayout.RowsPerLane => "rows-per-lane",
+                MatmulLayout.WideSplitK => "wide split-k",
+                _ => "split-k",
+            }));
+            var rows = kernels.Where(k => k.Layout == MatmulLayout.RowsPerLane).ToList();
+            return rows.Count == 0 ? layouts + " matmuls" : string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "{0} matmuls, fetch lag {1}, X shared in prefill: {2}", layouts,
+                string.Join("/", rows.Select(k => k.FetchLag).Distinct().Order()), rows.Any(k => k.XShared) ? "yes" : "no");
+        }
+    }
+
     public void SetPosition(int pos0) => _a.Step.Upload<uint>([(uint)pos0]);
 
     /// <summary>

@@ -52,7 +52,8 @@ public sealed class LlamaModel : IDisposable
     /// <summary>Bytes of GPU weights read by one decode step.</summary>
     public long WeightBytes => _weights.GpuBytes;
     /// <summary>What the matmuls run as on this device, for reports (<c>tipo bench</c>): the kernel family and the choices
-    /// made for its driver (the rows-per-lane kernels' fetch lag, the quantised types stored as F16).</summary>
+    /// made for its driver (the rows-per-lane kernels' fetch lag and shared X, the quantised types stored as F16), read from
+    /// the kernels built (<see cref="ForwardPass.MatmulChoices"/>).</summary>
     public string MatmulChoices { get; }
     /// <summary>Bytes of the model file's tensors as stored there (llama-bench's model size); <see cref="WeightBytes"/>
     /// differs where the device keeps them otherwise (quantised types widened to F16 on CPU devices, the token embedding
@@ -92,14 +93,12 @@ public sealed class LlamaModel : IDisposable
             // Q8_0 too where the driver compiles its kernel into one slower than F16's.
             QuantsAsF16 quantsAsF16 = !rowsLayout || !QuantsAsF16Fits(file, device.Info.LargestHeapBytes) ? QuantsAsF16.None
                 : Kernels.MatmulKernel.Q8_0RowsSlowerThanF16(device.Info) ? QuantsAsF16.All : QuantsAsF16.AllButQ8_0;
-            MatmulChoices = !rowsLayout ? "split-k matmuls (F16: wide split-k)" : string.Format(System.Globalization.CultureInfo.InvariantCulture,
-                "rows-per-lane matmuls, fetch lag {0}, X shared in prefill: {1}, quantised matrices as F16: {2}", Kernels.MatmulKernel.FetchLagFor(device.Info),
-                Kernels.MatmulKernel.SharesXFor(device.Info) && Kernels.MatmulKernel.SharedXFits(device, Kernels.MatmulKernel.PrefillTokensPerWorkgroup) ? "yes" : "no",
-                quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" });
             _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels));
+            MatmulChoices = _forward.MatmulChoices + ", quantised matrices as F16: " +
+                quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" };
             _sequence = Track(new CommandSequence(device));
             _embeddingRows = new float[maxTokens * c.HiddenSize];
         }

@@ -84,6 +84,9 @@ public sealed record DeviceInfo(
     /// shader (AMD: 32 or 64; Intel: 8 to 32) or where that is unknown (before Vulkan 1.3).</summary>
     public bool FixedSubgroupSize => SubgroupSize > 0 && MinSubgroupSize == SubgroupSize && MaxSubgroupSize == SubgroupSize;
 
+    /// <summary>The driver and its version, e.g. "llvmpipe Mesa 23.2.1 (LLVM 15.0.7)" (the kernels chosen depend on it).</summary>
+    public string Driver => $"{DriverName} {DriverInfo}".Trim();
+
     /// <summary>Human-readable type, e.g. "discrete GPU".</summary>
     public string KindText => Kind switch
     {

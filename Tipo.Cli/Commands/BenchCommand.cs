@@ -172,9 +172,6 @@ internal static class BenchCommand
             Console.WriteLine(string.Format(inv, "| {0} | {1} | {2:F3} | {3:F1}% |", g.Key, g.Count(), g.Sum(s => s.Milliseconds), 100 * g.Sum(s => s.Milliseconds) / total));
     }
 
-    /// <summary>The driver and its version ("llvmpipe Mesa 23.2.1 (LLVM 15.0.7)"): the kernels chosen depend on it.</summary>
-    private static string DriverOf(DeviceInfo device) => $"{device.DriverName} {device.DriverInfo}".Trim();
-
     private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps,
         DispatchCost? dispatchCost)
     {
@@ -191,7 +188,7 @@ internal static class BenchCommand
                     ["model_size"] = llm.FileTensorBytes,
                     ["model_n_params"] = parameters,
                     ["gpu_info"] = llm.Device.Name,
-                    ["driver_info"] = DriverOf(llm.Device),
+                    ["driver_info"] = llm.Device.Driver,
                     ["matmuls"] = llm.MatmulChoices,
                     ["n_prompt"] = t.NPrompt,
                     ["n_gen"] = t.NGen,
@@ -221,7 +218,7 @@ internal static class BenchCommand
                 t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
                 t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
         }
-        Console.WriteLine(string.Format(inv, "driver: {0}; {1}", DriverOf(llm.Device), llm.MatmulChoices));
+        Console.WriteLine(string.Format(inv, "driver: {0}; {1}", llm.Device.Driver, llm.MatmulChoices));
         foreach (var t in results.Where(t => t.SamplerMicrosecondsPerToken != null))
         {
             double us = t.SamplerMicrosecondsPerToken!.Value;

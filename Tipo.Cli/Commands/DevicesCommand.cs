@@ -39,7 +39,7 @@ internal static class DevicesCommand
         var sb = new System.Text.StringBuilder();
         sb.AppendLine(ci, $"[{d.Index}] {d.Name}{(d.Usable ? "" : "  (not usable: needs Vulkan 1.2 with a compute queue)")}");
         sb.AppendLine(ci, $"    type:                  {d.KindText}");
-        sb.AppendLine("    driver:                " + $"{d.DriverName} {d.DriverInfo}".Trim());
+        sb.AppendLine("    driver:                " + d.Driver);
         sb.AppendLine(ci, $"    Vulkan API:            {d.ApiVersion}");
         sb.AppendLine(ci, $"    memory heaps:          {heaps}{(d.UnifiedMemory ? " (unified)" : "")}");
         sb.AppendLine(ci, $"    subgroup size:         {d.SubgroupSize}{(d.SubgroupArithmetic ? "" : " (no subgroup arithmetic)")}");

@@ -167,7 +167,7 @@ public sealed class MatmulKernel : IDisposable
     /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
     /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least that
     /// many lanes, with subgroupBroadcast.</summary>
-    public static bool SharedXFits(VulkanDevice device, uint tokens)
+    private static bool SharedXFits(VulkanDevice device, uint tokens)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceInfo info = device.Info;
