@@ -75,6 +75,11 @@ public sealed record DeviceInfo(
     /// matmuls use them: <see cref="Tipo.Inference.Kernels.KernelSets.CpuKernelsRunOn"/>).</summary>
     public bool SubgroupBallot { get; init; }
 
+    /// <summary>Compute units that run workgroups side by side, where the driver reports them: NVIDIA's SMs
+    /// (VK_NV_shader_sm_builtins), AMD's CUs (VK_AMD_shader_core_properties); 0 when unknown (lavapipe, Intel, ...).
+    /// The one-dispatch decode layer (<see cref="Tipo.Inference.Kernels.DecodeLayerKernel"/>) sizes its grid by it.</summary>
+    public uint ComputeUnits { get; init; }
+
     /// <summary>The smallest subgroup a shader may run in: <see cref="MinSubgroupSize"/> where the device reports it (Vulkan
     /// 1.3), else <see cref="SubgroupSize"/>.</summary>
     public uint SmallestSubgroupSize => MinSubgroupSize > 0 ? MinSubgroupSize : SubgroupSize;

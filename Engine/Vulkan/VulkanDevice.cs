@@ -471,8 +471,18 @@ public sealed unsafe class VulkanDevice : IDisposable
         var p13 = new PhysicalDeviceVulkan13Properties { SType = StructureType.PhysicalDeviceVulkan13Properties };
         if (v13)
             driver.PNext = &p13;
+        // How many compute units run workgroups side by side, where the driver says (NVIDIA: SMs; AMD: CUs).
+        var deviceExtensions = DeviceExtensions(vk, pd);
+        var smBuiltins = new PhysicalDeviceShaderSMBuiltinsPropertiesNV { SType = StructureType.PhysicalDeviceShaderSMBuiltinsPropertiesNV };
+        var amdCores = new PhysicalDeviceShaderCorePropertiesAMD { SType = StructureType.PhysicalDeviceShaderCorePropertiesAmd };
+        bool hasSmBuiltins = deviceExtensions.Contains("VK_NV_shader_sm_builtins");
+        bool hasAmdCores = deviceExtensions.Contains("VK_AMD_shader_core_properties");
+        if (hasSmBuiltins) { smBuiltins.PNext = subgroup.PNext; subgroup.PNext = &smBuiltins; }
+        if (hasAmdCores) { amdCores.PNext = subgroup.PNext; subgroup.PNext = &amdCores; }
         var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &subgroup };
         vk.GetPhysicalDeviceProperties2(pd, &props2);
+        uint computeUnits = hasSmBuiltins ? smBuiltins.ShaderSmcount
+            : hasAmdCores ? amdCores.ShaderEngineCount * amdCores.ShaderArraysPerEngineCount * amdCores.ComputeUnitsPerShaderArray : 0;
 
         var f11 = new PhysicalDeviceVulkan11Features { SType = StructureType.PhysicalDeviceVulkan11Features };
         var f12 = new PhysicalDeviceVulkan12Features { SType = StructureType.PhysicalDeviceVulkan12Features };
@@ -566,8 +576,9 @@ public sealed unsafe class VulkanDevice : IDisposable
                               (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
             SubgroupBallot = (subgroup.SupportedOperations & SubgroupFeatureFlags.BallotBit) != 0 &&
                              (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
+            ComputeUnits = computeUnits,
         };
-        bool portabilitySubset = DeviceExtensions(vk, pd).Contains("VK_KHR_portability_subset");
+        bool portabilitySubset = deviceExtensions.Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);
     }
 

@@ -43,6 +43,7 @@ internal static class DevicesCommand
         sb.AppendLine(ci, $"    Vulkan API:            {d.ApiVersion}");
         sb.AppendLine(ci, $"    memory heaps:          {heaps}{(d.UnifiedMemory ? " (unified)" : "")}");
         sb.AppendLine(ci, $"    subgroup size:         {d.SubgroupSize}{(d.SubgroupArithmetic ? "" : " (no subgroup arithmetic)")}");
+        if (d.ComputeUnits > 0) sb.AppendLine(ci, $"    compute units:         {d.ComputeUnits}");
         sb.AppendLine(ci, $"    16-bit storage:        {YesNo(d.Storage16Bit)}");
         sb.AppendLine(ci, $"    fp16 arithmetic:       {YesNo(d.ShaderFloat16)}");
         sb.AppendLine(ci, $"    maxStorageBufferRange: {d.MaxStorageBufferRange} ({Mib(d.MaxStorageBufferRange)})");
