@@ -188,6 +188,19 @@ public sealed unsafe class CommandSequence : IDisposable
         _recorded = true;
     }
 
+    /// <summary>Records a fill of <paramref name="bytes"/> bytes of <paramref name="dst"/> from <paramref name="offset"/> with
+    /// the 32-bit <paramref name="value"/> (a transfer: order it with <see cref="Barrier"/>). Offset and size multiples of 4.</summary>
+    public void FillBuffer(GpuBuffer dst, long offset, long bytes, uint value)
+    {
+        ArgumentNullException.ThrowIfNull(dst);
+        RequireRecording();
+        if (offset < 0 || bytes <= 0 || offset % 4 != 0 || bytes % 4 != 0 || offset + bytes > dst.SizeBytes)
+            throw new ArgumentOutOfRangeException(nameof(bytes),
+                $"fill of {bytes} bytes at '{dst.DebugName}'+{offset} ({dst.SizeBytes} bytes) is out of range or not a multiple of 4");
+        _device.Vk.CmdFillBuffer(_cmd, dst.Handle, (ulong)offset, (ulong)bytes, value);
+        _recorded = true;
+    }
+
     /// <summary>Records a timestamp into query <paramref name="index"/> after all previous work completes (the query is
     /// reset in the same recording).</summary>
     public void WriteTimestamp(TimestampQueries queries, int index)

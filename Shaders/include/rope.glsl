@@ -11,11 +11,15 @@ vec2 ropeRotation(uint i, uint pos, float freqBase, uint headDim) {
 }
 
 // The layer's caches [ctx, nKvHeads * headDim], f32, or f16 in packed pairs (F16_CACHE); each store writes two adjacent
-// elements (one word of an f16 cache).
-layout(std430, binding = K_BINDING) writeonly buffer KF32 { vec2 kF32[]; };
-layout(std430, binding = K_BINDING) writeonly buffer KF16 { uint kF16[]; };
-layout(std430, binding = V_BINDING) writeonly buffer VF32 { vec2 vF32[]; };
-layout(std430, binding = V_BINDING) writeonly buffer VF16 { uint vF16[]; };
+// elements (one word of an f16 cache). A kernel that reads them back in the same dispatch from other workgroups defines
+// CACHE_ACCESS as coherent (decode_layer.comp).
+#ifndef CACHE_ACCESS
+#define CACHE_ACCESS writeonly
+#endif
+layout(std430, binding = K_BINDING) CACHE_ACCESS buffer KF32 { vec2 kF32[]; };
+layout(std430, binding = K_BINDING) CACHE_ACCESS buffer KF16 { uint kF16[]; };
+layout(std430, binding = V_BINDING) CACHE_ACCESS buffer VF32 { vec2 vF32[]; };
+layout(std430, binding = V_BINDING) CACHE_ACCESS buffer VF16 { uint vF16[]; };
 void storeK(uint word, vec2 v) { if (F16_CACHE) kF16[word] = packHalf2x16(v); else kF32[word] = v; }
 void storeV(uint word, vec2 v) { if (F16_CACHE) vF16[word] = packHalf2x16(v); else vF32[word] = v; }
 
