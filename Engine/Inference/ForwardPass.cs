@@ -56,6 +56,11 @@ public sealed class ForwardPass : IDisposable
     private readonly KernelBinding _outputNorm;
     private readonly bool _outputNormFused;        // the norm runs inside the output matmul
     private readonly MatrixBindings _output;
+    // Decode with one dispatch per layer (GPUs, F16 weights; null where it does not fit or is off), its binding per layer,
+    // and whether decode steps still use it (a failed grid sync turns it off for good).
+    private readonly DecodeLayerKernel? _decodeLayer;
+    private readonly KernelBinding[]? _decodeLayerBindings;
+    private bool _decodeLayerOn;
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
@@ -72,8 +77,10 @@ public sealed class ForwardPass : IDisposable
         KernelBinding AttnNorm, bool AttnNormFused, MatrixBindings[] Qkv, KernelBinding? RopeKvStore, KernelBinding Attention, MatrixBindings O,
         KernelBinding FfnNorm, bool FfnNormFused, MatrixBindings? FfnGlu, MatrixBindings? Gate, MatrixBindings? Up, KernelBinding? SwiGlu, MatrixBindings Down);
 
+    /// <param name="decodeWorkgroups">the grid of the one-dispatch decode layer (<see cref="DecodeLayerKernel.WorkgroupsFor"/>); 0 records
+    /// decode as per-op dispatches. Used where the model fits it (<see cref="DecodeLayerFits"/>).</param>
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
-        KernelSet kernels = KernelSet.Auto)
+        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0)
     {
         _device = device;
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
@@ -144,10 +151,17 @@ public sealed class ForwardPass : IDisposable
         _outputNorm = _rmsNorm.Bind(a.X, weights.OutputNorm, a.XNorm);
         _output = BindMatrix(weights.Output, a.XNorm, a.Logits, config.VocabSize, norm: _outputNormFused ? (a.X, weights.OutputNorm) : null);
         _argmaxBinding = _argmax.Bind(a.Logits, a.Argmax);
-        // The kernels above compile side by side on worker threads; a failure surfaces here, in the constructor, after
-        // the kernels are disposed (each waits for its own compilation).
+        // The kernels above (and the one-dispatch decode layer, where it runs) compile side by side on worker threads; a
+        // failure surfaces here, in the constructor, after the kernels are disposed (each waits for its own compilation).
         try
         {
+            if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
+            {
+                _decodeLayer = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups);
+                _decodeLayerBindings = weights.Layers.Select((lw, l) => _decodeLayer.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
+                    a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray();
+                _decodeLayerOn = true;
+            }
             device.WaitForPipelines();
         }
         catch
@@ -155,6 +169,39 @@ public sealed class ForwardPass : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>Why the one-dispatch decode layer cannot run this model here, or null: the GPU kernel set, GGUF's interleaved
+    /// rope pairs, every layer's matrices F16 in one plain row-major chunk each (QKV stacked, gate and up apart), and the
+    /// shape and device <see cref="DecodeLayerKernel.WhyNot"/> asks for.</summary>
+    private string? DecodeLayerFits(LlamaWeights weights, MatrixType cacheType)
+    {
+        if (_kernels != KernelSet.Gpu) return "the CPU kernel set";
+        if (_ropeLayout != RopeLayout.Interleaved) return "rotate-half rope pairs";
+        static bool Plain(GpuMatrix? m) => m != null && m.Type == GgmlType.F16 && m.Chunks.Count == 1 && m.TileRows == 0;
+        foreach (var lw in weights.Layers)
+        {
+            if (lw.Qkv.Count != 1 || !Plain(lw.Qkv[0]) || !Plain(lw.O) || !Plain(lw.Gate) || !Plain(lw.Up) || !Plain(lw.Down))
+                return "weights other than F16 in one chunk each (QKV stacked, gate and up apart)";
+        }
+        return DecodeLayerKernel.WhyNot(_device, _c, cacheType);
+    }
+
+    /// <summary>How a decode step is recorded, for reports (<c>tipo bench</c>).</summary>
+    public string DecodeLayout => _decodeLayerOn && _decodeLayer != null
+        ? $"one dispatch per layer ({_decodeLayer.Workgroups} workgroup{(_decodeLayer.Workgroups == 1 ? "" : "s")} of {_decodeLayer.WorkgroupSize} lanes)"
+        : "per-op dispatches";
+
+    /// <summary>True when the last decode step ran the one-dispatch layers and one of their grid syncs gave up waiting
+    /// (its workgroups did not all run at once): that step's cache row and logits are wrong. Call
+    /// <see cref="StopDecodeLayer"/>, record decode again and rerun the step.</summary>
+    public bool DecodeLayerFailed => _decodeLayerOn && _decodeLayer!.Failed;
+
+    /// <summary>Records decode steps from now on as per-op dispatches (after <see cref="DecodeLayerFailed"/>).</summary>
+    public void StopDecodeLayer()
+    {
+        _decodeLayerOn = false;
+        _decodeLayer?.ClearFailure();
     }
 
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
@@ -240,8 +287,10 @@ public sealed class ForwardPass : IDisposable
     {
         ArgumentNullException.ThrowIfNull(seq);
         seq.CopyBuffer(_a.DecodeInput, 0, _a.X, 0, 4L * _c.HiddenSize);
+        bool oneDispatchLayers = _decodeLayerOn && _decodeLayer != null;
+        if (oneDispatchLayers) _decodeLayer!.RecordStepStart(seq);
         seq.Barrier();
-        Record(seq, 1, LogitsMode.Last, argmax);
+        Record(seq, 1, LogitsMode.Last, argmax, oneDispatchLayers);
     }
 
     /// <summary>
@@ -250,13 +299,22 @@ public sealed class ForwardPass : IDisposable
     /// </summary>
     /// <param name="argmax">Also write the index of the largest logit of the last row to <see cref="Activations.Argmax"/>
     /// (greedy decoding reads back 8 bytes instead of the vocabulary's logits).</param>
-    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false)
+    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false) => Record(seq, n, logits, argmax, oneDispatchLayers: false);
+
+    /// <param name="oneDispatchLayers">run each layer as one dispatch of the decode-layer kernel (n = 1; its sync counter
+    /// zeroed before, <see cref="RecordDecode"/>).</param>
+    private void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax, bool oneDispatchLayers)
     {
         ArgumentNullException.ThrowIfNull(seq);
         int dim = _c.HiddenSize, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
 
-        for (int l = 0; l < _layers.Length; l++)
+        for (int l = 0; l < _layers.Length && oneDispatchLayers; l++)
+        {
+            _decodeLayer!.Record(seq, _decodeLayerBindings![l], l);
+            seq.ComputeBarrier();
+        }
+        for (int l = 0; l < _layers.Length && !oneDispatchLayers; l++)
         {
             var L = _layers[l];
             // When only the last token's logits are asked for, the last layer needs every token's k and v (the cache) but
@@ -339,6 +397,7 @@ public sealed class ForwardPass : IDisposable
 
     public void Dispose()
     {
+        _decodeLayer?.Dispose();
         _rmsNorm.Dispose(); _normCounter.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();

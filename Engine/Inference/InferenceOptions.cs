@@ -18,4 +18,8 @@ public sealed record InferenceOptions
     /// instead of the whole row, where the sampling options allow it (<see cref="Generator"/>). Null: on GPUs, not on CPU
     /// devices, whose host reads the row as fast as the GPU would sort it; tests turn it on for lavapipe.</summary>
     public bool? GpuTopK { get; init; }
+    /// <summary>Workgroups of the one-dispatch decode layer (<see cref="Tipo.Inference.Kernels.DecodeLayerKernel"/>): 0 records
+    /// decode as per-op dispatches. Null: the environment variable TIPO_DECODE_WORKGROUPS, else one per compute unit on GPUs
+    /// that report them (NVIDIA, AMD), else off. Used where the model fits it (GPU kernel set, F16 weights).</summary>
+    public int? DecodeWorkgroups { get; init; }
 }

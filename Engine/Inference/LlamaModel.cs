@@ -55,6 +55,8 @@ public sealed class LlamaModel : IDisposable
     /// made for its driver (the rows-per-lane kernels' fetch lag and shared X, the quantised types stored as F16), read from
     /// the kernels built (<see cref="ForwardPass.MatmulChoices"/>).</summary>
     public string MatmulChoices { get; }
+    /// <summary>How decode steps are recorded: one dispatch per layer (its grid) or per-op dispatches (ForwardPass.DecodeLayout).</summary>
+    public string DecodeLayout => _forward.DecodeLayout + (DecodeLayerFellBack ? " (after the one-dispatch layers' grid sync gave up)" : "");
     /// <summary>Bytes of the model file's tensors as stored there (llama-bench's model size); <see cref="WeightBytes"/>
     /// differs where the device keeps them otherwise (quantised types widened to F16 on CPU devices, the token embedding
     /// on the host).</summary>
@@ -96,7 +98,8 @@ public sealed class LlamaModel : IDisposable
             _weights = Track(LlamaWeights.Upload(device, file, gluBlockRows, rowTiles: rowsLayout, qkToRotateHalf: qkToRotateHalf, quantsAsF16: quantsAsF16));
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
-            _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels));
+            _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels,
+                Kernels.DecodeLayerKernel.WorkgroupsFor(device, options.DecodeWorkgroups)));
             MatmulChoices = _forward.MatmulChoices + ", quantised matrices as F16: " +
                 quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" };
             _sequence = Track(new CommandSequence(device));
@@ -285,6 +288,8 @@ public sealed class LlamaModel : IDisposable
         else _forward.Record(seq, n, LogitsMode.Last);
         seq.End();
         seq.Submit();
+        if (n == 1 && RecoveredFromDecodeLayerFailure())
+            return ProfileStep(tokens);
         _cachedTokens.AddRange(tokens);
         return profiler.Read();
     }
@@ -345,6 +350,8 @@ public sealed class LlamaModel : IDisposable
                 step = recorded;
             }
             step.Submit();
+            if (RecoveredFromDecodeLayerFailure())
+                RunChunk(tokens, pos0, mode, output);
             return;
         }
 
@@ -354,6 +361,23 @@ public sealed class LlamaModel : IDisposable
         _sequence.End();
         _sequence.Submit();
     }
+
+    /// <summary>After a decode step: if it ran the one-dispatch layers and one of their grid syncs gave up (the GPU did not
+    /// run all their workgroups at once; the step's results are wrong), switches decode to per-op dispatches for good and
+    /// drops the recorded steps, so the caller reruns the step. Returns whether it did.</summary>
+    private bool RecoveredFromDecodeLayerFailure()
+    {
+        if (!_forward.DecodeLayerFailed) return false;
+        _forward.StopDecodeLayer();
+        _decodeLogits?.Dispose(); _decodeLogits = null;
+        _decodeArgmax?.Dispose(); _decodeArgmax = null;
+        _decodeTopK?.Dispose(); _decodeTopK = null;
+        DecodeLayerFellBack = true;
+        return true;
+    }
+
+    /// <summary>True once a decode step's one-dispatch layers failed to sync and decode went back to per-op dispatches.</summary>
+    public bool DecodeLayerFellBack { get; private set; }
 
     public void Dispose()
     {

@@ -190,6 +190,7 @@ internal static class BenchCommand
                     ["gpu_info"] = llm.Device.Name,
                     ["driver_info"] = llm.Device.Driver,
                     ["matmuls"] = llm.MatmulChoices,
+                    ["decode_layout"] = llm.DecodeLayout,
                     ["n_prompt"] = t.NPrompt,
                     ["n_gen"] = t.NGen,
                     ["n_depth"] = t.NDepth,
@@ -218,7 +219,7 @@ internal static class BenchCommand
                 t.NGen > 0 ? (t.BytesPerToken / 1048576.0).ToString("F2", inv) + " MiB" : "",
                 t.NGen > 0 ? t.GigabytesPerSecond.ToString("F2", inv) : ""));
         }
-        Console.WriteLine(string.Format(inv, "driver: {0}; {1}", llm.Device.Driver, llm.MatmulChoices));
+        Console.WriteLine(string.Format(inv, "driver: {0}; {1}; decode: {2}", llm.Device.Driver, llm.MatmulChoices, llm.DecodeLayout));
         foreach (var t in results.Where(t => t.SamplerMicrosecondsPerToken != null))
         {
             double us = t.SamplerMicrosecondsPerToken!.Value;

@@ -1,0 +1,190 @@
+using System.Numerics;
+using Tipo.Models;
+using Tipo.Vulkan;
+
+namespace Tipo.Inference.Kernels;
+
+/// <summary>
+/// decode_layer.comp: one transformer layer of a decode step in one dispatch, for GPUs with F16 weights. The layer's
+/// five dependent phases (norm + QKV + rope + cache append, attention, Wo + residual, norm + gate/up + SwiGLU,
+/// W_down + residual) run inside the kernel, separated by grid-wide syncs (an atomic counter every workgroup waits on)
+/// instead of dispatch boundaries: a decode step becomes one dispatch per layer plus the head, where the per-op
+/// recording has five per layer. All workgroups must run side by side, which Vulkan does not promise: the grid is at most
+/// the GPU's compute units (<see cref="DeviceInfo.ComputeUnits"/>), and a sync that waits too long gives up and raises
+/// <see cref="Failed"/>, after which the caller decodes with the per-op dispatches.
+/// </summary>
+public sealed class DecodeLayerKernel : IDisposable
+{
+    /// <summary>Lanes per workgroup (fewer where the device's limit says so).</summary>
+    public const uint Lanes = 256;
+
+    /// <summary>Workgroups per compute unit when the device reports its compute units.</summary>
+    public const uint WorkgroupsPerComputeUnit = 2;
+
+    /// <summary>The environment variable that overrides the grid: 0 turns the kernel off, N runs N workgroups.</summary>
+    public const string WorkgroupsVariable = "TIPO_DECODE_WORKGROUPS";
+
+    private readonly ComputeKernel _kernel;
+    private readonly GpuBuffer _sync;       // { uint failed; uint arrived; } device-local, zeroed before each step
+    private readonly GpuBuffer _hostFlag;   // { uint failed; } host-visible
+
+    /// <summary>Workgroups per dispatch.</summary>
+    public uint Workgroups { get; }
+    public uint WorkgroupSize { get; }
+
+    private readonly record struct Push(uint SyncBase);
+
+    /// <summary>
+    /// Why the kernel cannot run a model of shape <paramref name="c"/> with a cache of <paramref name="cacheType"/> on
+    /// <paramref name="device"/>, or null when it can: subgroup arithmetic and shuffles, 16-byte weight rows (hidden,
+    /// feed-forward and query sizes multiples of 8), whole cache texels per head in a power of two, and its shared
+    /// memory within the device's.
+    /// </summary>
+    public static string? WhyNot(VulkanDevice device, LlamaConfig c, MatrixType cacheType)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(c);
+        var info = device.Info;
+        if (!info.SubgroupArithmetic || !info.SubgroupShuffle) return "the device lacks subgroup arithmetic or shuffles";
+        int qDim = c.HeadCount * c.HeadDim;
+        if (c.HiddenSize % 8 != 0 || c.IntermediateSize % 8 != 0 || qDim % 8 != 0) return "a hidden, feed-forward or query size not a multiple of 8";
+        if (c.KvHeadCount <= 0 || c.HeadCount % c.KvHeadCount != 0) return "heads not a multiple of the KV heads";
+        int texelElems = cacheType == MatrixType.F16 ? 8 : 4;
+        if (c.HeadDim % texelElems != 0 || !BitOperations.IsPow2(c.HeadDim / texelElems)) return "a head size that is not a power of two of 16-byte cache texels";
+        uint smallest = info.SmallestSubgroupSize;
+        if (!info.FixedSubgroupSize) return "no fixed subgroup size (the kernel is compiled for one)";
+        if (smallest == 0 || !BitOperations.IsPow2(smallest)) return "a subgroup size that is not a power of two";
+        uint wg = WorkgroupSizeFor(device);
+        if (wg % Math.Max(smallest, info.MaxSubgroupSize) != 0 || wg < smallest) return "no workgroup size of whole subgroups";
+        if (SharedBytes(c, cacheType, wg, smallest) > info.MaxComputeSharedMemorySize) return "more shared memory than the device has";
+        return null;
+    }
+
+    /// <summary>The grid for this device: <see cref="WorkgroupsVariable"/> when set, else <see cref="WorkgroupsPerComputeUnit"/>
+    /// per compute unit on GPUs that report them; 0 (the per-op dispatches) elsewhere.</summary>
+    public static uint WorkgroupsFor(VulkanDevice device, int? requested)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (requested is int r) return (uint)Math.Max(0, r);
+        string? forced = Environment.GetEnvironmentVariable(WorkgroupsVariable);
+        if (!string.IsNullOrEmpty(forced))
+        {
+            if (!uint.TryParse(forced, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out uint n))
+                throw new ArgumentException($"{WorkgroupsVariable} must be a whole number of workgroups (0 turns the one-dispatch decode layer off), not '{forced}'");
+            return n;
+        }
+        return device.Info.Kind == DeviceKind.Cpu ? 0 : device.Info.ComputeUnits * WorkgroupsPerComputeUnit;
+    }
+
+    private static uint WorkgroupSizeFor(VulkanDevice device) => Math.Min(Lanes, device.Info.MaxComputeWorkGroupInvocations);
+
+    private static uint HeadLanes(LlamaConfig c, MatrixType cacheType, uint smallestSubgroup) =>
+        Math.Min((uint)(c.HeadDim / (cacheType == MatrixType.F16 ? 8 : 4)), smallestSubgroup);
+
+    /// <summary>Shared vec4s: the largest phase input (hidden, query or feed-forward vector) or attention's merge (each key
+    /// group's weighted sum of values, and a vec4 of statistics per group).</summary>
+    private static uint StageVec4s(LlamaConfig c, MatrixType cacheType, uint wg, uint smallestSubgroup)
+    {
+        uint groups = wg / HeadLanes(c, cacheType, smallestSubgroup);
+        uint merge = groups * (uint)c.HeadDim / 4 + groups;
+        return Math.Max(merge, (uint)Math.Max(c.HiddenSize, Math.Max(c.HeadCount * c.HeadDim, c.IntermediateSize)) / 4);
+    }
+
+    private static long SharedBytes(LlamaConfig c, MatrixType cacheType, uint wg, uint smallestSubgroup) =>
+        16L * StageVec4s(c, cacheType, wg, smallestSubgroup) + 4L * wg;
+
+    /// <param name="workgroups">the grid (<see cref="WorkgroupsFor"/>); at least 1.</param>
+    public DecodeLayerKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(c);
+        if (WhyNot(device, c, cacheType) is string why)
+            throw new Errors.UnsupportedFeatureException($"the one-dispatch decode layer cannot run on {device.Info.Name}: {why}");
+        ArgumentOutOfRangeException.ThrowIfZero(workgroups);
+        // llvmpipe runs a dispatch's workgroups on its few threads, one after another on each, and a loop that spins on
+        // memory there does not end as written: with two workgroups on lavapipe the syncs neither waited nor gave up (the
+        // waiting workgroup stopped short, results wrong, no failure flagged). One workgroup never waits.
+        if (workgroups > 1 && device.Info.Kind == DeviceKind.Cpu)
+            throw new Errors.UnsupportedFeatureException(
+                $"the one-dispatch decode layer runs one workgroup on a CPU device ({device.Info.Name}), not {workgroups}: its grid syncs need every workgroup running at once ({WorkgroupsVariable})");
+        if (workgroups > device.Info.MaxComputeWorkGroupCount[0])
+            throw new ArgumentOutOfRangeException(nameof(workgroups), $"{workgroups} workgroups exceed the device's maxComputeWorkGroupCount[0] ({device.Info.MaxComputeWorkGroupCount[0]})");
+        Workgroups = workgroups;
+        uint smallest = device.Info.SmallestSubgroupSize;
+        WorkgroupSize = WorkgroupSizeFor(device);
+        // A sync polls the counter in a loop: on a GPU each poll is a trip to L2 (~1 us), on llvmpipe a few ns.
+        uint spinLimit = device.Info.Kind == DeviceKind.Cpu ? 1u << 26 : 1u << 22;
+        _kernel = new ComputeKernel(device, "decode_layer", bindingCount: 16, pushConstantBytes: 4,
+        [
+            WorkgroupSize, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
+            BitConverter.SingleToUInt32Bits(c.RopeTheta), BitConverter.SingleToUInt32Bits(c.RmsNormEps), cacheType == MatrixType.F16 ? 1u : 0u,
+            StageVec4s(c, cacheType, WorkgroupSize, smallest), HeadLanes(c, cacheType, smallest), spinLimit, device.Info.SubgroupSize,
+        ]);
+        try
+        {
+            _sync = new GpuBuffer(device, 16, "decode-layer-sync", GpuBuffer.Placement.DeviceOnly);
+            _hostFlag = new GpuBuffer(device, 16, "decode-layer-failed", GpuBuffer.Placement.HostStaging);
+            _hostFlag.Clear();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Binds one layer's weights, caches and scratch buffers.</summary>
+    /// <param name="x">[hidden] f32: the residual stream, read and updated</param>
+    /// <param name="wQkv">[q_dim + 2 kv_dim, hidden] f16: Wq, Wk, Wv stacked, q and k rows in GGUF's interleaved rope pairs</param>
+    /// <param name="attnNorm">[hidden] f32</param>
+    /// <param name="kCache">[ctx, kv_dim] f32|f16</param>
+    /// <param name="vCache">[ctx, kv_dim] f32|f16</param>
+    /// <param name="step">{ uint pos0 }</param>
+    /// <param name="q">[q_dim] f32 scratch: the roped query</param>
+    /// <param name="attention">[q_dim] f32 scratch: attention output</param>
+    /// <param name="wO">[hidden, q_dim] f16</param>
+    /// <param name="ffnNorm">[hidden] f32</param>
+    /// <param name="wGate">[ff, hidden] f16</param>
+    /// <param name="wUp">[ff, hidden] f16</param>
+    /// <param name="hidden">[ff] f32 scratch: silu(gate) * up</param>
+    /// <param name="wDown">[hidden, ff] f16</param>
+    public KernelBinding Bind(BufferRange x, BufferRange wQkv, BufferRange attnNorm, BufferRange kCache, BufferRange vCache, BufferRange step,
+        BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown) =>
+        _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag);
+
+    /// <summary>Records what a step does before its first layer: zeroes the sync counter (a transfer; the caller's
+    /// <see cref="CommandSequence.Barrier"/> orders it before the layers).</summary>
+    public void RecordStepStart(CommandSequence seq)
+    {
+        ArgumentNullException.ThrowIfNull(seq);
+        seq.FillBuffer(_sync, 0, _sync.SizeBytes, 0);
+    }
+
+    /// <summary>Records layer <paramref name="layer"/> of the step (bound by <see cref="Bind"/>).</summary>
+    public void Record(CommandSequence seq, KernelBinding binding, int layer)
+    {
+        ArgumentNullException.ThrowIfNull(seq);
+        seq.Dispatch(binding, new Push(4u * (uint)layer), Workgroups);
+    }
+
+    /// <summary>Whether a sync of a step since the last <see cref="ClearFailure"/> gave up waiting (the step's results are
+    /// wrong). Read by the host after the step's fence.</summary>
+    public bool Failed
+    {
+        get
+        {
+            Span<uint> flag = stackalloc uint[1];
+            _hostFlag.Download(flag);
+            return flag[0] != 0;
+        }
+    }
+
+    public void ClearFailure() => _hostFlag.Clear();
+
+    public void Dispose()
+    {
+        _kernel.Dispose();
+        _sync?.Dispose();
+        _hostFlag?.Dispose();
+    }
+}

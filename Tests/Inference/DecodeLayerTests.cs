@@ -1,0 +1,98 @@
+using Tipo.Inference;
+using Tipo.Inference.Kernels;
+using Tipo.Inference.Sampling;
+using Tipo.Tests.Vulkan;
+
+namespace Tipo.Tests.Inference;
+
+/// <summary>
+/// The one-dispatch decode layer (decode_layer.comp: a layer's five phases in one dispatch, grid-wide syncs between
+/// them) against llama.cpp's logits with the GPU kernel set. Lavapipe runs it with one workgroup (its syncs never wait;
+/// more is refused there); a GPU that reports its compute units runs one per unit, and there the tests also ask for more
+/// workgroups than it runs at once: a sync must give up, the step be rerun with per-op dispatches, the logits stay right.
+/// </summary>
+public class DecodeLayerTests : GpuTest
+{
+    private LlamaModel Load(string model, int? workgroups, KvCacheType kv = KvCacheType.F32) =>
+        LlamaModel.Load(Device, TestData.Shared(model), new InferenceOptions
+        {
+            KvCacheType = kv, ContextLength = 512, Kernels = KernelSet.Gpu, DecodeWorkgroups = workgroups,
+        });
+
+    private static void AssertMatchesLlamaCpp(LlamaModel llm, string what, KvCacheType kv)
+    {
+        var reference = Reference.Load("tipo-tiny-greedy");
+        float[] logits = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
+        var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
+        TestContext.Out.WriteLine($"{what}, {kv} cache, {llm.DecodeLayout}: worst row NMSE {worst:E2} (row {row}), top-1 {top1:P1}; fell back: {llm.DecodeLayerFellBack}");
+        // The F16 cache rounds k and v: llama.cpp's references were made with an F32 one.
+        Assert.That(worst, Is.LessThanOrEqualTo(kv == KvCacheType.F32 ? 1e-4 : 1e-3), $"worst row NMSE (row {row})");
+        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97), "top-1 agreement");
+    }
+
+    [TestCase(KvCacheType.F32)]
+    [TestCase(KvCacheType.F16)]
+    public void OneWorkgroupMatchesLlamaCpp(KvCacheType kv)
+    {
+        using var llm = Load("models/tipo-tiny-f16.gguf", 1, kv);
+        Assert.That(llm.DecodeLayout, Does.StartWith("one dispatch per layer (1 workgroup of"));
+        AssertMatchesLlamaCpp(llm, "one workgroup", kv);
+        Assert.That(llm.DecodeLayerFellBack, Is.False, "one workgroup never waits for another");
+    }
+
+    [Test]
+    public void TheDevicesOwnGridMatchesLlamaCpp()
+    {
+        using var llm = Load("models/tipo-tiny-f16.gguf", null);
+        uint units = Device.Info.ComputeUnits;
+        if (Device.Info.Kind == Tipo.Vulkan.DeviceKind.Cpu || units == 0)
+        {
+            Assert.That(llm.DecodeLayout, Is.EqualTo("per-op dispatches"), "no compute units reported: decode as before");
+            return;
+        }
+        Assert.That(llm.DecodeLayout, Does.StartWith($"one dispatch per layer ({units * DecodeLayerKernel.WorkgroupsPerComputeUnit} workgroups"));
+        AssertMatchesLlamaCpp(llm, $"{units} compute units", KvCacheType.F32);
+        Assert.That(llm.DecodeLayerFellBack, Is.False, "one workgroup per compute unit all run at once");
+    }
+
+    [Test]
+    public void DecodeAndPrefillOfTheSameIdsAgree()
+    {
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var llm = Load("models/tipo-tiny-f16.gguf", 1);
+        float[] prefill = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: false);
+        float[] decode = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
+        var (worst, row, top1) = Compare.Rows(decode, prefill, reference.LogitsRows, reference.Vocab);
+        TestContext.Out.WriteLine($"decode layer against the per-op prefill: worst row NMSE {worst:E2} (row {row}), top-1 {top1:P1}");
+        Assert.That(worst, Is.LessThanOrEqualTo(1e-8), $"worst row NMSE (row {row})");
+        Assert.That(top1, Is.EqualTo(1.0));
+    }
+
+    [Test]
+    public void MoreWorkgroupsThanRunAtOnceFallBackOrAreRefused()
+    {
+        if (Device.Info.Kind == Tipo.Vulkan.DeviceKind.Cpu)
+        {
+            var ex = Assert.Throws<Tipo.Errors.UnsupportedFeatureException>(() => Load("models/tipo-tiny-f16.gguf", 2).Dispose());
+            Assert.That(ex!.Message, Does.Contain("one workgroup").And.Contain(Device.Info.Name));
+            return;
+        }
+        // 8192 workgroups of 256 lanes: more than any GPU holds at once (an H200 holds 1056).
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var llm = Load("models/tipo-tiny-f16.gguf", 8192);
+        var result = new Generator(llm).Generate(reference.Prompt, 8, SamplingOptions.Greedy, seed: 0, stopAtEos: false);
+        Assert.That(llm.DecodeLayerFellBack, Is.True, "8192 workgroups cannot all run at once");
+        Assert.That(llm.DecodeLayout, Does.StartWith("per-op dispatches (after"));
+        Assert.That(result.Tokens, Is.EqualTo(reference.Greedy.Take(8)), "the failed step was rerun");
+    }
+
+    [Test]
+    public void ModelsItDoesNotFitDecodeAsBefore()
+    {
+        // F32 weights (the Hugging Face dir) and Q8_0 blocks: the per-op dispatches, whatever the grid asked for.
+        using (var hf = Load("models/tipo-tiny", 1)) Assert.That(hf.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        using (var q8 = Load("models/tipo-tiny-q8_0.gguf", 1)) Assert.That(q8.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        using var off = Load("models/tipo-tiny-f16.gguf", 0);
+        Assert.That(off.DecodeLayout, Is.EqualTo("per-op dispatches"));
+    }
+}
