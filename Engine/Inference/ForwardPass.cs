@@ -197,6 +197,9 @@ public sealed class ForwardPass : IDisposable
     /// <see cref="StopDecodeLayer"/>, record decode again and rerun the step.</summary>
     public bool DecodeLayerFailed => _decodeLayerOn && _decodeLayer!.Failed;
 
+    /// <summary>Makes the next decode step look failed (<see cref="DecodeLayerKernel.RaiseFailureFlagForTests"/>).</summary>
+    internal void RaiseDecodeLayerFailureForTests() => _decodeLayer?.RaiseFailureFlagForTests();
+
     /// <summary>Records decode steps from now on as per-op dispatches (after <see cref="DecodeLayerFailed"/>).</summary>
     public void StopDecodeLayer()
     {

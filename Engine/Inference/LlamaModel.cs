@@ -376,6 +376,9 @@ public sealed class LlamaModel : IDisposable
         return true;
     }
 
+    /// <summary>Makes the next decode step look as if a grid sync of its one-dispatch layers gave up (tests of the rerun).</summary>
+    internal void RaiseDecodeLayerFailureForTests() => _forward.RaiseDecodeLayerFailureForTests();
+
     /// <summary>True once a decode step's one-dispatch layers failed to sync and decode went back to per-op dispatches.</summary>
     public bool DecodeLayerFellBack { get; private set; }
 

@@ -181,6 +181,10 @@ public sealed class DecodeLayerKernel : IDisposable
 
     public void ClearFailure() => _hostFlag.Clear();
 
+    /// <summary>Sets the failure flag as a sync that gave up would (tests of the caller's recovery on devices whose syncs
+    /// never wait: lavapipe runs one workgroup).</summary>
+    internal void RaiseFailureFlagForTests() => _hostFlag.Upload<uint>([1u]);
+
     public void Dispose()
     {
         _kernel.Dispose();
