@@ -50,9 +50,21 @@ public class DecodeLayerTests : GpuTest
             Assert.That(llm.DecodeLayout, Is.EqualTo("per-op dispatches"), "no compute units reported: decode as before");
             return;
         }
-        Assert.That(llm.DecodeLayout, Does.StartWith($"one dispatch per layer ({units * DecodeLayerKernel.WorkgroupsPerComputeUnit} workgroups"));
+        Assert.That(llm.DecodeLayout, Does.StartWith($"one dispatch per layer ({units * DecodeLayerKernel.WorkgroupsPerComputeUnit(llm.Config, Device.Info.SubgroupSize)} workgroups"));
         AssertMatchesLlamaCpp(llm, $"{units} compute units", KvCacheType.F32);
         Assert.That(llm.DecodeLayerFellBack, Is.False, "one workgroup per compute unit all run at once");
+    }
+
+    // The shapes the grid rule was measured on (an H200: 32-lane subgroups) keep two workgroups a compute unit; wider
+    // models, whose loads ahead need more registers, get one.
+    [TestCase(768, 2304, 12, 2u)]      // tipo-200m: gate/up 4 rows x 3 texels a lane
+    [TestCase(1280, 3840, 20, 2u)]     // tipo-500m: 4 x 5 texels = 80 registers
+    [TestCase(2048, 5632, 32, 1u)]     // a 1B LLaMA: 4 x 8 texels
+    public void WorkgroupsPerComputeUnitFollowTheRegistersLoadedAhead(int hidden, int ff, int heads, uint expected)
+    {
+        var c = new Tipo.Models.LlamaConfig(hidden, ff, LayerCount: 1, HeadCount: heads, KvHeadCount: heads, HeadDim: 64, VocabSize: 32000,
+            RmsNormEps: 1e-5f, RopeTheta: 10000f, TieWordEmbeddings: false, MaxPositionEmbeddings: 2048, BosTokenId: 1, EosTokenId: 2, RopeDimensionCount: 64);
+        Assert.That(DecodeLayerKernel.WorkgroupsPerComputeUnit(c, 32), Is.EqualTo(expected));
     }
 
     [Test]

@@ -18,8 +18,12 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <summary>Lanes per workgroup (fewer where the device's limit says so).</summary>
     public const uint Lanes = 256;
 
-    /// <summary>Workgroups per compute unit when the device reports its compute units.</summary>
-    public const uint WorkgroupsPerComputeUnit = 2;
+    /// <summary>Most registers per lane the weights a subgroup loads ahead for one phase may take for two workgroups to
+    /// share a compute unit: tipo-500m's gate/up phase holds 20 16-byte texels a lane (80 registers) and two of its
+    /// 256-lane workgroups ran side by side on an H200's SMs (264 workgroups: 1139-1231 tok/s against 1160-1188 with
+    /// 132); three did not fit (396 workgroups: the syncs gave up). A kernel variant with more live registers no longer
+    /// fit two either.</summary>
+    public const int TwoPerComputeUnitRegisters = 80;
 
     /// <summary>The environment variable that overrides the grid: 0 turns the kernel off, N runs N workgroups.</summary>
     public const string WorkgroupsVariable = "TIPO_DECODE_WORKGROUPS";
@@ -60,9 +64,22 @@ public sealed class DecodeLayerKernel : IDisposable
         return null;
     }
 
-    /// <summary>The grid for this device: <see cref="WorkgroupsVariable"/> when set, else <see cref="WorkgroupsPerComputeUnit"/>
-    /// per compute unit on GPUs that report them; 0 (the per-op dispatches) elsewhere.</summary>
-    public static uint WorkgroupsFor(VulkanDevice device, int? requested)
+    /// <summary>Workgroups per compute unit for a model of shape <paramref name="c"/> on a device of subgroup size
+    /// <paramref name="subgroup"/>: two where the weights a subgroup loads ahead for a phase fit
+    /// <see cref="TwoPerComputeUnitRegisters"/> (4 registers a 16-byte texel: four rows of gate/up or two of QKV and Wo of
+    /// hidden or query width, one row of W_down), else one.</summary>
+    public static uint WorkgroupsPerComputeUnit(LlamaConfig c, uint subgroup)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        long TexelsPerLane(int cols) => (cols / 8 + subgroup - 1) / Math.Max(1u, subgroup);
+        long texels = Math.Max(4 * TexelsPerLane(c.HiddenSize), Math.Max(2 * TexelsPerLane(c.HeadCount * c.HeadDim), TexelsPerLane(c.IntermediateSize)));
+        return 4 * texels <= TwoPerComputeUnitRegisters ? 2u : 1u;
+    }
+
+    /// <summary>The grid for this device and model: <see cref="WorkgroupsVariable"/> when set, else
+    /// <see cref="WorkgroupsPerComputeUnit"/> per compute unit on GPUs that report them; 0 (the per-op dispatches)
+    /// elsewhere.</summary>
+    public static uint WorkgroupsFor(VulkanDevice device, LlamaConfig c, int? requested)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (requested is int r) return (uint)Math.Max(0, r);
@@ -73,7 +90,7 @@ public sealed class DecodeLayerKernel : IDisposable
                 throw new ArgumentException($"{WorkgroupsVariable} must be a whole number of workgroups (0 turns the one-dispatch decode layer off), not '{forced}'");
             return n;
         }
-        return device.Info.Kind == DeviceKind.Cpu ? 0 : device.Info.ComputeUnits * WorkgroupsPerComputeUnit;
+        return device.Info.Kind == DeviceKind.Cpu ? 0 : device.Info.ComputeUnits * WorkgroupsPerComputeUnit(c, device.Info.SubgroupSize);
     }
 
     private static uint WorkgroupSizeFor(VulkanDevice device) => Math.Min(Lanes, device.Info.MaxComputeWorkGroupInvocations);
