@@ -26,7 +26,8 @@ public enum LogitsMode
 /// dispatches per layer. In the rows-per-lane layout (CPU devices) gate and up are one SwiGLU matmul and the QKV
 /// epilogue ropes rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that fits its
 /// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16, F32 and Q8_0
-/// weights (8 where the rope cannot join).
+/// weights (8 where the rope cannot join). Decode on GPUs that report their compute units, with F16 weights, runs each
+/// layer as one dispatch of <see cref="DecodeLayerKernel"/> instead (its five phases separated by grid-wide syncs).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
