@@ -126,6 +126,27 @@ public class DecodeLayerTests : GpuTest
     }
 
     [Test]
+    public void TipoSampledGenerationWithGpuTopKEqualsPerOpDecode()
+    {
+        // What a TIPO run records on an NVIDIA GPU: the decode layers, the head and the GPU top-k in one step, sampled
+        // with TIPO's settings; the same tokens as the per-op recording for the same seed.
+        IReadOnlyList<int> Generate(int workgroups)
+        {
+            using var llm = LlamaModel.Load(Device, TestData.Shared("models/tipo-tiny-f16.gguf"), new InferenceOptions
+            {
+                KvCacheType = KvCacheType.F32, ContextLength = 256, Kernels = KernelSet.Gpu, DecodeWorkgroups = workgroups, GpuTopK = true,
+            });
+            Assert.That(Generator.UsesGpuTopK(llm, Tipo.Expansion.TipoDefaults.Sampling), Is.True);
+            Assert.That(llm.DecodeLayout, workgroups == 0 ? Is.EqualTo("per-op dispatches") : Does.StartWith("one dispatch per layer"));
+            return new Generator(llm).Generate([1, 20, 30, 40], 48, Tipo.Expansion.TipoDefaults.Sampling, seed: 7, stopAtEos: false).Tokens;
+        }
+        var perOp = Generate(0);
+        var layers = Generate(1);
+        Assert.That(layers, Is.EqualTo(perOp));
+        Assert.That(perOp.Distinct().Count(), Is.GreaterThan(3), "a generation that samples, not one repeated token");
+    }
+
+    [Test]
     public void ModelsItDoesNotFitDecodeAsBefore()
     {
         // F32 weights (the Hugging Face dir) and Q8_0 blocks: the per-op dispatches, whatever the grid asked for.
