@@ -10,13 +10,12 @@
 //   4. n = rmsnorm(x) * g_ffn;  H = silu(Wgate n) * (Wup n)
 //   5. x += Wdown H
 //
-// Every workgroup takes its share of every phase: the matmul phases give each subgroup pairs of rows in turn (the
+// Every workgroup takes its share of every phase: the matmul phases give each subgroup a unit of rows in turn (the
 // phase's input vector staged once per workgroup in shared memory, 16-byte weight loads, lanes on neighbouring texels),
 // attention gives each workgroup whole heads. Between phases every workgroup waits for all the others (gridSync), so
-// all of them must be resident at once: the host dispatches at most as many as the GPU runs side by side (its SM or CU
-// count, DecodeLayerKernel). Vulkan does not promise that; if a sync waits SPIN_LIMIT polls it gives up, sets the
-// failure flags and the kernel runs to the end with wrong results, which the host sees and then decodes with the
-// per-op dispatches instead.
+// all of them must be resident at once: the host dispatches one or two per SM or CU (DecodeLayerKernel). Vulkan does
+// not promise that they all run; if a sync waits SPIN_LIMIT polls it gives up, sets the failure flags and the kernel
+// runs to the end with wrong results, which the host sees and then decodes with the per-op dispatches instead.
 // The sync counter is zeroed by the host before the step's first layer; layer l's syncs wait for it to reach
 // (4 l + j) * workgroups, j = 1..4.
 // spec: 0 = WG (lanes; a multiple of the subgroup size), 1-8 the model's shape, 9 = STAGE_VEC4S (shared memory),

@@ -9,9 +9,10 @@ namespace Tipo.Inference.Kernels;
 /// five dependent phases (norm + QKV + rope + cache append, attention, Wo + residual, norm + gate/up + SwiGLU,
 /// W_down + residual) run inside the kernel, separated by grid-wide syncs (an atomic counter every workgroup waits on)
 /// instead of dispatch boundaries: a decode step becomes one dispatch per layer plus the head, where the per-op
-/// recording has five per layer. All workgroups must run side by side, which Vulkan does not promise: the grid is at most
-/// the GPU's compute units (<see cref="DeviceInfo.ComputeUnits"/>), and a sync that waits too long gives up and raises
-/// <see cref="Failed"/>, after which the caller decodes with the per-op dispatches.
+/// recording has five per layer. All workgroups must run side by side, which Vulkan does not promise: the grid is one or
+/// two workgroups per compute unit of the GPU (<see cref="DeviceInfo.ComputeUnits"/>, <see cref="WorkgroupsPerComputeUnit"/>),
+/// and a sync that waits too long gives up and raises <see cref="Failed"/>, after which the caller decodes with the
+/// per-op dispatches.
 /// </summary>
 public sealed class DecodeLayerKernel : IDisposable
 {
