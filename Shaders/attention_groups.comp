@@ -41,16 +41,8 @@ shared float groupOut[WG * TEXEL_ELEMS];   // [GROUPS, HEAD_DIM]: each group's w
 shared float groupMax[GROUPS];
 shared float groupSum[GROUPS];
 
-// The 8 (f16) or 4 (f32, hi = 0) elements of one cache texel.
-void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
-    if (KV_F16 != 0u) {
-        lo = vec4(unpackHalf2x16(t.x), unpackHalf2x16(t.y));
-        hi = vec4(unpackHalf2x16(t.z), unpackHalf2x16(t.w));
-    } else {
-        lo = uintBitsToFloat(t);
-        hi = vec4(0.0);
-    }
-}
+#define CACHE_F16 (KV_F16 != 0u)
+#include "cache_texel.glsl"
 
 void main() {
     // Lanes numbered subgroup by subgroup, so the HEAD_TEXELS lanes of a group are neighbours in one subgroup.

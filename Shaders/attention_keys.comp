@@ -38,16 +38,8 @@ const uint HEAD_DIM = HEAD_TEXELS * TEXEL_ELEMS;
 const uint STATE = QUERIES * HEAD_TEXELS;
 const float NEG_BIG = -3.0e38;
 
-// The 8 (f16) or 4 (f32, hi = 0) elements of one cache texel.
-void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
-    if (KV_F16 != 0u) {
-        lo = vec4(unpackHalf2x16(t.x), unpackHalf2x16(t.y));
-        hi = vec4(unpackHalf2x16(t.z), unpackHalf2x16(t.w));
-    } else {
-        lo = uintBitsToFloat(t);
-        hi = vec4(0.0);
-    }
-}
+#define CACHE_F16 (KV_F16 != 0u)
+#include "cache_texel.glsl"
 
 vec4 q4(uint i) { return uintBitsToFloat(texelFetch(Q, int(i))); }
 

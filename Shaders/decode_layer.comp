@@ -100,13 +100,7 @@ void gridSync(uint j) {
 
 // --- matmul phases --------------------------------------------------------------------------------------------------
 
-// acc + w . (a, b): eight fmas in element order.
-float dot8(uvec4 t, vec4 a, vec4 b, float acc) {
-    vec2 w0 = unpackHalf2x16(t.x), w1 = unpackHalf2x16(t.y), w2 = unpackHalf2x16(t.z), w3 = unpackHalf2x16(t.w);
-    acc = fma(w0.x, a.x, acc); acc = fma(w0.y, a.y, acc); acc = fma(w1.x, a.z, acc); acc = fma(w1.y, a.w, acc);
-    acc = fma(w2.x, b.x, acc); acc = fma(w2.y, b.y, acc); acc = fma(w3.x, b.z, acc); acc = fma(w3.y, b.w, acc);
-    return acc;
-}
+#include "dot8.glsl"
 
 // Texels (8 halves) per row and per lane of a row: rows of HIDDEN (QKV, gate, up), Q_DIM (Wo) and FF (W_down) elements.
 const uint N8_D = HIDDEN / 8u, N8_Q = Q_DIM / 8u, N8_F = FF / 8u;
@@ -167,16 +161,8 @@ const uint GROUPS = WG / HEAD_LANES;
 const uint KEYS_IN_FLIGHT = 2u;
 const float NEG_BIG = -3.0e38;
 
-// The 8 (f16) or 4 (f32, hi = 0) elements of one cache texel.
-void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {
-    if (F16_CACHE) {
-        lo = vec4(unpackHalf2x16(t.x), unpackHalf2x16(t.y));
-        hi = vec4(unpackHalf2x16(t.z), unpackHalf2x16(t.w));
-    } else {
-        lo = uintBitsToFloat(t);
-        hi = vec4(0.0);
-    }
-}
+#define CACHE_F16 F16_CACHE
+#include "cache_texel.glsl"
 
 // Attention of head hd's query over cache rows 0..len-1, written to A. The workgroup's lanes in groups of HEAD_LANES,
 // each lane TEXELS_PER_LANE texels of the head (lane l of a group: texels l, l + HEAD_LANES, ...); group g scores keys
@@ -283,8 +269,7 @@ void main() {
             r *= scale;
             if (!leader) continue;
             if (row < Q_DIM + KV_DIM) {
-                const vec2 cs = ropeRotation((row % HEAD_DIM) / 2u, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM);
-                const vec2 rot = vec2(r.x * cs.x - r.y * cs.y, r.x * cs.y + r.y * cs.x);
+                const vec2 rot = ropeRotate(r, ropeRotation((row % HEAD_DIM) / 2u, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM));
                 if (row < Q_DIM) {
                     q[row] = rot.x;
                     q[row + 1u] = rot.y;

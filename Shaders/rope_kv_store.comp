@@ -52,10 +52,9 @@ void main() {
         const uint b = row + h * HEAD_DIM;
         const uint i0 = pc.neox != 0u ? b + i : b + 2u * i;
         const uint i1 = pc.neox != 0u ? b + i + halfD : b + 2u * i + 1u;
-        const vec2 cs = rotation(i, pos);
-        const float x0 = qkv[i0], x1 = qkv[i1];
-        qkv[i0] = x0 * cs.x - x1 * cs.y;
-        qkv[i1] = x0 * cs.y + x1 * cs.x;
+        const vec2 r = ropeRotate(vec2(qkv[i0], qkv[i1]), rotation(i, pos));
+        qkv[i0] = r.x;
+        qkv[i1] = r.y;
     } else if (item < qPairs + kvWords) {
         // k: elements e, e + 1 of the row's k, rotated, into the cache
         const uint e = 2u * (item - qPairs);

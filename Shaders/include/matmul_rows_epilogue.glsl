@@ -19,9 +19,8 @@
             const uint pos = step.pos0 + tok;
             float a = acc[r * TOKENS + t], b = acc[(r + partner) * TOKENS + t];
             if (row < qDim + kvDim) {
-                const vec2 cs = ropeRotation(d, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM);
-                const float ra = a * cs.x - b * cs.y, rb = a * cs.y + b * cs.x;
-                a = ra; b = rb;
+                const vec2 r = ropeRotate(vec2(a, b), ropeRotation(d, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM));
+                a = r.x; b = r.y;
             }
             if (row < qDim) {
                 const uint yi = pc.yOffset + tok * pc.yStride + pc.rowOffset + row;

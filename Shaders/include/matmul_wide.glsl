@@ -53,8 +53,7 @@ layout(std430, binding = UP_BINDING) readonly buffer UpWeights { uvec4 wUp[]; };
 void ropeStore(uint row, uint tok, uint pos, float a, float b) {
     const uint qDim = N_HEADS * HEAD_DIM, kvDim = N_KV_HEADS * HEAD_DIM, kvWords = kvDim / 2u;
     if (row < qDim + kvDim) {
-        const vec2 cs = ropeRotation((row % HEAD_DIM) / 2u, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM);
-        const vec2 r = vec2(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
+        const vec2 r = ropeRotate(vec2(a, b), ropeRotation((row % HEAD_DIM) / 2u, pos, uintBitsToFloat(FREQ_BASE_BITS), HEAD_DIM));
         if (row < qDim) {
             const uint yi = pc.yOffset + tok * pc.yStride + row;
             y[yi] = r.x;
@@ -88,13 +87,7 @@ float reduceLane(float v, uint slot) {
     return partialSums[slot * WG];
 }
 
-// acc + w . (a, b): eight fmas in element order (explicit, so every variant rounds the same way).
-float dot8(uvec4 t, vec4 a, vec4 b, float acc) {
-    vec2 w0 = unpackHalf2x16(t.x), w1 = unpackHalf2x16(t.y), w2 = unpackHalf2x16(t.z), w3 = unpackHalf2x16(t.w);
-    acc = fma(w0.x, a.x, acc); acc = fma(w0.y, a.y, acc); acc = fma(w1.x, a.z, acc); acc = fma(w1.y, a.w, acc);
-    acc = fma(w2.x, b.x, acc); acc = fma(w2.y, b.y, acc); acc = fma(w3.x, b.z, acc); acc = fma(w3.y, b.w, acc);
-    return acc;
-}
+#include "dot8.glsl"
 
 float acc[OUTPUTS];
 #if GLU

@@ -10,6 +10,9 @@ vec2 ropeRotation(uint i, uint pos, float freqBase, uint headDim) {
     return vec2(cos(angle), sin(angle));
 }
 
+// The pair (a, b) rotated by (cos, sin) = cs.
+vec2 ropeRotate(vec2 ab, vec2 cs) { return vec2(ab.x * cs.x - ab.y * cs.y, ab.x * cs.y + ab.y * cs.x); }
+
 // The layer's caches [ctx, nKvHeads * headDim], f32, or f16 in packed pairs (F16_CACHE); each store writes two adjacent
 // elements (one word of an f16 cache). A kernel that reads them back in the same dispatch from other workgroups defines
 // CACHE_ACCESS as coherent (decode_layer.comp).
