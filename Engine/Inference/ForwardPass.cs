@@ -61,7 +61,7 @@ public sealed class ForwardPass : IDisposable
     // and whether decode steps still use it (a failed grid sync turns it off for good).
     private readonly DecodeLayerKernel? _decodeLayer;
     private readonly KernelBinding[]? _decodeLayerBindings;
-    private bool _decodeLayerOn;
+    private bool _decodeLayerOn;   // implies _decodeLayer != null
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
@@ -189,8 +189,8 @@ public sealed class ForwardPass : IDisposable
     }
 
     /// <summary>How a decode step is recorded, for reports (<c>tipo bench</c>).</summary>
-    public string DecodeLayout => _decodeLayerOn && _decodeLayer != null
-        ? $"one dispatch per layer ({_decodeLayer.Workgroups} workgroup{(_decodeLayer.Workgroups == 1 ? "" : "s")} of {_decodeLayer.WorkgroupSize} lanes)"
+    public string DecodeLayout => _decodeLayerOn
+        ? $"one dispatch per layer ({_decodeLayer!.Workgroups} workgroup{(_decodeLayer.Workgroups == 1 ? "" : "s")} of {_decodeLayer.WorkgroupSize} lanes)"
         : "per-op dispatches";
 
     /// <summary>True when the last decode step ran the one-dispatch layers and one of their grid syncs gave up waiting
@@ -259,7 +259,6 @@ public sealed class ForwardPass : IDisposable
         layout == MatmulLayout.RowsPerLane && rowOffset == 0 && m.Chunks.Count == 1 && m.Rows == _c.HiddenSize &&
         MatmulKernel.NormAfterFits(_device, m.Type, _rmsNorm);
 
-    /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
     /// <summary>What the matmul kernels built for this model run as, for reports (<c>tipo bench</c>): their layouts and, for
     /// the rows-per-lane kernels, the fetch lag and whether prefill shares X across lanes (the per-driver variants).</summary>
     public string MatmulChoices
@@ -280,6 +279,7 @@ public sealed class ForwardPass : IDisposable
         }
     }
 
+    /// <summary>Writes the cache position of the next pass's first token (read by the GPU; call between submits).</summary>
     public void SetPosition(int pos0) => _a.Step.Upload<uint>([(uint)pos0]);
 
     /// <summary>
@@ -291,10 +291,9 @@ public sealed class ForwardPass : IDisposable
     {
         ArgumentNullException.ThrowIfNull(seq);
         seq.CopyBuffer(_a.DecodeInput, 0, _a.X, 0, 4L * _c.HiddenSize);
-        bool oneDispatchLayers = _decodeLayerOn && _decodeLayer != null;
-        if (oneDispatchLayers) _decodeLayer!.RecordStepStart(seq);
+        if (_decodeLayerOn) _decodeLayer!.RecordStepStart(seq);
         seq.Barrier();
-        Record(seq, 1, LogitsMode.Last, argmax, oneDispatchLayers);
+        Record(seq, 1, LogitsMode.Last, argmax, oneDispatchLayers: _decodeLayerOn);
     }
 
     /// <summary>
@@ -313,12 +312,17 @@ public sealed class ForwardPass : IDisposable
         int dim = _c.HiddenSize, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
 
-        for (int l = 0; l < _layers.Length && oneDispatchLayers; l++)
+        int perOpLayers = _layers.Length;
+        if (oneDispatchLayers)
         {
-            _decodeLayer!.Record(seq, _decodeLayerBindings![l], l);
-            seq.ComputeBarrier();
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                _decodeLayer!.Record(seq, _decodeLayerBindings![l], l);
+                seq.ComputeBarrier();
+            }
+            perOpLayers = 0;
         }
-        for (int l = 0; l < _layers.Length && !oneDispatchLayers; l++)
+        for (int l = 0; l < perOpLayers; l++)
         {
             var L = _layers[l];
             // When only the last token's logits are asked for, the last layer needs every token's k and v (the cache) but
