@@ -12,14 +12,23 @@
 //
 // Every workgroup takes its share of every phase: the matmul phases give each subgroup a unit of rows in turn (the
 // phase's input vector staged once per workgroup in shared memory, 16-byte weight loads, lanes on neighbouring texels),
-// attention gives each workgroup whole heads. Between phases every workgroup waits for all the others (gridSync), so
+// attention gives each workgroup chunks of ATTN_CHUNK keys of a head in turn, and the workgroup that finishes a head's
+// last chunk merges its chunks. Between phases every workgroup waits for all the others (gridSync), so
 // all of them must be resident at once: the host dispatches one or two per SM or CU (DecodeLayerKernel). Vulkan does
 // not promise that they all run; if a sync waits SPIN_LIMIT polls it gives up, sets the failure flags and the kernel
 // runs to the end with wrong results, which the host sees and then decodes with the per-op dispatches instead.
 // The sync counter is zeroed by the host before the step's first layer; layer l's syncs wait for it to reach
 // (4 l + j) * workgroups, j = 1..4.
+//
+// What a phase waits for (a timeline of globaltimer marks per workgroup and phase, tipo-500m on an H200: README, Speed):
+// weight loads issued after a sync queue behind the next phase's loads that other workgroups on the same SM issue at
+// once, so a phase that needed one more load after its sync (Wo's and W_down's x += r) waited 3-6 us for it. So every
+// load a phase needs besides its staged input is issued before the sync that precedes it: Wo's weights and the x rows it
+// adds to before sync 1 (they do not change until phase 3), W_down's x row after sync 3; and the units go round the
+// workgroups (unit u to workgroup u mod workgroups), so that each workgroup has Wo rows and issues its gate/up loads only
+// after them.
 // spec: 0 = WG (lanes; a multiple of the subgroup size), 1-8 the model's shape, 9 = STAGE_VEC4S (shared memory),
-//       10 = HEAD_LANES (lanes per key group), 11 = SPIN_LIMIT, 12 = SUBGROUP. grid: (workgroups, 1, 1).
+//       10 = HEAD_LANES (lanes per key group), 11 = SPIN_LIMIT, 12 = SUBGROUP, 13 = ATTN_CHUNK. grid: (workgroups, 1, 1).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -40,6 +49,7 @@ layout(constant_id = 9) const uint STAGE_VEC4S = 96;     // shared vec4s: the la
 layout(constant_id = 10) const uint HEAD_LANES = 8;      // lanes per key group (a power of two, at most the subgroup size)
 layout(constant_id = 11) const uint SPIN_LIMIT = 4194304;// polls of the sync counter before a sync gives up
 layout(constant_id = 12) const uint SUBGROUP = 32;       // the device's subgroup size (fixed: every shader runs in it)
+layout(constant_id = 13) const uint ATTN_CHUNK = 64;     // keys per attention unit (the host: one step of the key groups)
 
 const uint WG = gl_WorkGroupSize.x;
 const uint Q_DIM = N_HEADS * HEAD_DIM;
@@ -68,12 +78,17 @@ layout(std430, binding = 11) readonly buffer Wup { uvec4 wUp[]; };      // [ff, 
 layout(std430, binding = 12) coherent buffer H4 { vec4 h4[]; };         // [ff] f32: silu(gate) * up
 layout(std430, binding = 12) coherent buffer H1 { float h[]; };
 layout(std430, binding = 13) readonly buffer Wdown { uvec4 wDown[]; };  // [hidden, ff / 8] f16
-layout(std430, binding = 14) coherent buffer Sync { uint failed; uint arrived; } sync;  // device-local, zeroed per step
+layout(std430, binding = 14) coherent buffer Sync {       // device-local, zeroed per step
+    uint failed; uint arrived; uint pad0; uint pad1;
+    uint headChunksDone[];                                  // [n_heads]: chunks of the head finished (back to 0 by its merger)
+} sync;
 layout(std430, binding = 15) coherent buffer HostFlag { uint hostFailed; };                       // host-visible: set on failure
+layout(std430, binding = 16) coherent buffer Partial { float part[]; };  // [chunks, n_heads, head_dim + 4] f32: o, max, sum
 layout(push_constant) uniform Push { uint syncBase; } pc;   // 4 * layer
 
 shared vec4 stage[STAGE_VEC4S];
 shared float partial[WG];
+shared bool lastChunk;
 
 // --- grid-wide sync -------------------------------------------------------------------------------------------------
 
@@ -148,8 +163,9 @@ float NAME() { \
 DEFINE_STAGE_NORMED(stageAttnNormed, gAttn)
 DEFINE_STAGE_NORMED(stageFfnNormed, gFfn)
 
-// This subgroup's index among all the dispatch's subgroups, and their number: row pairs go round them.
-uint subgroupIndex() { return gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID; }
+// This subgroup's index among all the dispatch's subgroups, and their number: units go round them, the workgroups first
+// (unit u to workgroup u mod workgroups), so a phase with fewer units than subgroups (Wo) spreads over all workgroups.
+uint subgroupIndex() { return gl_SubgroupID * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
 uint subgroupCount() { return gl_NumWorkGroups.x * gl_NumSubgroups; }
 
 // --- attention (key groups, as attention_groups.comp) ---------------------------------------------------------------
@@ -164,10 +180,12 @@ const float NEG_BIG = -3.0e38;
 #define CACHE_F16 F16_CACHE
 #include "cache_texel.glsl"
 
-// Attention of head hd's query over cache rows 0..len-1, written to A. The workgroup's lanes in groups of HEAD_LANES,
-// each lane TEXELS_PER_LANE texels of the head (lane l of a group: texels l, l + HEAD_LANES, ...); group g scores keys
-// g, g + GROUPS, ... with its own online softmax; the groups merge through shared memory.
-void attendHead(uint hd, uint len) {
+// Attention of head hd's query over cache rows k0..k1-1, chunk c of the head's chunks: with one chunk, written to A;
+// else the chunk's weighted sum of values, its max and its sum of exponentials go to Partial, and the workgroup that
+// finishes the head's last chunk merges them into A. The workgroup's lanes in groups of HEAD_LANES, each lane
+// TEXELS_PER_LANE texels of the head (lane l of a group: texels l, l + HEAD_LANES, ...); group g scores keys k0 + g,
+// k0 + g + GROUPS, ... with its own online softmax; the groups merge through shared memory.
+void attendChunk(uint hd, uint k0, uint k1, uint c, uint chunks) {
     const uint lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
     const uint group = lane / HEAD_LANES, gi = lane % HEAD_LANES;
     const uint kvh = hd / (N_HEADS / N_KV_HEADS);
@@ -182,11 +200,11 @@ void attendHead(uint hd, uint len) {
         ohi[j] = vec4(0.0);
     }
     float runMax = NEG_BIG, runSum = 0.0;
-    for (uint j0 = 0u; j0 < len; j0 += GROUPS * KEYS_IN_FLIGHT) {
+    for (uint j0 = k0; j0 < k1; j0 += GROUPS * KEYS_IN_FLIGHT) {
         float s[KEYS_IN_FLIGHT];
         uvec4 vt[KEYS_IN_FLIGHT][TEXELS_PER_LANE];
         [[unroll]] for (uint u = 0u; u < KEYS_IN_FLIGHT; u++) {
-            const uint row = min(j0 + u * GROUPS + group, len - 1u);
+            const uint row = min(j0 + u * GROUPS + group, k1 - 1u);
             s[u] = 0.0;
             [[unroll]] for (uint j = 0u; j < TEXELS_PER_LANE; j++) {
                 const uint texel = row * rowTexels + kvh * HEAD_TEXELS + gi + j * HEAD_LANES;
@@ -199,7 +217,7 @@ void attendHead(uint hd, uint len) {
         [[unroll]] for (uint u = 0u; u < KEYS_IN_FLIGHT; u++)
             [[unroll]] for (uint d = 1u; d < HEAD_LANES; d <<= 1) s[u] += subgroupShuffleXor(s[u], d);
         [[unroll]] for (uint u = 0u; u < KEYS_IN_FLIGHT; u++) {
-            const bool visible = j0 + u * GROUPS + group < len;
+            const bool visible = j0 + u * GROUPS + group < k1;
             const float newMax = visible ? max(runMax, s[u]) : runMax;
             const float corr = visible ? exp(runMax - newMax) : 1.0;
             const float p = visible ? exp(s[u] - newMax) : 0.0;
@@ -232,7 +250,40 @@ void attendHead(uint hd, uint len) {
             sum += st.y * f;
             acc += stage[(g * HEAD_DIM + d) / 4u][d % 4u] * f;
         }
-        a[hd * HEAD_DIM + d] = acc / sum;
+        if (chunks == 1u) {
+            a[hd * HEAD_DIM + d] = acc / sum;
+        } else {
+            const uint base = (c * N_HEADS + hd) * (HEAD_DIM + 4u);
+            part[base + d] = acc;
+            if (d == 0u) {
+                part[base + HEAD_DIM] = m;
+                part[base + HEAD_DIM + 1u] = sum;
+            }
+        }
+    }
+    if (chunks > 1u) {
+        // The workgroup that finishes the head's last chunk merges the chunks, as the groups were merged above.
+        memoryBarrierBuffer();
+        barrier();
+        if (gl_LocalInvocationIndex == 0u)
+            lastChunk = atomicAdd(sync.headChunksDone[hd], 1u, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease) == chunks - 1u;
+        barrier();
+        if (lastChunk) {
+            memoryBarrierBuffer();
+            for (uint d = gl_LocalInvocationIndex; d < HEAD_DIM; d += WG) {
+                float m = NEG_BIG;
+                for (uint cc = 0u; cc < chunks; cc++) m = max(m, part[(cc * N_HEADS + hd) * (HEAD_DIM + 4u) + HEAD_DIM]);
+                float sum = 0.0, acc = 0.0;
+                for (uint cc = 0u; cc < chunks; cc++) {
+                    const uint base = (cc * N_HEADS + hd) * (HEAD_DIM + 4u);
+                    const float f = exp(part[base + HEAD_DIM] - m);
+                    sum += part[base + HEAD_DIM + 1u] * f;
+                    acc += part[base + d] * f;
+                }
+                a[hd * HEAD_DIM + d] = acc / sum;
+            }
+            if (gl_LocalInvocationIndex == 0u) sync.headChunksDone[hd] = 0u;   // for the next layer (after this dispatch)
+        }
     }
     barrier();
 }
@@ -245,8 +296,10 @@ void main() {
     const uint oPairs = HIDDEN / 2u;                    // phase 3: two rows
     const uint ffPairs = FF / 2u;                       // phase 4: two rows of W_gate and of W_up
                                                         // phase 5: one row of W_down
-    // Each subgroup's first unit of a phase is loaded before the phase's sync (or, for phase 1, its staging); further
-    // units (when there are more than subgroups) load in turn.
+    // Each subgroup's first unit of a phase is loaded before the phase's sync (or, for phase 1, its staging; for Wo,
+    // before sync 1); further units (when there are more than subgroups) load in turn.
+    uvec4 woa[T_Q], wob[T_Q];   // the first Wo unit's rows
+    vec2 xo = vec2(0.0);        // x[2 sgi], x[2 sgi + 1]: the residual rows they add to (x changes only in phase 3)
 
     // 1. [q | k | v] = Wqkv rmsnorm(x) g; rope; q to Q, k and v to the caches at pos.
     {
@@ -281,37 +334,46 @@ void main() {
             }
         }
     }
+    if (sgi < oPairs) {
+        LOAD_ROW(wO, 2u * sgi, N8_Q, T_Q, woa)
+        LOAD_ROW(wO, 2u * sgi + 1u, N8_Q, T_Q, wob)
+        if (leader) xo = vec2(x[2u * sgi], x[2u * sgi + 1u]);
+    }
     gridSync(1u);
 
-    // 2. Attention, a head per workgroup in turn.
-    for (uint hd = gl_WorkGroupID.x; hd < N_HEADS; hd += gl_NumWorkGroups.x) attendHead(hd, pos + 1u);
+    // 2. Attention: chunks of ATTN_CHUNK keys of a head go round the workgroups.
+    {
+        const uint len = pos + 1u;
+        const uint chunks = (len + ATTN_CHUNK - 1u) / ATTN_CHUNK;
+        for (uint u = gl_WorkGroupID.x; u < N_HEADS * chunks; u += gl_NumWorkGroups.x) {
+            const uint hd = u % N_HEADS, c = u / N_HEADS;
+            attendChunk(hd, c * ATTN_CHUNK, min(len, (c + 1u) * ATTN_CHUNK), c, chunks);
+        }
+    }
 
     // 3. x += Wo A.
     {
-        uvec4 wa[T_Q], wb[T_Q];
-        if (sgi < oPairs) {
-            LOAD_ROW(wO, 2u * sgi, N8_Q, T_Q, wa)
-            LOAD_ROW(wO, 2u * sgi + 1u, N8_Q, T_Q, wb)
-        }
         gridSync(2u);
         for (uint i = gl_LocalInvocationIndex; i < Q_DIM / 4u; i += WG) stage[i] = a4[i];
         barrier();
         for (uint p = sgi; p < oPairs; p += sgn) {
             if (p != sgi) {
-                LOAD_ROW(wO, 2u * p, N8_Q, T_Q, wa)
-                LOAD_ROW(wO, 2u * p + 1u, N8_Q, T_Q, wb)
+                LOAD_ROW(wO, 2u * p, N8_Q, T_Q, woa)
+                LOAD_ROW(wO, 2u * p + 1u, N8_Q, T_Q, wob)
             }
             vec2 r;
-            DOT_ROW(wa, N8_Q, T_Q, r.x)
-            DOT_ROW(wb, N8_Q, T_Q, r.y)
+            DOT_ROW(woa, N8_Q, T_Q, r.x)
+            DOT_ROW(wob, N8_Q, T_Q, r.y)
             if (leader) {
-                x[2u * p] += r.x;
-                x[2u * p + 1u] += r.y;
+                const vec2 x0 = p == sgi ? xo : vec2(x[2u * p], x[2u * p + 1u]);
+                x[2u * p] = x0.x + r.x;
+                x[2u * p + 1u] = x0.y + r.y;
             }
         }
     }
 
     // 4. H = silu(Wgate n) * (Wup n), n = rmsnorm(x) g.
+    float xd = 0.0;   // x[sgi]: the residual row this subgroup's first W_down unit adds to, read once phase 3 is done
     {
         uvec4 ga[T_D], gb[T_D], ua[T_D], ub[T_D];
         if (sgi < ffPairs) {
@@ -321,6 +383,7 @@ void main() {
             LOAD_ROW(wUp, 2u * sgi + 1u, N8_D, T_D, ub)
         }
         gridSync(3u);
+        if (leader && sgi < HIDDEN) xd = x[sgi];
         const float scale = stageFfnNormed();
         for (uint p = sgi; p < ffPairs; p += sgn) {
             if (p != sgi) {
@@ -353,7 +416,7 @@ void main() {
             if (row != sgi) LOAD_ROW(wDown, row, N8_F, T_F, wa)
             float r;
             DOT_ROW(wa, N8_F, T_F, r)
-            if (leader) x[row] += r;
+            if (leader) x[row] = (row == sgi ? xd : x[row]) + r;
         }
     }
 }

@@ -80,8 +80,9 @@ public sealed class ForwardPass : IDisposable
 
     /// <param name="decodeWorkgroups">the grid of the one-dispatch decode layer (<see cref="DecodeLayerKernel.WorkgroupsFor"/>); 0 records
     /// decode as per-op dispatches. Used where the model fits it (<see cref="DecodeLayerFits"/>).</param>
+    /// <param name="decodeAttentionChunkKeys">keys per attention unit of the one-dispatch decode layer; null: its default.</param>
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
-        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0)
+        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null)
     {
         _device = device;
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
@@ -158,7 +159,7 @@ public sealed class ForwardPass : IDisposable
         {
             if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
             {
-                _decodeLayer = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups);
+                _decodeLayer = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups, cache.ContextLength, decodeAttentionChunkKeys);
                 _decodeLayerBindings = weights.Layers.Select((lw, l) => _decodeLayer.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
                     a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray();
                 _decodeLayerOn = true;

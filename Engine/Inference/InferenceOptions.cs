@@ -22,4 +22,7 @@ public sealed record InferenceOptions
     /// decode as per-op dispatches. Null: the environment variable TIPO_DECODE_WORKGROUPS, else one per compute unit on GPUs
     /// that report them (NVIDIA, AMD), else off. Used where the model fits it (GPU kernel set, F16 weights).</summary>
     public int? DecodeWorkgroups { get; init; }
+    /// <summary>Keys per attention unit of the one-dispatch decode layer; null: its default (one step of its key groups,
+    /// 64). Tests ask for fewer, so that the chunks of a head are merged within llama.cpp's short references.</summary>
+    internal uint? DecodeAttentionChunkKeys { get; init; }
 }

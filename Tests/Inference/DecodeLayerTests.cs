@@ -13,10 +13,10 @@ namespace Tipo.Tests.Inference;
 /// </summary>
 public class DecodeLayerTests : GpuTest
 {
-    private LlamaModel Load(string model, int? workgroups, KvCacheType kv = KvCacheType.F32) =>
+    private LlamaModel Load(string model, int? workgroups, KvCacheType kv = KvCacheType.F32, uint? attentionChunkKeys = null) =>
         LlamaModel.Load(Device, TestData.Shared(model), new InferenceOptions
         {
-            KvCacheType = kv, ContextLength = 512, Kernels = KernelSet.Gpu, DecodeWorkgroups = workgroups,
+            KvCacheType = kv, ContextLength = 512, Kernels = KernelSet.Gpu, DecodeWorkgroups = workgroups, DecodeAttentionChunkKeys = attentionChunkKeys,
         });
 
     private static void AssertMatchesLlamaCpp(LlamaModel llm, string what, KvCacheType kv)
@@ -74,10 +74,32 @@ public class DecodeLayerTests : GpuTest
         using var llm = Load("models/tipo-tiny-f16.gguf", 1);
         float[] prefill = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: false);
         float[] decode = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
-        var (worst, row, top1) = Compare.Rows(decode, prefill, reference.LogitsRows, reference.Vocab);
-        TestContext.Out.WriteLine($"decode layer against the per-op prefill: worst row NMSE {worst:E2} (row {row}), top-1 {top1:P1}");
+        AssertSameComputation(decode, prefill, reference, "decode layer against the per-op prefill");
+    }
+
+    // Two recordings of the same arithmetic up to the order of its sums: the same top-1 everywhere, NMSE near rounding.
+    private static void AssertSameComputation(float[] actual, float[] expected, Reference reference, string what)
+    {
+        var (worst, row, top1) = Compare.Rows(actual, expected, reference.LogitsRows, reference.Vocab);
+        TestContext.Out.WriteLine($"{what}: worst row NMSE {worst:E2} (row {row}), top-1 {top1:P1}");
         Assert.That(worst, Is.LessThanOrEqualTo(1e-8), $"worst row NMSE (row {row})");
         Assert.That(top1, Is.EqualTo(1.0));
+    }
+
+    // Attention runs in chunks of a head's keys, one a workgroup, and the workgroup that finishes a head's last chunk merges
+    // them. llama.cpp's references are 64 tokens: one chunk at the default 64 keys. So these ask for 8 and 24 keys (8 and
+    // 3 chunks at the last row) and compare with the default's whole heads and with llama.cpp.
+    [TestCase(8u, KvCacheType.F32)]
+    [TestCase(24u, KvCacheType.F16)]
+    public void AttentionInChunksOfKeysMatchesWholeHeads(uint chunkKeys, KvCacheType kv)
+    {
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var whole = Load("models/tipo-tiny-f16.gguf", 1, kv);
+        using var chunked = Load("models/tipo-tiny-f16.gguf", 1, kv, chunkKeys);
+        float[] expected = TeacherForcing.Logits(whole, reference.TeacherForcedIds, oneTokenPerPass: true);
+        float[] actual = TeacherForcing.Logits(chunked, reference.TeacherForcedIds, oneTokenPerPass: true);
+        AssertSameComputation(actual, expected, reference, $"chunks of {chunkKeys} keys against whole heads, {kv} cache");
+        AssertMatchesLlamaCpp(chunked, $"chunks of {chunkKeys} keys", kv);
     }
 
     [Test]

@@ -30,12 +30,15 @@ public sealed class DecodeLayerKernel : IDisposable
     public const string WorkgroupsVariable = "TIPO_DECODE_WORKGROUPS";
 
     private readonly ComputeKernel _kernel;
-    private readonly GpuBuffer _sync;       // { uint failed; uint arrived; } device-local, zeroed before each step
+    private readonly GpuBuffer _sync;       // { uint failed, arrived, pad[2]; uint headChunksDone[n_heads]; } device-local, zeroed before each step
+    private readonly GpuBuffer _partials;   // [ceil(ctx / chunk), n_heads, head_dim + 4] f32: attention chunks' sums, max, sum of exponentials
     private readonly GpuBuffer _hostFlag;   // { uint failed; } host-visible
 
     /// <summary>Workgroups per dispatch.</summary>
     public uint Workgroups { get; }
     public uint WorkgroupSize { get; }
+    /// <summary>Keys of a head one workgroup attends to (a unit of the attention phase): one step of its key groups.</summary>
+    public uint AttentionChunkKeys { get; }
 
     private readonly record struct Push(uint SyncBase);
 
@@ -112,7 +115,10 @@ public sealed class DecodeLayerKernel : IDisposable
         16L * StageVec4s(c, cacheType, wg, smallestSubgroup) + 4L * wg;
 
     /// <param name="workgroups">the grid (<see cref="WorkgroupsFor"/>); at least 1.</param>
-    public DecodeLayerKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups)
+    /// <param name="contextLength">the cache's rows: how many attention chunks a head may have.</param>
+    /// <param name="attentionChunkKeys">keys per attention unit; null: one step of the key groups (2 keys a group, 64 for
+    /// 256 lanes over an F16 cache of 64-wide heads). Tests ask for fewer, to merge chunks at short contexts.</param>
+    public DecodeLayerKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups, int contextLength, uint? attentionChunkKeys = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(c);
@@ -130,17 +136,25 @@ public sealed class DecodeLayerKernel : IDisposable
         Workgroups = workgroups;
         uint smallest = device.Info.SmallestSubgroupSize;
         WorkgroupSize = WorkgroupSizeFor(device);
+        // Attention was a head per workgroup: at depth 512 its 20 workgroups took 7.3 us of a tipo-500m layer while the
+        // other 244 waited (H200). In chunks of one key-group step (the kernel's KEYS_IN_FLIGHT = 2 keys a group) every
+        // workgroup takes a share, and the workgroup that finishes a head's last chunk merges the head's chunks.
+        AttentionChunkKeys = attentionChunkKeys ?? 2 * (WorkgroupSize / HeadLanes(c, cacheType, smallest));
+        ArgumentOutOfRangeException.ThrowIfZero(AttentionChunkKeys, nameof(attentionChunkKeys));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(contextLength);
+        long chunks = (contextLength + AttentionChunkKeys - 1) / AttentionChunkKeys;
         // A sync polls the counter in a loop: on a GPU each poll is a trip to L2 (~1 us), on llvmpipe a few ns.
         uint spinLimit = device.Info.Kind == DeviceKind.Cpu ? 1u << 26 : 1u << 22;
-        _kernel = new ComputeKernel(device, "decode_layer", bindingCount: 16, pushConstantBytes: 4,
+        _kernel = new ComputeKernel(device, "decode_layer", bindingCount: 17, pushConstantBytes: 4,
         [
             WorkgroupSize, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), BitConverter.SingleToUInt32Bits(c.RmsNormEps), cacheType == MatrixType.F16 ? 1u : 0u,
-            StageVec4s(c, cacheType, WorkgroupSize, smallest), HeadLanes(c, cacheType, smallest), spinLimit, device.Info.SubgroupSize,
+            StageVec4s(c, cacheType, WorkgroupSize, smallest), HeadLanes(c, cacheType, smallest), spinLimit, device.Info.SubgroupSize, AttentionChunkKeys,
         ]);
         try
         {
-            _sync = new GpuBuffer(device, 16, "decode-layer-sync", GpuBuffer.Placement.DeviceOnly);
+            _sync = new GpuBuffer(device, 16 + 4L * c.HeadCount, "decode-layer-sync", GpuBuffer.Placement.DeviceOnly);
+            _partials = new GpuBuffer(device, 4L * chunks * c.HeadCount * (c.HeadDim + 4), "decode-layer-attention-chunks", GpuBuffer.Placement.DeviceOnly);
             _hostFlag = new GpuBuffer(device, 16, "decode-layer-failed", GpuBuffer.Placement.HostStaging);
             _hostFlag.Clear();
         }
@@ -168,9 +182,9 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <param name="wDown">[hidden, ff] f16</param>
     public KernelBinding Bind(BufferRange x, BufferRange wQkv, BufferRange attnNorm, BufferRange kCache, BufferRange vCache, BufferRange step,
         BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown) =>
-        _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag);
+        _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials);
 
-    /// <summary>Records what a step does before its first layer: zeroes the sync counter (a transfer; the caller's
+    /// <summary>Records what a step does before its first layer: zeroes the sync counter and the heads' chunk counters (a transfer; the caller's
     /// <see cref="CommandSequence.Barrier"/> orders it before the layers).</summary>
     public void RecordStepStart(CommandSequence seq)
     {
@@ -207,6 +221,7 @@ public sealed class DecodeLayerKernel : IDisposable
     {
         _kernel.Dispose();
         _sync?.Dispose();
+        _partials?.Dispose();
         _hostFlag?.Dispose();
     }
 }
