@@ -62,6 +62,13 @@ public sealed class ForwardPass : IDisposable
     private readonly DecodeLayerKernel? _decodeLayer;
     private readonly KernelBinding[]? _decodeLayerBindings;
     private bool _decodeLayerOn;   // implies _decodeLayer != null
+    // Its variant that writes the device clock at every phase boundary (made at the first profile), and what binds a layer.
+    private DecodeLayerKernel? _decodeLayerTimeline;
+    private KernelBinding[]? _decodeLayerTimelineBindings;
+    private readonly Func<DecodeLayerKernel, KernelBinding[]>? _bindDecodeLayer;
+    private readonly uint? _decodeAttentionChunkKeys;
+    private readonly int _contextLength;
+    private readonly MatrixType _cacheType;
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
@@ -88,6 +95,8 @@ public sealed class ForwardPass : IDisposable
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
         bool cpu = _kernels == KernelSet.Cpu;
         _c = config; _ropeLayout = ropeLayout; _a = activations;
+        _decodeAttentionChunkKeys = decodeAttentionChunkKeys;
+        _contextLength = cache.ContextLength;
         if (config.RopeDimensionCount != 0 && config.RopeDimensionCount != config.HeadDim)
             throw new Errors.UnsupportedFeatureException($"partial rotary embeddings (rope dimension {config.RopeDimensionCount} of head_dim {config.HeadDim}) are not supported");
         _qDim = config.HeadCount * config.HeadDim;
@@ -100,6 +109,7 @@ public sealed class ForwardPass : IDisposable
         _normCounter.Clear();
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         MatrixType cacheType = f16Cache ? MatrixType.F16 : MatrixType.F32;
+        _cacheType = cacheType;
         _attention = new AttentionKernel(device, cacheType, AttentionKernel.LayoutFor(device, _kernels, cacheType, config.HeadDim), config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);
@@ -160,8 +170,9 @@ public sealed class ForwardPass : IDisposable
             if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
             {
                 _decodeLayer = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups, cache.ContextLength, decodeAttentionChunkKeys);
-                _decodeLayerBindings = weights.Layers.Select((lw, l) => _decodeLayer.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
+                _bindDecodeLayer = k => weights.Layers.Select((lw, l) => k.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
                     a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray();
+                _decodeLayerBindings = _bindDecodeLayer(_decodeLayer);
                 _decodeLayerOn = true;
             }
             device.WaitForPipelines();
@@ -288,13 +299,52 @@ public sealed class ForwardPass : IDisposable
     /// <see cref="Activations.DecodeInput"/>, its position comes from <see cref="SetPosition"/>, and the last row of
     /// logits (or, with <paramref name="argmax"/>, the greedy choice) is left for the host.
     /// </summary>
-    public void RecordDecode(CommandSequence seq, bool argmax)
+    public void RecordDecode(CommandSequence seq, bool argmax) => RecordDecodeStep(seq, argmax, _decodeLayerOn ? (_decodeLayer!, _decodeLayerBindings!) : null);
+
+    private void RecordDecodeStep(CommandSequence seq, bool argmax, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? layers)
     {
         ArgumentNullException.ThrowIfNull(seq);
         seq.CopyBuffer(_a.DecodeInput, 0, _a.X, 0, 4L * _c.HiddenSize);
-        if (_decodeLayerOn) _decodeLayer!.RecordStepStart(seq);
+        layers?.Kernel.RecordStepStart(seq);
         seq.Barrier();
-        Record(seq, 1, LogitsMode.Last, argmax, oneDispatchLayers: _decodeLayerOn);
+        Record(seq, 1, LogitsMode.Last, argmax, layers);
+    }
+
+    /// <summary>Workgroups of the one-dispatch decode layer (0 when decode is per-op).</summary>
+    public uint DecodeLayerWorkgroups => _decodeLayerOn ? _decodeLayer!.Workgroups : 0;
+
+    /// <summary>Whether <see cref="RecordDecodeWithTimeline"/> can run: decode runs as one dispatch per layer and the
+    /// device has a clock shaders can read.</summary>
+    public bool DecodeLayerTimelineAvailable => _decodeLayerOn && _device.Info.ShaderDeviceClock;
+
+    /// <summary>Records one decode step as <see cref="RecordDecode"/> does, its layers through the variant of the
+    /// decode-layer kernel that writes the device clock at every phase boundary (made at the first call; the same
+    /// arithmetic); <see cref="ReadDecodeLayerTimeline"/> reads the marks after the step's fence.</summary>
+    public void RecordDecodeWithTimeline(CommandSequence seq)
+    {
+        if (!DecodeLayerTimelineAvailable)
+            throw new InvalidOperationException($"no decode-layer timeline: decode is recorded as {DecodeLayout} on {_device.Info.Name}" +
+                                                (_device.Info.ShaderDeviceClock ? "" : ", which has no device clock in shaders"));
+        if (_decodeLayerTimeline is null)
+        {
+            _decodeLayerTimeline = new DecodeLayerKernel(_device, _c, _cacheType, _decodeLayer!.Workgroups, _contextLength, _decodeAttentionChunkKeys, timelineLayers: _layers.Length);
+            _decodeLayerTimelineBindings = _bindDecodeLayer!(_decodeLayerTimeline);
+            _device.WaitForPipelines();
+        }
+        RecordDecodeStep(seq, argmax: false, (_decodeLayerTimeline, _decodeLayerTimelineBindings!));
+    }
+
+    /// <summary>The marks of the last step recorded by <see cref="RecordDecodeWithTimeline"/>.</summary>
+    public DecodeLayerTimeline ReadDecodeLayerTimeline() =>
+        (_decodeLayerTimeline ?? throw new InvalidOperationException("no decode step was recorded with the timeline")).ReadTimeline();
+
+    /// <summary>Whether the last step recorded by <see cref="RecordDecodeWithTimeline"/> had a grid sync give up (its
+    /// results are wrong); clears the flag.</summary>
+    public bool TakeDecodeLayerTimelineFailure()
+    {
+        if (_decodeLayerTimeline is null || !_decodeLayerTimeline.Failed) return false;
+        _decodeLayerTimeline.ClearFailure();
+        return true;
     }
 
     /// <summary>
@@ -303,22 +353,22 @@ public sealed class ForwardPass : IDisposable
     /// </summary>
     /// <param name="argmax">Also write the index of the largest logit of the last row to <see cref="Activations.Argmax"/>
     /// (greedy decoding reads back 8 bytes instead of the vocabulary's logits).</param>
-    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false) => Record(seq, n, logits, argmax, oneDispatchLayers: false);
+    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false) => Record(seq, n, logits, argmax, oneDispatchLayers: null);
 
-    /// <param name="oneDispatchLayers">run each layer as one dispatch of the decode-layer kernel (n = 1; its sync counter
-    /// zeroed before, <see cref="RecordDecode"/>).</param>
-    private void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax, bool oneDispatchLayers)
+    /// <param name="oneDispatchLayers">run each layer as one dispatch of this decode-layer kernel with its per-layer
+    /// bindings (n = 1; its sync counter zeroed before, <see cref="RecordDecode"/>).</param>
+    private void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? oneDispatchLayers)
     {
         ArgumentNullException.ThrowIfNull(seq);
         int dim = _c.HiddenSize, ff = _c.IntermediateSize;
         float eps = _c.RmsNormEps;
 
         int perOpLayers = _layers.Length;
-        if (oneDispatchLayers)
+        if (oneDispatchLayers is var (layerKernel, layerBindings))
         {
             for (int l = 0; l < _layers.Length; l++)
             {
-                _decodeLayer!.Record(seq, _decodeLayerBindings![l], l);
+                layerKernel.Record(seq, layerBindings[l], l);
                 seq.ComputeBarrier();
             }
             perOpLayers = 0;
@@ -407,6 +457,7 @@ public sealed class ForwardPass : IDisposable
     public void Dispose()
     {
         _decodeLayer?.Dispose();
+        _decodeLayerTimeline?.Dispose();
         _rmsNorm.Dispose(); _normCounter.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();

@@ -294,6 +294,42 @@ public sealed class LlamaModel : IDisposable
         return profiler.Read();
     }
 
+    /// <summary>Whether <see cref="ProfileDecodeLayerPhases"/> can run: decode runs as one dispatch per layer on a device
+    /// whose shaders can read its clock.</summary>
+    public bool CanProfileDecodeLayerPhases => _forward.DecodeLayerTimelineAvailable;
+
+    /// <summary>
+    /// Where one decode step of <paramref name="token"/> spends its time inside the one-dispatch decode layers: the device
+    /// clock at every phase boundary of every workgroup (a variant of the kernel that writes them; a profile, not a
+    /// benchmark). The token is appended to the cache. Throws <see cref="InvalidOperationException"/> where
+    /// <see cref="CanProfileDecodeLayerPhases"/> is false, or where that variant's grid syncs gave up (the step is then
+    /// rerun as usual, so the cache stays right).
+    /// </summary>
+    public DecodeLayerTimeline ProfileDecodeLayerPhases(int token)
+    {
+        if (!CanProfileDecodeLayerPhases)
+            throw new InvalidOperationException($"no decode-layer phase timeline on {_device.Info.Name}: decode is recorded as {DecodeLayout}" +
+                                                (_device.Info.ShaderDeviceClock ? "" : " and shaders cannot read the device clock (VK_KHR_shader_clock)"));
+        CheckRoomFor(1);
+        int pos = _cachedTokens.Count;
+        StageDecodeInput(token, pos);
+        using (var seq = new CommandSequence(_device))
+        {
+            seq.Begin();
+            _forward.RecordDecodeWithTimeline(seq);
+            seq.End();
+            seq.Submit();
+        }
+        if (_forward.TakeDecodeLayerTimelineFailure())
+        {
+            RunChunk([token], pos, LogitsMode.Last);
+            _cachedTokens.Add(token);
+            throw new InvalidOperationException($"the decode layer's timeline variant did not run all {_forward.DecodeLayerWorkgroups} workgroups at once on {_device.Info.Name} (a grid sync gave up); the step was rerun without it");
+        }
+        _cachedTokens.Add(token);
+        return _forward.ReadDecodeLayerTimeline();
+    }
+
     private void CheckRoomFor(int n)
     {
         if (_cachedTokens.Count + n > ContextLength)

@@ -80,6 +80,10 @@ public sealed record DeviceInfo(
     /// The one-dispatch decode layer (<see cref="Tipo.Inference.Kernels.DecodeLayerKernel"/>) sizes its grid by it.</summary>
     public uint ComputeUnits { get; init; }
 
+    /// <summary>Shaders may read a device-wide clock (VK_KHR_shader_clock's shaderDeviceClock: GLSL's
+    /// clockRealtime2x32EXT): the one-dispatch decode layer's phase timeline (<c>tipo bench --profile</c>) needs it.</summary>
+    public bool ShaderDeviceClock { get; init; }
+
     /// <summary>The smallest subgroup a shader may run in: <see cref="MinSubgroupSize"/> where the device reports it (Vulkan
     /// 1.3), else <see cref="SubgroupSize"/>.</summary>
     public uint SmallestSubgroupSize => MinSubgroupSize > 0 ? MinSubgroupSize : SubgroupSize;

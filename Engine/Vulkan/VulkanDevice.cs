@@ -494,6 +494,9 @@ public sealed unsafe class VulkanDevice : IDisposable
                 f12.PNext = &f13;
         }
         var features2 = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = v12 ? &f11 : null };
+        var clock = new PhysicalDeviceShaderClockFeaturesKHR { SType = StructureType.PhysicalDeviceShaderClockFeaturesKhr };
+        bool hasClock = v12 && deviceExtensions.Contains("VK_KHR_shader_clock");
+        if (hasClock) { clock.PNext = features2.PNext; features2.PNext = &clock; }
         vk.GetPhysicalDeviceFeatures2(pd, &features2);
 
         uint qCount = 0;
@@ -577,6 +580,7 @@ public sealed unsafe class VulkanDevice : IDisposable
             SubgroupBallot = (subgroup.SupportedOperations & SubgroupFeatureFlags.BallotBit) != 0 &&
                              (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
             ComputeUnits = computeUnits,
+            ShaderDeviceClock = hasClock && clock.ShaderDeviceClock,
         };
         bool portabilitySubset = deviceExtensions.Contains("VK_KHR_portability_subset");
         return new PhysicalDeviceEntry(pd, info, (uint)Math.Max(family, 0), tsBits, props.ApiVersion, portabilitySubset);
@@ -645,6 +649,14 @@ public sealed unsafe class VulkanDevice : IDisposable
         var extensions = new List<string>();
         if (entry.PortabilitySubset)
             extensions.Add("VK_KHR_portability_subset");
+        // The device clock, for the decode layer's phase timeline; not a core struct, so chained beside them.
+        var clock = new PhysicalDeviceShaderClockFeaturesKHR { SType = StructureType.PhysicalDeviceShaderClockFeaturesKhr, ShaderDeviceClock = true };
+        if (info.ShaderDeviceClock)
+        {
+            extensions.Add("VK_KHR_shader_clock");
+            clock.PNext = features2.PNext;
+            features2.PNext = &clock;
+        }
         byte** extNames = VkUtil.ToUtf8Array(extensions);
         try
         {

@@ -102,6 +102,45 @@ public class DecodeLayerTests : GpuTest
         AssertMatchesLlamaCpp(chunked, $"chunks of {chunkKeys} keys", kv);
     }
 
+    // tipo bench --profile's view inside the one-dispatch layers: the kernel's timeline variant writes the device clock at
+    // every phase boundary of every workgroup. Its marks must come in the kernel's order, and the step it ran must leave
+    // the same cache row as the plain kernel (the next token's logits still match llama.cpp).
+    [Test]
+    public void ThePhaseTimelineMarksEveryPhaseInOrderAndLeavesTheCacheRight()
+    {
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var llm = Load("models/tipo-tiny-f16.gguf", 1);
+        if (!Device.Info.ShaderDeviceClock)
+        {
+            Assert.That(llm.CanProfileDecodeLayerPhases, Is.False);
+            Assert.Ignore($"{Device.Info.Name} has no device clock in shaders (VK_KHR_shader_clock)");
+        }
+        int[] ids = reference.TeacherForcedIds;
+        const int k = 20;
+        llm.Evaluate(ids.AsSpan(0, k), LogitsMode.Last, new float[llm.VocabSize]);
+        var timeline = llm.ProfileDecodeLayerPhases(ids[k]);
+        float[] next = new float[llm.VocabSize];
+        llm.Evaluate(ids.AsSpan(k + 1, 1), LogitsMode.Last, next);
+
+        Assert.That((timeline.Layers, timeline.Workgroups), Is.EqualTo((llm.Config.LayerCount, 1)));
+        int[] order = [0, 1, 5, 2, 6, 3, 7, 4, 8, 9];   // start, (arrival at sync j, exit from it) for j = 1..4, end
+        for (int l = 0; l < timeline.Layers; l++)
+        {
+            for (int i = 1; i < order.Length; i++)
+                Assert.That(timeline.At(l, 0, order[i]), Is.GreaterThanOrEqualTo(timeline.At(l, 0, order[i - 1])), $"layer {l}, mark {order[i]} after {order[i - 1]}");
+            if (l > 0) Assert.That(timeline.At(l, 0, 0), Is.GreaterThanOrEqualTo(timeline.At(l - 1, 0, 9)), $"layer {l} starts after layer {l - 1} ends");
+        }
+        var (phases, layerUs) = timeline.Summarise();
+        Assert.That(phases.Select(p => p.Name), Is.EqualTo(DecodeLayerTimeline.PhaseNames));
+        Assert.That(phases.All(p => p.WorkMicroseconds >= 0 && p.SyncMicroseconds >= 0) && layerUs > 0, timeline.Format());
+        TestContext.Out.WriteLine(timeline.Format());
+
+        var expected = reference.Logits.AsSpan((k + 1) * reference.Vocab, reference.Vocab).ToArray();
+        var (worst, _, top1) = Compare.Rows(next, expected, 1, reference.Vocab);
+        Assert.That(worst, Is.LessThanOrEqualTo(1e-4), "the token after the profiled step");
+        Assert.That(top1, Is.EqualTo(1.0));
+    }
+
     [Test]
     public void MoreWorkgroupsThanRunAtOnceFallBackOrAreRefused()
     {

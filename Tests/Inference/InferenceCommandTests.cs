@@ -95,6 +95,11 @@ public class InferenceCommandTests
         (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "1", "-n", "0", "-d", "5", "-r", "1", "--profile"]);
         Assert.That(code, Is.Zero, err);
         Assert.That(stdout, Does.Contain("decode step at position 6"));
+        // With one dispatch per layer the profile also times the kernel's phases (or says why it cannot).
+        (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/tipo-tiny-f16.gguf"), "-p", "1", "-n", "0", "-d", "5", "-r", "1", "--profile"],
+            new Dictionary<string, string?> { ["TIPO_DECODE_WORKGROUPS"] = "1", ["TIPO_KERNELS"] = "gpu" });
+        Assert.That(code, Is.Zero, err);
+        Assert.That(stdout, Does.Contain("decode: one dispatch per layer (1 workgroup of").And.Contain("decode layer phases"));
     }
 
     [Test]

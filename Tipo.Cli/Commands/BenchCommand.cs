@@ -51,9 +51,9 @@ internal static class BenchCommand
             if (r < 1) throw new UsageException("-r must be at least 1");
             if (ng < 0) throw new UsageException("-n must not be negative");
             // Room for the deepest prefill (d + p), decode (max(1, d) + n) and, with --profile, its decode step at
-            // d + max(1, n / 2).
+            // d + max(1, n / 2) and the decode-layer timeline's step after it.
             long contextTokens = (long)dd.Max() + Math.Max(pp.DefaultIfEmpty(0).Max(), (long)ng + 1);
-            if (parse.GetValue(profile)) contextTokens = Math.Max(contextTokens, (long)dd.Max() + Math.Max(1, ng / 2) + 1);
+            if (parse.GetValue(profile)) contextTokens = Math.Max(contextTokens, (long)dd.Max() + Math.Max(1, ng / 2) + 2);
             if (contextTokens > MaxContextTokens)
                 throw new UsageException($"the bench needs a context of {contextTokens} tokens (-d + the longest of -p and -n + 1), more than a context can hold ({MaxContextTokens})");
 
@@ -159,6 +159,16 @@ internal static class BenchCommand
         llm.ResetCache();
         llm.Evaluate(Enumerable.Repeat(llm.Config.BosTokenId, position).ToArray(), LogitsMode.Last, new float[llm.VocabSize]);
         PrintSteps(string.Format(inv, "decode step at position {0}", position), llm.ProfileDecodeStep(llm.Config.BosTokenId));
+        // One dispatch per layer hides its phases from the timestamps: the kernel's timeline variant marks them.
+        if (!llm.CanProfileDecodeLayerPhases) return;
+        try
+        {
+            Console.Write(llm.ProfileDecodeLayerPhases(llm.Config.BosTokenId).Format());
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.WriteLine($"decode layer phases: {e.Message}");
+        }
     }
 
     private static void PrintSteps(string what, IReadOnlyList<(string Shader, double Milliseconds)> steps)

@@ -33,6 +33,8 @@ public sealed class DecodeLayerKernel : IDisposable
     private readonly GpuBuffer _sync;       // { uint failed, arrived, pad[2]; uint headChunksDone[n_heads]; } device-local, zeroed before each step
     private readonly GpuBuffer _partials;   // [ceil(ctx / chunk), n_heads, head_dim + 4] f32: attention chunks' sums, max, sum of exponentials
     private readonly GpuBuffer _hostFlag;   // { uint failed; } host-visible
+    private readonly GpuBuffer? _timeline;  // [layers, workgroups, DecodeLayerTimeline.Marks] uvec2: the device clock (ns), timeline kernels only
+    private readonly int _timelineLayers;
 
     /// <summary>Workgroups per dispatch.</summary>
     public uint Workgroups { get; }
@@ -118,7 +120,11 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <param name="contextLength">the cache's rows: how many attention chunks a head may have.</param>
     /// <param name="attentionChunkKeys">keys per attention unit; null: one step of the key groups (2 keys a group, 64 for
     /// 256 lanes over an F16 cache of 64-wide heads). Tests ask for fewer, to merge chunks at short contexts.</param>
-    public DecodeLayerKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups, int contextLength, uint? attentionChunkKeys = null)
+    /// <param name="timelineLayers">0, or the model's layers: the kernel then also writes the device clock at every phase
+    /// boundary of every workgroup (decode_layer_timeline.comp; needs <see cref="DeviceInfo.ShaderDeviceClock"/>), read
+    /// back by <see cref="ReadTimeline"/>. A profile, not the decode path: the marks cost a store each.</param>
+    public DecodeLayerKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups, int contextLength, uint? attentionChunkKeys = null,
+        int timelineLayers = 0)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(c);
@@ -142,10 +148,14 @@ public sealed class DecodeLayerKernel : IDisposable
         AttentionChunkKeys = attentionChunkKeys ?? 2 * (WorkgroupSize / HeadLanes(c, cacheType, smallest));
         ArgumentOutOfRangeException.ThrowIfZero(AttentionChunkKeys, nameof(attentionChunkKeys));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(contextLength);
+        ArgumentOutOfRangeException.ThrowIfNegative(timelineLayers);
+        if (timelineLayers > 0 && !device.Info.ShaderDeviceClock)
+            throw new Errors.UnsupportedFeatureException($"the decode layer's phase timeline needs a device clock in shaders (VK_KHR_shader_clock), which {device.Info.Name} lacks");
+        _timelineLayers = timelineLayers;
         long chunks = (contextLength + AttentionChunkKeys - 1) / AttentionChunkKeys;
         // A sync polls the counter in a loop: on a GPU each poll is a trip to L2 (~1 us), on llvmpipe a few ns.
         uint spinLimit = device.Info.Kind == DeviceKind.Cpu ? 1u << 26 : 1u << 22;
-        _kernel = new ComputeKernel(device, "decode_layer", bindingCount: 17, pushConstantBytes: 4,
+        _kernel = new ComputeKernel(device, timelineLayers > 0 ? "decode_layer_timeline" : "decode_layer", bindingCount: timelineLayers > 0 ? 18 : 17, pushConstantBytes: 4,
         [
             WorkgroupSize, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), BitConverter.SingleToUInt32Bits(c.RmsNormEps), cacheType == MatrixType.F16 ? 1u : 0u,
@@ -157,6 +167,8 @@ public sealed class DecodeLayerKernel : IDisposable
             _partials = new GpuBuffer(device, 4L * chunks * c.HeadCount * (c.HeadDim + 4), "decode-layer-attention-chunks", GpuBuffer.Placement.DeviceOnly);
             _hostFlag = new GpuBuffer(device, 16, "decode-layer-failed", GpuBuffer.Placement.HostStaging);
             _hostFlag.Clear();
+            if (timelineLayers > 0)
+                _timeline = new GpuBuffer(device, 8L * timelineLayers * workgroups * DecodeLayerTimeline.Marks, "decode-layer-timeline", GpuBuffer.Placement.DeviceOnly);
         }
         catch
         {
@@ -182,7 +194,9 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <param name="wDown">[hidden, ff] f16</param>
     public KernelBinding Bind(BufferRange x, BufferRange wQkv, BufferRange attnNorm, BufferRange kCache, BufferRange vCache, BufferRange step,
         BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown) =>
-        _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials);
+        _timeline is null
+            ? _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials)
+            : _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials, _timeline);
 
     /// <summary>Records what a step does before its first layer: zeroes the sync counter and the heads' chunk counters (a transfer; the caller's
     /// <see cref="CommandSequence.Barrier"/> orders it before the layers).</summary>
@@ -213,6 +227,15 @@ public sealed class DecodeLayerKernel : IDisposable
 
     public void ClearFailure() => _hostFlag.Clear();
 
+    /// <summary>The marks the last step wrote (a kernel made with timeline layers; read after the step's fence).</summary>
+    public DecodeLayerTimeline ReadTimeline()
+    {
+        if (_timeline is null) throw new InvalidOperationException("this decode-layer kernel was made without a timeline (timelineLayers: 0)");
+        var ns = new ulong[_timelineLayers * (long)Workgroups * DecodeLayerTimeline.Marks];
+        _timeline.Download<ulong>(ns);
+        return new DecodeLayerTimeline(ns, _timelineLayers, (int)Workgroups);
+    }
+
     /// <summary>Sets the failure flag as a sync that gave up would (tests of the caller's recovery on devices whose syncs
     /// never wait: lavapipe runs one workgroup).</summary>
     internal void RaiseFailureFlagForTests() => _hostFlag.Upload<uint>([1u]);
@@ -222,6 +245,7 @@ public sealed class DecodeLayerKernel : IDisposable
         _kernel.Dispose();
         _sync?.Dispose();
         _partials?.Dispose();
+        _timeline?.Dispose();
         _hostFlag?.Dispose();
     }
 }
