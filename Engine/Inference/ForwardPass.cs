@@ -327,9 +327,18 @@ public sealed class ForwardPass : IDisposable
                                                 (_device.Info.ShaderDeviceClock ? "" : ", which has no device clock in shaders"));
         if (_decodeLayerTimeline is null)
         {
-            _decodeLayerTimeline = new DecodeLayerKernel(_device, _c, _cacheType, _decodeLayer!.Workgroups, _contextLength, _decodeAttentionChunkKeys, timelineLayers: _layers.Length);
-            _decodeLayerTimelineBindings = _bindDecodeLayer!(_decodeLayerTimeline);
-            _device.WaitForPipelines();
+            var kernel = new DecodeLayerKernel(_device, _c, _cacheType, _decodeLayer!.Workgroups, _contextLength, _decodeAttentionChunkKeys, timelineLayers: _layers.Length);
+            try
+            {
+                _decodeLayerTimelineBindings = _bindDecodeLayer!(kernel);
+                _device.WaitForPipelines();   // its compilation's failure surfaces here
+            }
+            catch
+            {
+                kernel.Dispose();
+                throw;
+            }
+            _decodeLayerTimeline = kernel;
         }
         RecordDecodeStep(seq, argmax: false, (_decodeLayerTimeline, _decodeLayerTimelineBindings!));
     }
