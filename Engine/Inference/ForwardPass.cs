@@ -62,13 +62,10 @@ public sealed class ForwardPass : IDisposable
     private readonly DecodeLayerKernel? _decodeLayer;
     private readonly KernelBinding[]? _decodeLayerBindings;
     private bool _decodeLayerOn;   // implies _decodeLayer != null
-    // Its variant that writes the device clock at every phase boundary (made at the first profile), and what binds a layer.
-    private DecodeLayerKernel? _decodeLayerTimeline;
-    private KernelBinding[]? _decodeLayerTimelineBindings;
-    private readonly Func<DecodeLayerKernel, KernelBinding[]>? _bindDecodeLayer;
-    private readonly uint? _decodeAttentionChunkKeys;
-    private readonly int _contextLength;
-    private readonly MatrixType _cacheType;
+    // Makes the kernel (with the timeline layers it marks, 0 for none) bound to every layer; and its variant that writes
+    // the device clock at every phase boundary, made at the first profile.
+    private readonly Func<int, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)>? _newDecodeLayer;
+    private (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? _decodeLayerTimeline;
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
@@ -95,8 +92,6 @@ public sealed class ForwardPass : IDisposable
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
         bool cpu = _kernels == KernelSet.Cpu;
         _c = config; _ropeLayout = ropeLayout; _a = activations;
-        _decodeAttentionChunkKeys = decodeAttentionChunkKeys;
-        _contextLength = cache.ContextLength;
         if (config.RopeDimensionCount != 0 && config.RopeDimensionCount != config.HeadDim)
             throw new Errors.UnsupportedFeatureException($"partial rotary embeddings (rope dimension {config.RopeDimensionCount} of head_dim {config.HeadDim}) are not supported");
         _qDim = config.HeadCount * config.HeadDim;
@@ -109,7 +104,6 @@ public sealed class ForwardPass : IDisposable
         _normCounter.Clear();
         _ropeKvStore = new RopeKvStoreKernel(device, f16Cache, config.HeadDim);
         MatrixType cacheType = f16Cache ? MatrixType.F16 : MatrixType.F32;
-        _cacheType = cacheType;
         _attention = new AttentionKernel(device, cacheType, AttentionKernel.LayoutFor(device, _kernels, cacheType, config.HeadDim), config.HeadDim);
         _swiGlu = new SwiGluKernel(device);
         _argmax = new ArgmaxKernel(device);
@@ -169,10 +163,21 @@ public sealed class ForwardPass : IDisposable
         {
             if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
             {
-                _decodeLayer = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups, cache.ContextLength, decodeAttentionChunkKeys);
-                _bindDecodeLayer = k => weights.Layers.Select((lw, l) => k.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
-                    a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray();
-                _decodeLayerBindings = _bindDecodeLayer(_decodeLayer);
+                _newDecodeLayer = timelineLayers =>
+                {
+                    var k = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups, cache.ContextLength, decodeAttentionChunkKeys, timelineLayers);
+                    try
+                    {
+                        return (k, weights.Layers.Select((lw, l) => k.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
+                            a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray());
+                    }
+                    catch
+                    {
+                        k.Dispose();
+                        throw;
+                    }
+                };
+                (_decodeLayer, _decodeLayerBindings) = _newDecodeLayer(0);
                 _decodeLayerOn = true;
             }
             device.WaitForPipelines();
@@ -327,32 +332,31 @@ public sealed class ForwardPass : IDisposable
                                                 (_device.Info.ShaderDeviceClock ? "" : ", which has no device clock in shaders"));
         if (_decodeLayerTimeline is null)
         {
-            var kernel = new DecodeLayerKernel(_device, _c, _cacheType, _decodeLayer!.Workgroups, _contextLength, _decodeAttentionChunkKeys, timelineLayers: _layers.Length);
+            var made = _newDecodeLayer!(_layers.Length);
             try
             {
-                _decodeLayerTimelineBindings = _bindDecodeLayer!(kernel);
                 _device.WaitForPipelines();   // its compilation's failure surfaces here
             }
             catch
             {
-                kernel.Dispose();
+                made.Kernel.Dispose();
                 throw;
             }
-            _decodeLayerTimeline = kernel;
+            _decodeLayerTimeline = made;
         }
-        RecordDecodeStep(seq, argmax: false, (_decodeLayerTimeline, _decodeLayerTimelineBindings!));
+        RecordDecodeStep(seq, argmax: false, _decodeLayerTimeline);
     }
 
     /// <summary>The marks of the last step recorded by <see cref="RecordDecodeWithTimeline"/>.</summary>
     public DecodeLayerTimeline ReadDecodeLayerTimeline() =>
-        (_decodeLayerTimeline ?? throw new InvalidOperationException("no decode step was recorded with the timeline")).ReadTimeline();
+        (_decodeLayerTimeline?.Kernel ?? throw new InvalidOperationException("no decode step was recorded with the timeline")).ReadTimeline();
 
     /// <summary>Whether the last step recorded by <see cref="RecordDecodeWithTimeline"/> had a grid sync give up (its
     /// results are wrong); clears the flag.</summary>
     public bool TakeDecodeLayerTimelineFailure()
     {
-        if (_decodeLayerTimeline is null || !_decodeLayerTimeline.Failed) return false;
-        _decodeLayerTimeline.ClearFailure();
+        if (_decodeLayerTimeline is not var (kernel, _) || !kernel.Failed) return false;
+        kernel.ClearFailure();
         return true;
     }
 
@@ -466,7 +470,7 @@ public sealed class ForwardPass : IDisposable
     public void Dispose()
     {
         _decodeLayer?.Dispose();
-        _decodeLayerTimeline?.Dispose();
+        _decodeLayerTimeline?.Kernel.Dispose();
         _rmsNorm.Dispose(); _normCounter.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();

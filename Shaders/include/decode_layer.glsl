@@ -4,7 +4,7 @@
 // them; this kernel makes it one dispatch per layer plus the head.
 //
 //   1. n = rmsnorm(x) * g_attn;  [q | k | v] = Wqkv n;  q, k roped (GGUF's interleaved pairs); q -> Q; k, v -> caches
-//   2. for each head: attention of q over the cache rows 0..pos (key groups, as attention_groups.comp) -> A
+//   2. for each head: attention of q over the cache rows 0..pos, in chunks of keys (key groups, as attention_groups.comp) -> A
 //   3. x += Wo A
 //   4. n = rmsnorm(x) * g_ffn;  H = silu(Wgate n) * (Wup n)
 //   5. x += Wdown H

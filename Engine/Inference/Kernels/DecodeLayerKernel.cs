@@ -193,10 +193,11 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <param name="hidden">[ff] f32 scratch: silu(gate) * up</param>
     /// <param name="wDown">[hidden, ff] f16</param>
     public KernelBinding Bind(BufferRange x, BufferRange wQkv, BufferRange attnNorm, BufferRange kCache, BufferRange vCache, BufferRange step,
-        BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown) =>
-        _timeline is null
-            ? _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials)
-            : _kernel.Bind(x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials, _timeline);
+        BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown)
+    {
+        BufferRange[] buffers = [x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials];
+        return _kernel.Bind(_timeline is null ? buffers : [.. buffers, _timeline]);
+    }
 
     /// <summary>Records what a step does before its first layer: zeroes the sync counter and the heads' chunk counters (a transfer; the caller's
     /// <see cref="CommandSequence.Barrier"/> orders it before the layers).</summary>
