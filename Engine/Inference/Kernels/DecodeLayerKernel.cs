@@ -133,7 +133,9 @@ public sealed class DecodeLayerKernel : IDisposable
         ArgumentOutOfRangeException.ThrowIfZero(workgroups);
         // llvmpipe runs a dispatch's workgroups on its few threads, one after another on each, and a loop that spins on
         // memory there does not end as written: with two workgroups on lavapipe the syncs neither waited nor gave up (the
-        // waiting workgroup stopped short, results wrong, no failure flagged). One workgroup never waits.
+        // waiting workgroup stopped short, results wrong, no failure flagged). Mesa 22.3's llvmpipe ends an invocation's
+        // loops after 65535 iterations in all (a loop of 100000 ran 65535 times, a second loop after it once), before
+        // SPIN_LIMIT. One workgroup never waits.
         if (workgroups > 1 && device.Info.Kind == DeviceKind.Cpu)
             throw new Errors.UnsupportedFeatureException(
                 $"the one-dispatch decode layer runs one workgroup on a CPU device ({device.Info.Name}), not {workgroups}: its grid syncs need every workgroup running at once ({WorkgroupsVariable})");
