@@ -161,6 +161,11 @@ public sealed class ForwardPass : IDisposable
         // failure surfaces here, in the constructor, after the kernels are disposed (each waits for its own compilation).
         try
         {
+            if (cache.ContextLength > _attention.MaxKeys)
+                throw new Errors.UnsupportedFeatureException(
+                    $"a context of {cache.ContextLength} tokens is more than attention can take on {device.Info.Name}: attention runs the portable tiles " +
+                    $"kernel there (heads of {config.HeadDim}: not whole 16-byte cache texels, or no subgroup arithmetic), whose loops would pass llvmpipe's limit of " +
+                    $"{AttentionKernel.LlvmpipeLoopIterations} iterations per invocation beyond {_attention.MaxKeys} keys; use a context of at most {_attention.MaxKeys}");
             if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
             {
                 _newDecodeLayer = timelineLayers =>

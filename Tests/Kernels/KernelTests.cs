@@ -638,6 +638,26 @@ public class KernelTests : GpuTest
         Reference.AssertNmse(Read(ob, expected.Length), expected, ElementwiseTol, $"embedding {type}");
     }
 
+    // llvmpipe ends an invocation's loops after 65535 iterations in all: the tiles kernel is right up to the keys it
+    // reports there (MaxKeys), all of them attended by one query.
+    [TestCase(MatrixType.F32, 64)]
+    [TestCase(MatrixType.F16, 128)]
+    [TestCase(MatrixType.F32, 30)]
+    public void TilesAttentionIsRightUpToItsMaxKeys(MatrixType cacheType, int headDim)
+    {
+        using var k = new AttentionKernel(Device, cacheType, AttentionLayout.Tiles, headDim);
+        if (Device.Info.Kind != DeviceKind.Cpu)
+        {
+            Assert.That(k.MaxKeys, Is.EqualTo(int.MaxValue), "no loop limit on a GPU");
+            return;
+        }
+        Assert.That(k.MaxKeys, Is.EqualTo(AttentionKernel.TilesMaxKeysOnLlvmpipe(headDim)));
+        Assert.That(k.MaxKeys, Is.GreaterThan(4096), "every TIPO context fits");
+        using var keys = new AttentionKernel(Device, cacheType, AttentionLayout.KeysPerLane, headDim);
+        if (keys.Layout == AttentionLayout.KeysPerLane) Assert.That(keys.MaxKeys, Is.EqualTo(int.MaxValue), "the one-subgroup kernel walks ctx / lanes keys a lane");
+        Attention_MatchesReference(cacheType, 1, 2, 1, headDim, k.MaxKeys - 1, AttentionLayout.Tiles);
+    }
+
     [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, AttentionLayout.Tiles)]    // prefill, GQA, more keys than one tile
     [TestCase(MatrixType.F32, 1, 2, 2, 128, 5, AttentionLayout.Tiles)]    // decode, MHA
     [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, AttentionLayout.Tiles)]     // prefill from position 0, MQA, odd-ish head size

@@ -61,6 +61,30 @@ public sealed class AttentionKernel : IDisposable
 
     private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale, uint FirstQuery);
 
+    /// <summary>The most cache rows (keys) one query can attend to through this kernel on its device: unlimited
+    /// (<see cref="int.MaxValue"/>) except for the tiles kernel on a CPU device (<see cref="TilesMaxKeysOnLlvmpipe"/>).</summary>
+    public int MaxKeys { get; }
+
+    /// <summary>Iterations of all its loops that llvmpipe lets one shader invocation run.</summary>
+    public const int LlvmpipeLoopIterations = 65535;
+
+    /// <summary>
+    /// <see cref="MaxKeys"/> of the tiles kernel (64 lanes) on llvmpipe for heads of <paramref name="headDim"/> (at most
+    /// 256). Mesa's llvmpipe ends a shader invocation's loops after 65535 iterations in all, silently (measured on 22.3:
+    /// a loop of 100000 ran 65535 times, a second loop after it once); the other kernels stay far below that, but the
+    /// tiles kernel's loops run head size + head size rounded up to 64 + ~26-29 iterations per tile of 64 keys. Measured
+    /// (one query, lavapipe 22.3): right up to 34930 keys for heads of 30, 27169 for 64, 14845 for 128, 7747 for 256,
+    /// wrong a tile later. This counts whole tiles at head size + rounded head size + 32 per tile, and 16 outside them:
+    /// 33280, 26176, 14528 and 7680 keys.
+    /// </summary>
+    public static int TilesMaxKeysOnLlvmpipe(int headDim)
+    {
+        const int lanes = 64;
+        int hd = headDim > 0 ? Math.Min(headDim, 256) : 256;
+        int perTile = hd + (hd + lanes - 1) / lanes * lanes + 32;
+        return (LlvmpipeLoopIterations - 16) / perTile * lanes;
+    }
+
     /// <summary>Element type of the K/V caches.</summary>
     public MatrixType CacheType { get; }
 
@@ -129,6 +153,7 @@ public sealed class AttentionKernel : IDisposable
         };
         Layout = fits ? layout : AttentionLayout.Tiles;
         HeadDim = Layout == AttentionLayout.Tiles ? 0 : headDim;
+        MaxKeys = Layout == AttentionLayout.Tiles && device.Info.Kind == DeviceKind.Cpu ? TilesMaxKeysOnLlvmpipe(headDim) : int.MaxValue;
         uint headTexels = (uint)(HeadDim / texelElems);
         switch (Layout)
         {
