@@ -162,10 +162,15 @@ public sealed class ForwardPass : IDisposable
         try
         {
             if (cache.ContextLength > _attention.MaxKeys)
+            {
+                string kernel = _attention.Layout == AttentionLayout.Tiles
+                    ? $"the portable tiles kernel, which runs there for heads of {config.HeadDim} (not whole 16-byte cache texels, or no subgroup arithmetic)"
+                    : $"its {_attention.Layout} kernel";
                 throw new Errors.UnsupportedFeatureException(
-                    $"a context of {cache.ContextLength} tokens is more than attention can take on {device.Info.Name}: attention runs the portable tiles " +
-                    $"kernel there (heads of {config.HeadDim}: not whole 16-byte cache texels, or no subgroup arithmetic), whose loops would pass llvmpipe's limit of " +
-                    $"{AttentionKernel.LlvmpipeLoopIterations} iterations per invocation beyond {_attention.MaxKeys} keys; use a context of at most {_attention.MaxKeys}");
+                    $"a context of {cache.ContextLength} tokens is more than attention can take on {device.Info.Name}: the loops of {kernel} would pass " +
+                    $"llvmpipe's limit of {AttentionKernel.LlvmpipeLoopIterations} iterations per invocation beyond {_attention.MaxKeys} keys; " +
+                    $"use a context of at most {_attention.MaxKeys}");
+            }
             if (decodeWorkgroups > 0 && DecodeLayerFits(weights, cacheType) is null)
             {
                 _newDecodeLayer = timelineLayers =>

@@ -653,9 +653,22 @@ public class KernelTests : GpuTest
         }
         Assert.That(k.MaxKeys, Is.EqualTo(AttentionKernel.TilesMaxKeysOnLlvmpipe(headDim)));
         Assert.That(k.MaxKeys, Is.GreaterThan(4096), "every TIPO context fits");
-        using var keys = new AttentionKernel(Device, cacheType, AttentionLayout.KeysPerLane, headDim);
-        if (keys.Layout == AttentionLayout.KeysPerLane) Assert.That(keys.MaxKeys, Is.EqualTo(int.MaxValue), "the one-subgroup kernel walks ctx / lanes keys a lane");
         Attention_MatchesReference(cacheType, 1, 2, 1, headDim, k.MaxKeys - 1, AttentionLayout.Tiles);
+    }
+
+    // The one-subgroup kernel walks a key per lane per iteration: on llvmpipe it is right up to (65535 - 16) iterations'
+    // worth of keys, its MaxKeys (heads of 8, so that half a million keys of cache stay small).
+    [Test]
+    public void OneSubgroupAttentionIsRightUpToItsMaxKeys()
+    {
+        using var k = new AttentionKernel(Device, MatrixType.F32, AttentionLayout.KeysPerLane, 8);
+        if (Device.Info.Kind != DeviceKind.Cpu || k.Layout != AttentionLayout.KeysPerLane)
+        {
+            Assert.That(k.MaxKeys, Is.EqualTo(Device.Info.Kind != DeviceKind.Cpu ? int.MaxValue : AttentionKernel.TilesMaxKeysOnLlvmpipe(8)));
+            return;
+        }
+        Assert.That(k.MaxKeys, Is.EqualTo((AttentionKernel.LlvmpipeLoopIterations - 16) * (int)Device.Info.SubgroupSize));
+        Attention_MatchesReference(MatrixType.F32, 1, 2, 1, 8, k.MaxKeys - 1, AttentionLayout.KeysPerLane);
     }
 
     [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, AttentionLayout.Tiles)]    // prefill, GQA, more keys than one tile

@@ -62,7 +62,10 @@ public sealed class AttentionKernel : IDisposable
     private readonly record struct Push(uint NTokens, uint NHeads, uint NKvHeads, uint HeadDim, uint QStride, float Scale, uint FirstQuery);
 
     /// <summary>The most cache rows (keys) one query can attend to through this kernel on its device: unlimited
-    /// (<see cref="int.MaxValue"/>) except for the tiles kernel on a CPU device (<see cref="TilesMaxKeysOnLlvmpipe"/>).</summary>
+    /// (<see cref="int.MaxValue"/>) on GPUs; on CPU devices as many as llvmpipe's <see cref="LlvmpipeLoopIterations"/>
+    /// allow: <see cref="TilesMaxKeysOnLlvmpipe"/> for the tiles kernel, and for the one-subgroup kernel, whose key loop
+    /// takes one iteration per <see cref="WorkgroupSize"/> keys (its inner loops unrolled), that many keys per iteration
+    /// with 16 to spare (8 lanes: 524152 keys; measured right at 300000 keys and wrong at 600000).</summary>
     public int MaxKeys { get; }
 
     /// <summary>Iterations of all its loops that llvmpipe lets one shader invocation run.</summary>
@@ -153,7 +156,12 @@ public sealed class AttentionKernel : IDisposable
         };
         Layout = fits ? layout : AttentionLayout.Tiles;
         HeadDim = Layout == AttentionLayout.Tiles ? 0 : headDim;
-        MaxKeys = Layout == AttentionLayout.Tiles && device.Info.Kind == DeviceKind.Cpu ? TilesMaxKeysOnLlvmpipe(headDim) : int.MaxValue;
+        MaxKeys = device.Info.Kind != DeviceKind.Cpu ? int.MaxValue : Layout switch
+        {
+            AttentionLayout.Tiles => TilesMaxKeysOnLlvmpipe(headDim),
+            AttentionLayout.KeysPerLane => (int)Math.Min(int.MaxValue, (LlvmpipeLoopIterations - 16L) * device.Info.SubgroupSize),
+            _ => int.MaxValue,
+        };
         uint headTexels = (uint)(HeadDim / texelElems);
         switch (Layout)
         {
