@@ -164,8 +164,8 @@ public sealed class ForwardPass : IDisposable
             if (cache.ContextLength > _attention.MaxKeys)
             {
                 string kernel = _attention.Layout == AttentionLayout.Tiles
-                    ? $"the portable tiles kernel, which runs there for heads of {config.HeadDim} (not whole 16-byte cache texels, or no subgroup arithmetic)"
-                    : $"its {_attention.Layout} kernel";
+                    ? $"the portable tiles kernel, which runs there for heads of {config.HeadDim} (not whole 16-byte cache texels, or no subgroup arithmetic),"
+                    : "its one-subgroup attention kernel";
                 throw new Errors.UnsupportedFeatureException(
                     $"a context of {cache.ContextLength} tokens is more than attention can take on {device.Info.Name}: the loops of {kernel} would pass " +
                     $"llvmpipe's limit of {AttentionKernel.LlvmpipeLoopIterations} iterations per invocation beyond {_attention.MaxKeys} keys; " +
