@@ -130,8 +130,7 @@ void gridSync(uint j) {
                 hostFailed = 1u;
             }
         }
-        memoryBarrier(gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsAcquire);
-        memoryBarrierBuffer();
+        memoryBarrierBuffer();   // the acquire fence (device scope, acquire and release) the relaxed polls need
     }
     barrier();
     mark(4u + j);

@@ -15,25 +15,12 @@ namespace Tipo.Tests.Inference;
 /// </summary>
 public class ContextLimitTests : GpuTest
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "tipo-context-limit-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     [Test]
     public void TilesAttentionOnLlvmpipeRefusesAContextPastItsLoopLimit()
     {
-        string path = Path.Combine(_dir, "heads36.gguf");
-        SyntheticModels.WriteGguf(new SyntheticShape("heads-of-36", 72, 192, 2, 2, 2, 300, 64), path, seed: 3);
+        using var model = new SyntheticGguf(new SyntheticShape("heads-of-36", 72, 192, 2, 2, 2, 300, 64), seed: 3);
         int max = AttentionKernel.TilesMaxKeysOnLlvmpipe(36);
-        LlamaModel Load(int context) => LlamaModel.Load(Device, path, new InferenceOptions { ContextLength = context, KvCacheType = KvCacheType.F16 });
+        LlamaModel Load(int context) => LlamaModel.Load(Device, model.Path, new InferenceOptions { ContextLength = context, KvCacheType = KvCacheType.F16 });
         if (Device.Info.Kind != DeviceKind.Cpu)
         {
             using var gpu = Load(max + 64);

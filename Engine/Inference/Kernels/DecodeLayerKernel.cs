@@ -30,7 +30,7 @@ public sealed class DecodeLayerKernel : IDisposable
     public const string WorkgroupsVariable = "TIPO_DECODE_WORKGROUPS";
 
     private readonly ComputeKernel _kernel;
-    private readonly GpuBuffer _sync;       // { uint failed, arrived, pad[2]; uint headChunksDone[n_heads]; } device-local, zeroed before each step
+    private readonly GpuBuffer _sync;       // { uint arrived (bit 31: a sync gave up), pad[3]; uint headChunksDone[n_heads]; } device-local, zeroed before each step
     private readonly GpuBuffer _partials;   // [ceil(ctx / chunk), n_heads, head_dim + 4] f32: attention chunks' sums, max, sum of exponentials
     private readonly GpuBuffer _hostFlag;   // { uint failed; } host-visible
     private readonly GpuBuffer? _timeline;  // [layers, workgroups, DecodeLayerTimeline.Marks] uvec2: the device clock (ns), timeline kernels only
