@@ -12,7 +12,7 @@
 // Every workgroup takes its share of every phase: the matmul phases give each subgroup a unit of rows in turn (the
 // phase's input vector staged once per workgroup in shared memory, 16-byte weight loads, lanes on neighbouring texels),
 // attention gives each workgroup chunks of ATTN_CHUNK keys of a head in turn, and the workgroup that finishes a head's
-// last chunk merges its chunks. Between phases every workgroup waits for all the others (gridSync), so
+// last chunk merges its chunks. Between phases every workgroup waits for all the others (gridArrive, gridWait), so
 // all of them must be resident at once: the host dispatches one or two per SM or CU (DecodeLayerKernel). Vulkan does
 // not promise that they all run; if a sync waits SPIN_LIMIT polls it gives up, sets the failure flags and the kernel
 // runs to the end with wrong results, which the host sees and then decodes with the per-op dispatches instead.
@@ -22,8 +22,9 @@
 // What a phase waits for (a timeline of globaltimer marks per workgroup and phase, tipo-500m on an H200: README, Speed):
 // weight loads issued after a sync queue behind the next phase's loads that other workgroups on the same SM issue at
 // once, so a phase that needed one more load after its sync (Wo's and W_down's x += r) waited 3-6 us for it. So every
-// load a phase needs besides its staged input is issued before the sync that precedes it: Wo's weights and the x rows it
-// adds to before sync 1 (they do not change until phase 3), W_down's x row after sync 3; and the units go round the
+// load a phase needs besides its staged input is issued during the sync that precedes it, between the workgroup's
+// arrival and its wait: Wo's weights and the x rows it adds to during sync 1 (they do not change until phase 3), W_down's
+// x row after sync 3; and the units go round the
 // workgroups (unit u to workgroup u mod workgroups), so that each workgroup has Wo rows and issues its gate/up loads only
 // after them.
 // decode_layer.comp compiles this file as it is; decode_layer_timeline.comp with TIMELINE defined, which writes the
@@ -112,16 +113,26 @@ void mark(uint i) {}
 // far below: 4 syncs a layer, a few hundred workgroups), so the dispatch runs to its end and the host reruns the step.
 const uint GAVE_UP = 0x80000000u;
 
-// Waits until every workgroup of the dispatch has called it as often as this one (the j-th sync of layer l waits for
-// (4 l + j) arrivals per workgroup), with every buffer write made before it visible after it.
-// A poll is one relaxed load of the counter, and one acquire fence follows the last: the loop used to read the counter
-// and a separate failure flag, two dependent acquire loads (two trips to L2) per poll.
-void gridSync(uint j) {
-    memoryBarrierBuffer();
-    barrier();
+// A grid sync in two halves, as CUDA's cooperative-groups grid sync does it: arrival, then the loads of the next phase
+// (they need nothing from the other workgroups), then the wait, so that the loads fly during the wait.
+// gridArrive(j): once every lane's writes of the phase are done (the workgroup barrier, with buffer semantics), one lane
+// releases them to the device (the release is cumulative over what the barrier ordered before it) and counts the
+// workgroup in. Only that lane fences, and before the loads are issued: a device-scope fence in every lane after the
+// loads, as this kernel had, may wait for them (a fence waits for the lane's outstanding memory operations), which would
+// put the loads and the sync back to back.
+void gridArrive(uint j) {
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
     mark(j);
-    if (gl_LocalInvocationIndex == 0u) {
+    if (gl_LocalInvocationIndex == 0u)
         atomicAdd(sync.arrived, 1u, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
+}
+
+// gridWait(j): waits until every workgroup of the dispatch has arrived as often as this one (the j-th sync of layer l
+// waits for (4 l + j) arrivals per workgroup); every buffer write made before any workgroup's gridArrive(j) is visible
+// after it. A poll is one relaxed load of the counter, and one acquire fence follows the last: the loop used to read
+// the counter and a separate failure flag, two dependent acquire loads (two trips to L2) per poll.
+void gridWait(uint j) {
+    if (gl_LocalInvocationIndex == 0u) {
         const uint target = (pc.syncBase + j) * gl_NumWorkGroups.x;
         uint polls = 0u;
         while (atomicLoad(sync.arrived, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) < target) {
@@ -132,7 +143,7 @@ void gridSync(uint j) {
         }
         memoryBarrierBuffer();   // the acquire fence (device scope, acquire and release) the relaxed polls need
     }
-    barrier();
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
     mark(4u + j);
 }
 
@@ -148,7 +159,8 @@ const uint T_F = (N8_F + SUBGROUP - 1u) / SUBGROUP;
 
 // Loads this lane's texels of row `row` of W (n8 texels a row) into dst[T]: texels lane, lane + SUBGROUP, ... (past the
 // row's end its last texel again, left out of the dot product). Every load is issued before any is used, so a phase's
-// weights are all in flight at once; the phases issue them before their grid sync, which then overlaps the fetch.
+// weights are all in flight at once; the phases issue them between their grid sync's arrival and wait, which then overlaps
+// the fetch.
 #define LOAD_ROW(W, row, n8, T, dst) \
     [[unroll]] for (uint t_ = 0u; t_ < T; t_++) dst[t_] = W[(row) * (n8) + min(gl_SubgroupInvocationID + t_ * SUBGROUP, (n8) - 1u)];
 
@@ -352,8 +364,8 @@ void main() {
     const uint oPairs = HIDDEN / 2u;                    // phase 3: two rows
     const uint ffPairs = FF / 2u;                       // phase 4: two rows of W_gate and of W_up
                                                         // phase 5: one row of W_down
-    // Each subgroup's first unit of a phase is loaded before the phase's sync (or, for phase 1, its staging; for Wo,
-    // before sync 1); further units (when there are more than subgroups) load in turn.
+    // Each subgroup's first unit of a phase is loaded during the phase's sync (between arrival and wait; for phase 1,
+    // before its staging; for Wo, during sync 1); further units (when there are more than subgroups) load in turn.
     uvec4 woa[T_Q], wob[T_Q];   // the first Wo unit's rows
     vec2 xo = vec2(0.0);        // x[2 sgi], x[2 sgi + 1]: the residual rows they add to (x changes only in phase 3)
 
@@ -390,12 +402,13 @@ void main() {
             }
         }
     }
+    gridArrive(1u);
     if (sgi < oPairs) {
         LOAD_ROW(wO, 2u * sgi, N8_Q, T_Q, woa)
         LOAD_ROW(wO, 2u * sgi + 1u, N8_Q, T_Q, wob)
         if (leader) xo = vec2(x[2u * sgi], x[2u * sgi + 1u]);
     }
-    gridSync(1u);
+    gridWait(1u);
 
     // 2. Attention: chunks of ATTN_CHUNK keys of a head go round the workgroups.
     {
@@ -409,7 +422,8 @@ void main() {
 
     // 3. x += Wo A.
     {
-        gridSync(2u);
+        gridArrive(2u);
+        gridWait(2u);
         for (uint i = gl_LocalInvocationIndex; i < Q_DIM / 4u; i += WG) stage[i] = a4[i];
         barrier();
         for (uint p = sgi; p < oPairs; p += sgn) {
@@ -432,13 +446,14 @@ void main() {
     float xd = 0.0;   // x[sgi]: the residual row this subgroup's first W_down unit adds to, read once phase 3 is done
     {
         uvec4 ga[T_D], gb[T_D], ua[T_D], ub[T_D];
+        gridArrive(3u);
         if (sgi < ffPairs) {
             LOAD_ROW(wGate, 2u * sgi, N8_D, T_D, ga)
             LOAD_ROW(wGate, 2u * sgi + 1u, N8_D, T_D, gb)
             LOAD_ROW(wUp, 2u * sgi, N8_D, T_D, ua)
             LOAD_ROW(wUp, 2u * sgi + 1u, N8_D, T_D, ub)
         }
-        gridSync(3u);
+        gridWait(3u);
         if (leader && sgi < HIDDEN) xd = x[sgi];
         const float scale = stageFfnNormed();
         for (uint p = sgi; p < ffPairs; p += sgn) {
@@ -464,8 +479,9 @@ void main() {
     // 5. x += Wdown H.
     {
         uvec4 wa[T_F];
+        gridArrive(4u);
         if (sgi < HIDDEN) LOAD_ROW(wDown, sgi, N8_F, T_F, wa)
-        gridSync(4u);
+        gridWait(4u);
         for (uint i = gl_LocalInvocationIndex; i < FF / 4u; i += WG) stage[i] = h4[i];
         barrier();
         for (uint row = sgi; row < HIDDEN; row += sgn) {
