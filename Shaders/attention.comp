@@ -6,7 +6,8 @@
 // bindings: 0 = q [firstQuery + nTokens, qStride] f32 (heads at the start of each row), 1 = K cache [ctx, nKvHeads * headDim], 2 = V cache (same),
 //           3 = out [nTokens, nHeads * headDim] f32, 4 = step { pos0 }.  K/V are f32, or f16 as packed uint words when KV_F16 = 1.
 // push: { uint nTokens; uint nHeads; uint nKvHeads; uint headDim; uint qStride; float scale; uint firstQuery; }
-// spec: 0 = WG (power of two, >= 64), 1 = KV_F16 (0/1)   grid: (nHeads, nTokens, 1). headDim <= 4 * WG and <= 256, even.
+// spec: 0 = WG (power of two, >= 64), 1 = KV_F16 (0/1)   grid: (nHeads, nTokens, 1), the rows in causalTile order
+// (common.glsl). headDim <= 4 * WG and <= 256, even.
 #include "common.glsl"
 #define STEP_BINDING 4
 #include "step.glsl"
@@ -35,7 +36,7 @@ float v_at(uint e) { return KV_F16 != 0u ? HALF_AT(vh, e) : vf[e]; }
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint h = gl_WorkGroupID.x;
-    const uint t = gl_WorkGroupID.y;
+    const uint t = causalTile(gl_WorkGroupID.y, gl_NumWorkGroups.y);
     const uint hd = pc.headDim;
     const uint kvh = h / (pc.nHeads / pc.nKvHeads);
     const uint kvStride = pc.nKvHeads * hd;

@@ -14,7 +14,8 @@
 // does not depend on how many queries share its workgroup: decode (QUERIES = 1) and prefill give identical bits.
 // spec: 0 = WG (the device's subgroup size; the host picks this kernel only where a workgroup of that size is one
 //       subgroup), 1 = KV_F16 (0/1), 2 = HEAD_TEXELS (headDim / the cache's texel elements), 3 = QUERIES
-//       grid: (nHeads, ceil(nTokens / QUERIES), 1). qStride and headDim multiples of 4.
+//       grid: (nHeads, ceil(nTokens / QUERIES), 1), the rows in causalTile order (common.glsl). qStride and headDim
+//       multiples of 4.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_samplerless_texture_functions : require
@@ -46,7 +47,7 @@ vec4 q4(uint i) { return uintBitsToFloat(texelFetch(Q, int(i))); }
 void main() {
     const uint lane = gl_LocalInvocationID.x;
     const uint h = gl_WorkGroupID.x;
-    const uint t0 = gl_WorkGroupID.y * QUERIES;
+    const uint t0 = causalTile(gl_WorkGroupID.y, gl_NumWorkGroups.y) * QUERIES;
     const uint kvh = h / (pc.nHeads / pc.nKvHeads);
     const uint rowTexels = pc.nKvHeads * HEAD_TEXELS;
     const uint headTexel = kvh * HEAD_TEXELS;
