@@ -27,7 +27,8 @@ public enum LogitsMode
 /// epilogue ropes rotate-half pairs (GGUF's Q/K rows are reordered to them at upload) of a head size that fits its
 /// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16, F32 and Q8_0
 /// weights (8 where the rope cannot join). Decode on GPUs that report their compute units, with F16 weights, runs each
-/// layer as one dispatch of <see cref="DecodeLayerKernel"/> instead (its five phases separated by grid-wide syncs).
+/// layer as one dispatch of <see cref="DecodeLayerKernel"/> instead (its five phases separated by grid-wide syncs; a
+/// dispatch ends with the next layer's first phase).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -57,12 +58,12 @@ public sealed class ForwardPass : IDisposable
     private readonly KernelBinding _outputNorm;
     private readonly bool _outputNormFused;        // the norm runs inside the output matmul
     private readonly MatrixBindings _output;
-    // Decode with one dispatch per layer (GPUs, F16 weights; null where it does not fit or is off), its binding per layer,
+    // Decode with one dispatch per layer (GPUs, F16 weights; null where it does not fit or is off), its binding per dispatch,
     // and whether decode steps still use it (a failed grid sync turns it off for good).
     private readonly DecodeLayerKernel? _decodeLayer;
     private readonly KernelBinding[]? _decodeLayerBindings;
     private bool _decodeLayerOn;   // implies _decodeLayer != null
-    // Makes the kernel (with the timeline layers it marks, 0 for none) bound to every layer; and its variant that writes
+    // Makes the kernel (with the timeline layers it marks, 0 for none) bound for every dispatch; and its variant that writes
     // the device clock at every phase boundary, made at the first profile.
     private readonly Func<int, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)>? _newDecodeLayer;
     private (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? _decodeLayerTimeline;
@@ -178,8 +179,18 @@ public sealed class ForwardPass : IDisposable
                     var k = new DecodeLayerKernel(device, config, cacheType, decodeWorkgroups, cache.ContextLength, decodeAttentionChunkKeys, timelineLayers);
                     try
                     {
-                        return (k, weights.Layers.Select((lw, l) => k.Bind(a.X, lw.Qkv[0].Chunks[0].Buffer, lw.AttnNorm, cache.Keys(l), cache.Values(l), a.Step,
-                            a.Qkv, a.Attention, lw.O.Chunks[0].Buffer, lw.FfnNorm, lw.Gate!.Chunks[0].Buffer, lw.Up!.Chunks[0].Buffer, a.Gate, lw.Down.Chunks[0].Buffer)).ToArray());
+                        // Dispatch d: phase 1 of layer d, phases 2-5 of layer d - 1 (DecodeLayerKernel.Record); the first
+                        // and last dispatches bind a neighbour's buffers where they have no phase to read them.
+                        int layers = weights.Layers.Count;
+                        return (k, Enumerable.Range(0, DecodeLayerKernel.DispatchesPerStep(layers)).Select(d =>
+                        {
+                            int begin = Math.Min(d, layers - 1), finish = Math.Max(d - 1, 0);
+                            var lb = weights.Layers[begin];
+                            var lf = weights.Layers[finish];
+                            return k.Bind(a.X, lb.Qkv[0].Chunks[0].Buffer, lb.AttnNorm, cache.Keys(begin), cache.Values(begin), a.Step,
+                                a.Qkv, a.Attention, lf.O.Chunks[0].Buffer, lf.FfnNorm, lf.Gate!.Chunks[0].Buffer, lf.Up!.Chunks[0].Buffer, a.Gate,
+                                lf.Down.Chunks[0].Buffer, cache.Keys(finish), cache.Values(finish));
+                        }).ToArray());
                     }
                     catch
                     {
@@ -389,9 +400,9 @@ public sealed class ForwardPass : IDisposable
         int perOpLayers = _layers.Length;
         if (oneDispatchLayers is var (layerKernel, layerBindings))
         {
-            for (int l = 0; l < _layers.Length; l++)
+            for (int d = 0; d < layerBindings.Length; d++)
             {
-                layerKernel.Record(seq, layerBindings[l], l);
+                layerKernel.Record(seq, layerBindings[d], d, _layers.Length);
                 seq.ComputeBarrier();
             }
             perOpLayers = 0;

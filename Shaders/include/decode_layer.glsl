@@ -1,7 +1,8 @@
-// One transformer layer of a decode step (one token) in one dispatch, for GPUs with F16 weights: the layer's five
-// dependent phases run one after another inside the kernel, separated by grid-wide syncs instead of dispatch
-// boundaries. On an H200 a dependent dispatch costs ~5 us beyond its work (README, Speed), and a decode step was 101 of
-// them; this kernel makes it one dispatch per layer plus the head.
+// A transformer layer of a decode step (one token) per dispatch, for GPUs with F16 weights: the layer's five dependent
+// phases run one after another inside the kernel, separated by grid-wide syncs instead of dispatch boundaries. On an
+// H200 a dependent dispatch costs ~5 us beyond its work (README, Speed), and a decode step was 101 of them; this kernel
+// makes it one dispatch per layer, one more, and the head. A dispatch runs phases 2-5 of one layer and phase 1 of the
+// next (see main()), so that the boundary falls where no phase waits for weights.
 //
 //   1. n = rmsnorm(x) * g_attn;  [q | k | v] = Wqkv n;  q, k roped (GGUF's interleaved pairs); q -> Q; k, v -> caches
 //   2. for each head: attention of q over the cache rows 0..pos, in chunks of keys (key groups, as attention_groups.comp) -> A
@@ -16,8 +17,8 @@
 // all of them must be resident at once: the host dispatches one or two per SM or CU (DecodeLayerKernel). Vulkan does
 // not promise that they all run; if a sync waits SPIN_LIMIT polls it gives up, sets the failure flags and the kernel
 // runs to the end with wrong results, which the host sees and then decodes with the per-op dispatches instead.
-// The sync counter is zeroed by the host before the step's first layer; layer l's syncs wait for it to reach
-// (4 l + j) * workgroups, j = 1..4.
+// The sync counter is zeroed by the host before the step's first dispatch; the j-th sync of a dispatch waits for it to
+// reach (pc.syncBase + j) * workgroups.
 //
 // What a phase waits for (a timeline of globaltimer marks per workgroup and phase, tipo-500m on an H200: README, Speed):
 // weight loads issued after a sync queue behind the next phase's loads that other workgroups on the same SM issue at
@@ -61,12 +62,11 @@ layout(std430, binding = 0) coherent buffer X4 { vec4 x4[]; };          // [hidd
 layout(std430, binding = 0) coherent buffer X1 { float x[]; };
 layout(std430, binding = 1) readonly buffer Wqkv { uvec4 wQkv[]; };     // [q_dim + 2 kv_dim, hidden / 8] f16, 8 per texel
 layout(std430, binding = 2) readonly buffer AttnNorm { vec4 gAttn[]; }; // [hidden / 4] f32
-#define CACHE_ACCESS coherent
 #define K_BINDING 3
 #define V_BINDING 4
-#include "rope.glsl"                                                     // the caches' stores: [ctx, kv_dim] f32|f16
-layout(std430, binding = 3) coherent readonly buffer KCache { uvec4 kCache[]; };  // the same, as 16-byte texels
-layout(std430, binding = 4) coherent readonly buffer VCache { uvec4 vCache[]; };
+#include "rope.glsl"                                      // phase 1's layer's caches, its stores: [ctx, kv_dim] f32|f16
+layout(std430, binding = 17) readonly buffer KCache { uvec4 kCache[]; };  // attention's layer's caches, as 16-byte texels
+layout(std430, binding = 18) readonly buffer VCache { uvec4 vCache[]; };
 #define STEP_BINDING 5
 #include "step.glsl"
 layout(std430, binding = 6) coherent buffer Q4 { vec4 q4[]; };          // [q_dim] f32: the roped query
@@ -87,7 +87,11 @@ layout(std430, binding = 14) coherent buffer Sync {       // device-local, zeroe
 } sync;
 layout(std430, binding = 15) coherent buffer HostFlag { uint hostFailed; };                       // host-visible: set on failure
 layout(std430, binding = 16) coherent buffer Partial { float part[]; };  // [chunks, n_heads, head_dim + 4] f32: o, max, sum
-layout(push_constant) uniform Push { uint syncBase; } pc;   // 4 * layer
+// layer: phase 1's layer (phases 2-5 are layer - 1's); parts: FINISH | BEGIN; syncBase: the syncs of the step's
+// dispatches before this one (4 a dispatch).
+layout(push_constant) uniform Push { uint syncBase; uint layer; uint parts; } pc;
+const uint FINISH = 1u;   // phases 2-5 of layer - 1
+const uint BEGIN = 2u;    // phase 1 of layer
 
 shared vec4 stage[STAGE_VEC4S];
 shared float partial[WG];
@@ -95,16 +99,17 @@ shared bool lastChunk;
 
 #ifdef TIMELINE
 #extension GL_EXT_shader_realtime_clock : require
-// [layers, workgroups, MARKS] the device clock (ns) as lo, hi: 0 the start; 1-4 arrival at sync j (the workgroup's own
-// work done); 5-8 the exit from sync j; 9 the end.
-layout(std430, binding = 17) buffer Timeline { uvec2 marks[]; };
+// [layers, workgroups, MARKS] the device clock (ns) as lo, hi, per layer as if its phases were separated by syncs 1-4:
+// 0 the start (of phase 1); 1-4 the arrival at sync j (the workgroup's own work of phase j done; sync 1 is the dispatch
+// boundary after phase 1); 5-8 the exit from sync j (5: the next dispatch's start); 9 the end (of phase 5).
+layout(std430, binding = 19) buffer Timeline { uvec2 marks[]; };
 const uint MARKS = 10u;
-void mark(uint i) {
+void mark(uint layer, uint i) {
     if (gl_LocalInvocationIndex == 0u)
-        marks[((pc.syncBase / 4u) * gl_NumWorkGroups.x + gl_WorkGroupID.x) * MARKS + i] = clockRealtime2x32EXT();
+        marks[(layer * gl_NumWorkGroups.x + gl_WorkGroupID.x) * MARKS + i] = clockRealtime2x32EXT();
 }
 #else
-void mark(uint i) {}
+void mark(uint layer, uint i) {}
 #endif
 
 // --- grid-wide sync -------------------------------------------------------------------------------------------------
@@ -118,20 +123,21 @@ const uint GAVE_UP = 0x80000000u;
 // gridArrive(j): once every lane's writes of the phase are done (the workgroup barrier, with buffer semantics), one lane
 // releases them to the device (the release is cumulative over what the barrier ordered before it) and counts the
 // workgroup in. Only that lane fences, and before the loads are issued: a device-scope fence in every lane after the
-// loads, as this kernel had, may wait for them (a fence waits for the lane's outstanding memory operations), which would
+// loads, as this kernel had, may wait for them (a fence can wait for all the lane's outstanding memory operations), which would
 // put the loads and the sync back to back.
-void gridArrive(uint j) {
+// (layer, markIndex): the timeline mark of the arrival.
+void gridArrive(uint j, uint layer, uint markIndex) {
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
-    mark(j);
+    mark(layer, markIndex);
     if (gl_LocalInvocationIndex == 0u)
         atomicAdd(sync.arrived, 1u, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelease);
 }
 
-// gridWait(j): waits until every workgroup of the dispatch has arrived as often as this one (the j-th sync of layer l
-// waits for (4 l + j) arrivals per workgroup); every buffer write made before any workgroup's gridArrive(j) is visible
-// after it. A poll is one relaxed load of the counter, and one acquire fence follows the last: the loop used to read
+// gridWait(j): waits until every workgroup of the dispatch has arrived as often as this one (the dispatch's j-th sync
+// waits for (syncBase + j) arrivals per workgroup); every buffer write made before any workgroup's gridArrive(j) is
+// visible after it. (layer, markIndex): the timeline mark of the exit. A poll is one relaxed load of the counter, and one acquire fence follows the last: the loop used to read
 // the counter and a separate failure flag, two dependent acquire loads (two trips to L2) per poll.
-void gridWait(uint j) {
+void gridWait(uint j, uint layer, uint markIndex) {
     if (gl_LocalInvocationIndex == 0u) {
         const uint target = (pc.syncBase + j) * gl_NumWorkGroups.x;
         uint polls = 0u;
@@ -144,7 +150,7 @@ void gridWait(uint j) {
         memoryBarrierBuffer();   // the acquire fence (device scope, acquire and release) the relaxed polls need
     }
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
-    mark(4u + j);
+    mark(layer, markIndex);
 }
 
 // --- matmul phases --------------------------------------------------------------------------------------------------
@@ -355,27 +361,128 @@ void attendChunk(uint hd, uint k0, uint k1, uint c, uint chunks) {
     barrier();
 }
 
+// A dispatch runs phases 2-5 of layer pc.layer - 1 (FINISH) and then phase 1 of layer pc.layer (BEGIN): a step is
+// dispatch 0 (BEGIN: layer 0's phase 1), dispatches 1 .. L-1 (both) and dispatch L (FINISH). So the dispatch boundary
+// falls after phase 1, and phase 1's weights, like every later phase's, load during a grid sync (the one after W_down)
+// instead of at a dispatch's cold start (5 us of a 29 us tipo-500m layer on an H200, for 2.4 us of weights at the
+// roofline), and attention, which reads no weights, starts each dispatch.
 void main() {
     const bool leader = gl_SubgroupInvocationID == 0u;
     const uint sgi = subgroupIndex(), sgn = subgroupCount();
     const uint pos = step.pos0;
-    mark(0u);
+    const bool finish = (pc.parts & FINISH) != 0u, begin = (pc.parts & BEGIN) != 0u;
+    const uint prev = pc.layer - 1u;                    // phases 2-5's layer (FINISH)
     const uint qkvPairs = (Q_DIM + 2u * KV_DIM) / 2u;   // phase 1: a unit of work is two rows (a rope pair)
     const uint oPairs = HIDDEN / 2u;                    // phase 3: two rows
     const uint ffPairs = FF / 2u;                       // phase 4: two rows of W_gate and of W_up
                                                         // phase 5: one row of W_down
-    // Each subgroup's first unit of a phase is loaded during the phase's sync (between arrival and wait; for phase 1,
-    // before its staging; for Wo, during sync 1); further units (when there are more than subgroups) load in turn.
-    uvec4 woa[T_Q], wob[T_Q];   // the first Wo unit's rows
-    vec2 xo = vec2(0.0);        // x[2 sgi], x[2 sgi + 1]: the residual rows they add to (x changes only in phase 3)
+    // Each subgroup's first unit of a phase is loaded during the sync before the phase (between arrival and wait; Wo's
+    // at the dispatch's start, before attention; phase 1's at the start of dispatch 0); further units (when there are
+    // more than subgroups) load in turn.
+    if (finish) {
+        mark(prev, 5u);   // the exit from sync 1: the dispatch boundary after phase 1
+        uvec4 woa[T_Q], wob[T_Q];   // the first Wo unit's rows
+        vec2 xo = vec2(0.0);        // x[2 sgi], x[2 sgi + 1]: the residual rows they add to (x changes only in phase 3)
+        if (sgi < oPairs) {
+            LOAD_ROW(wO, 2u * sgi, N8_Q, T_Q, woa)
+            LOAD_ROW(wO, 2u * sgi + 1u, N8_Q, T_Q, wob)
+            if (leader) xo = vec2(x[2u * sgi], x[2u * sgi + 1u]);
+        }
 
-    // 1. [q | k | v] = Wqkv rmsnorm(x) g; rope; q to Q, k and v to the caches at pos.
-    {
+        // 2. Attention: chunks of ATTN_CHUNK keys of a head go round the workgroups.
+        {
+            const uint len = pos + 1u;
+            const uint chunks = (len + ATTN_CHUNK - 1u) / ATTN_CHUNK;
+            for (uint u = gl_WorkGroupID.x; u < N_HEADS * chunks; u += gl_NumWorkGroups.x) {
+                const uint hd = u % N_HEADS, c = u / N_HEADS;
+                attendChunk(hd, c * ATTN_CHUNK, min(len, (c + 1u) * ATTN_CHUNK), c, chunks);
+            }
+        }
+
+        // 3. x += Wo A.
+        {
+            gridArrive(1u, prev, 2u);
+            gridWait(1u, prev, 6u);
+            for (uint i = gl_LocalInvocationIndex; i < Q_DIM / 4u; i += WG) stage[i] = a4[i];
+            barrier();
+            for (uint p = sgi; p < oPairs; p += sgn) {
+                if (p != sgi) {
+                    LOAD_ROW(wO, 2u * p, N8_Q, T_Q, woa)
+                    LOAD_ROW(wO, 2u * p + 1u, N8_Q, T_Q, wob)
+                }
+                vec2 r;
+                DOT_ROW(woa, N8_Q, T_Q, r.x)
+                DOT_ROW(wob, N8_Q, T_Q, r.y)
+                if (leader) {
+                    const vec2 x0 = p == sgi ? xo : vec2(x[2u * p], x[2u * p + 1u]);
+                    x[2u * p] = x0.x + r.x;
+                    x[2u * p + 1u] = x0.y + r.y;
+                }
+            }
+        }
+
+        // 4. H = silu(Wgate n) * (Wup n), n = rmsnorm(x) g.
+        float xd = 0.0;   // x[sgi]: the residual row this subgroup's first W_down unit adds to, read once phase 3 is done
+        {
+            uvec4 ga[T_D], gb[T_D], ua[T_D], ub[T_D];
+            gridArrive(2u, prev, 3u);
+            if (sgi < ffPairs) {
+                LOAD_ROW(wGate, 2u * sgi, N8_D, T_D, ga)
+                LOAD_ROW(wGate, 2u * sgi + 1u, N8_D, T_D, gb)
+                LOAD_ROW(wUp, 2u * sgi, N8_D, T_D, ua)
+                LOAD_ROW(wUp, 2u * sgi + 1u, N8_D, T_D, ub)
+            }
+            gridWait(2u, prev, 7u);
+            if (leader && sgi < HIDDEN) xd = x[sgi];
+            const float scale = stageFfnNormed();
+            for (uint p = sgi; p < ffPairs; p += sgn) {
+                if (p != sgi) {
+                    LOAD_ROW(wGate, 2u * p, N8_D, T_D, ga)
+                    LOAD_ROW(wGate, 2u * p + 1u, N8_D, T_D, gb)
+                    LOAD_ROW(wUp, 2u * p, N8_D, T_D, ua)
+                    LOAD_ROW(wUp, 2u * p + 1u, N8_D, T_D, ub)
+                }
+                vec4 r;   // gate a, gate b, up a, up b
+                DOT_ROW(ga, N8_D, T_D, r.x)
+                DOT_ROW(gb, N8_D, T_D, r.y)
+                DOT_ROW(ua, N8_D, T_D, r.z)
+                DOT_ROW(ub, N8_D, T_D, r.w)
+                r *= scale;
+                if (leader) {
+                    h[2u * p] = r.x / (1.0 + exp(-r.x)) * r.z;
+                    h[2u * p + 1u] = r.y / (1.0 + exp(-r.y)) * r.w;
+                }
+            }
+        }
+
+        // 5. x += Wdown H.
+        {
+            uvec4 wa[T_F];
+            gridArrive(3u, prev, 4u);
+            if (sgi < HIDDEN) LOAD_ROW(wDown, sgi, N8_F, T_F, wa)
+            gridWait(3u, prev, 8u);
+            for (uint i = gl_LocalInvocationIndex; i < FF / 4u; i += WG) stage[i] = h4[i];
+            barrier();
+            for (uint row = sgi; row < HIDDEN; row += sgn) {
+                if (row != sgi) LOAD_ROW(wDown, row, N8_F, T_F, wa)
+                float r;
+                DOT_ROW(wa, N8_F, T_F, r)
+                if (leader) x[row] = (row == sgi ? xd : x[row]) + r;
+            }
+        }
+    }
+
+    // 1. Phase 1 of the next layer, after a sync (x is final) unless the dispatch is the step's first.
+    if (begin) {
         uvec4 wa[T_D], wb[T_D];
+        if (finish) gridArrive(4u, prev, 9u);   // the end of layer prev's phase 5
         if (sgi < qkvPairs) {
             LOAD_ROW(wQkv, 2u * sgi, N8_D, T_D, wa)
             LOAD_ROW(wQkv, 2u * sgi + 1u, N8_D, T_D, wb)
         }
+        if (finish) gridWait(4u, pc.layer, 0u);
+        else mark(pc.layer, 0u);
+        // [q | k | v] = Wqkv rmsnorm(x) g; rope; q to Q, k and v to the caches at pos.
         const float scale = stageAttnNormed();
         const uint kvWords = KV_DIM / 2u;
         for (uint p = sgi; p < qkvPairs; p += sgn) {
@@ -401,98 +508,14 @@ void main() {
                 storeV(pos * kvWords + (row - Q_DIM - KV_DIM) / 2u, r);
             }
         }
-    }
-    gridArrive(1u);
-    if (sgi < oPairs) {
-        LOAD_ROW(wO, 2u * sgi, N8_Q, T_Q, woa)
-        LOAD_ROW(wO, 2u * sgi + 1u, N8_Q, T_Q, wob)
-        if (leader) xo = vec2(x[2u * sgi], x[2u * sgi + 1u]);
-    }
-    gridWait(1u);
-
-    // 2. Attention: chunks of ATTN_CHUNK keys of a head go round the workgroups.
-    {
-        const uint len = pos + 1u;
-        const uint chunks = (len + ATTN_CHUNK - 1u) / ATTN_CHUNK;
-        for (uint u = gl_WorkGroupID.x; u < N_HEADS * chunks; u += gl_NumWorkGroups.x) {
-            const uint hd = u % N_HEADS, c = u / N_HEADS;
-            attendChunk(hd, c * ATTN_CHUNK, min(len, (c + 1u) * ATTN_CHUNK), c, chunks);
-        }
-    }
-
-    // 3. x += Wo A.
-    {
-        gridArrive(2u);
-        gridWait(2u);
-        for (uint i = gl_LocalInvocationIndex; i < Q_DIM / 4u; i += WG) stage[i] = a4[i];
-        barrier();
-        for (uint p = sgi; p < oPairs; p += sgn) {
-            if (p != sgi) {
-                LOAD_ROW(wO, 2u * p, N8_Q, T_Q, woa)
-                LOAD_ROW(wO, 2u * p + 1u, N8_Q, T_Q, wob)
-            }
-            vec2 r;
-            DOT_ROW(woa, N8_Q, T_Q, r.x)
-            DOT_ROW(wob, N8_Q, T_Q, r.y)
-            if (leader) {
-                const vec2 x0 = p == sgi ? xo : vec2(x[2u * p], x[2u * p + 1u]);
-                x[2u * p] = x0.x + r.x;
-                x[2u * p + 1u] = x0.y + r.y;
-            }
-        }
-    }
-
-    // 4. H = silu(Wgate n) * (Wup n), n = rmsnorm(x) g.
-    float xd = 0.0;   // x[sgi]: the residual row this subgroup's first W_down unit adds to, read once phase 3 is done
-    {
-        uvec4 ga[T_D], gb[T_D], ua[T_D], ub[T_D];
-        gridArrive(3u);
-        if (sgi < ffPairs) {
-            LOAD_ROW(wGate, 2u * sgi, N8_D, T_D, ga)
-            LOAD_ROW(wGate, 2u * sgi + 1u, N8_D, T_D, gb)
-            LOAD_ROW(wUp, 2u * sgi, N8_D, T_D, ua)
-            LOAD_ROW(wUp, 2u * sgi + 1u, N8_D, T_D, ub)
-        }
-        gridWait(3u);
-        if (leader && sgi < HIDDEN) xd = x[sgi];
-        const float scale = stageFfnNormed();
-        for (uint p = sgi; p < ffPairs; p += sgn) {
-            if (p != sgi) {
-                LOAD_ROW(wGate, 2u * p, N8_D, T_D, ga)
-                LOAD_ROW(wGate, 2u * p + 1u, N8_D, T_D, gb)
-                LOAD_ROW(wUp, 2u * p, N8_D, T_D, ua)
-                LOAD_ROW(wUp, 2u * p + 1u, N8_D, T_D, ub)
-            }
-            vec4 r;   // gate a, gate b, up a, up b
-            DOT_ROW(ga, N8_D, T_D, r.x)
-            DOT_ROW(gb, N8_D, T_D, r.y)
-            DOT_ROW(ua, N8_D, T_D, r.z)
-            DOT_ROW(ub, N8_D, T_D, r.w)
-            r *= scale;
-            if (leader) {
-                h[2u * p] = r.x / (1.0 + exp(-r.x)) * r.z;
-                h[2u * p + 1u] = r.y / (1.0 + exp(-r.y)) * r.w;
-            }
-        }
-    }
-
-    // 5. x += Wdown H.
-    {
-        uvec4 wa[T_F];
-        gridArrive(4u);
-        if (sgi < HIDDEN) LOAD_ROW(wDown, sgi, N8_F, T_F, wa)
-        gridWait(4u);
-        for (uint i = gl_LocalInvocationIndex; i < FF / 4u; i += WG) stage[i] = h4[i];
-        barrier();
-        for (uint row = sgi; row < HIDDEN; row += sgn) {
-            if (row != sgi) LOAD_ROW(wDown, row, N8_F, T_F, wa)
-            float r;
-            DOT_ROW(wa, N8_F, T_F, r)
-            if (leader) x[row] = (row == sgi ? xd : x[row]) + r;
-        }
-    }
 #ifdef TIMELINE
-    barrier();
+        barrier();
 #endif
-    mark(9u);
+        mark(pc.layer, 1u);   // the arrival at sync 1: the dispatch boundary
+    } else {
+#ifdef TIMELINE
+        barrier();
+#endif
+        mark(prev, 9u);
+    }
 }

@@ -8,8 +8,9 @@ namespace Tipo.Inference.Kernels;
 /// decode_layer.comp: one transformer layer of a decode step in one dispatch, for GPUs with F16 weights. The layer's
 /// five dependent phases (norm + QKV + rope + cache append, attention, Wo + residual, norm + gate/up + SwiGLU,
 /// W_down + residual) run inside the kernel, separated by grid-wide syncs (an atomic counter every workgroup waits on)
-/// instead of dispatch boundaries: a decode step becomes one dispatch per layer plus the head, where the per-op
-/// recording has five per layer. All workgroups must run side by side, which Vulkan does not promise: the grid is one or
+/// instead of dispatch boundaries: a decode step becomes one dispatch per layer, one more and the head, where the per-op
+/// recording has five per layer. A dispatch runs phases 2-5 of one layer and then phase 1 of the next (<see cref="Record"/>),
+/// so that phase 1's weights load during a grid sync rather than at a dispatch's start. All workgroups must run side by side, which Vulkan does not promise: the grid is one or
 /// two workgroups per compute unit of the GPU (<see cref="DeviceInfo.ComputeUnits"/>, <see cref="WorkgroupsPerComputeUnit"/>),
 /// and a sync that waits too long gives up and raises <see cref="Failed"/>, after which the caller decodes with the
 /// per-op dispatches.
@@ -42,7 +43,8 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <summary>Keys of a head one workgroup attends to (a unit of the attention phase): one step of its key groups.</summary>
     public uint AttentionChunkKeys { get; }
 
-    private readonly record struct Push(uint SyncBase);
+    private readonly record struct Push(uint SyncBase, uint Layer, uint Parts);
+    private const uint Finish = 1, Begin = 2;   // the shader's FINISH (phases 2-5 of layer - 1) and BEGIN (phase 1 of layer)
 
     /// <summary>
     /// Why the kernel cannot run a model of shape <paramref name="c"/> with a cache of <paramref name="cacheType"/> on
@@ -157,7 +159,7 @@ public sealed class DecodeLayerKernel : IDisposable
         long chunks = (contextLength + AttentionChunkKeys - 1) / AttentionChunkKeys;
         // A sync polls the counter in a loop: on a GPU each poll is a trip to L2 (~1 us), on llvmpipe a few ns.
         uint spinLimit = device.Info.Kind == DeviceKind.Cpu ? 1u << 26 : 1u << 22;
-        _kernel = new ComputeKernel(device, timelineLayers > 0 ? "decode_layer_timeline" : "decode_layer", bindingCount: timelineLayers > 0 ? 18 : 17, pushConstantBytes: 4,
+        _kernel = new ComputeKernel(device, timelineLayers > 0 ? "decode_layer_timeline" : "decode_layer", bindingCount: timelineLayers > 0 ? 20 : 19, pushConstantBytes: 12,
         [
             WorkgroupSize, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), BitConverter.SingleToUInt32Bits(c.RmsNormEps), cacheType == MatrixType.F16 ? 1u : 0u,
@@ -179,12 +181,14 @@ public sealed class DecodeLayerKernel : IDisposable
         }
     }
 
-    /// <summary>Binds one layer's weights, caches and scratch buffers.</summary>
+    /// <summary>Binds dispatch <c>d</c> of a step (<see cref="Record"/>): phase 1 of layer d (its QKV weights, attention norm
+    /// and caches) and phases 2-5 of layer d - 1 (its caches, to attend over, and the rest of its weights). Dispatch 0 has
+    /// no phases 2-5 and dispatch L no phase 1: bind any layer's buffers there (they are not read).</summary>
     /// <param name="x">[hidden] f32: the residual stream, read and updated</param>
     /// <param name="wQkv">[q_dim + 2 kv_dim, hidden] f16: Wq, Wk, Wv stacked, q and k rows in GGUF's interleaved rope pairs</param>
     /// <param name="attnNorm">[hidden] f32</param>
-    /// <param name="kCache">[ctx, kv_dim] f32|f16</param>
-    /// <param name="vCache">[ctx, kv_dim] f32|f16</param>
+    /// <param name="kCache">[ctx, kv_dim] f32|f16: layer d's, where phase 1 appends k</param>
+    /// <param name="vCache">[ctx, kv_dim] f32|f16: layer d's, where phase 1 appends v</param>
     /// <param name="step">{ uint pos0 }</param>
     /// <param name="q">[q_dim] f32 scratch: the roped query</param>
     /// <param name="attention">[q_dim] f32 scratch: attention output</param>
@@ -194,10 +198,14 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <param name="wUp">[ff, hidden] f16</param>
     /// <param name="hidden">[ff] f32 scratch: silu(gate) * up</param>
     /// <param name="wDown">[hidden, ff] f16</param>
+    /// <param name="attentionKCache">[ctx, kv_dim] f32|f16: layer d - 1's, attended over</param>
+    /// <param name="attentionVCache">[ctx, kv_dim] f32|f16: layer d - 1's</param>
     public KernelBinding Bind(BufferRange x, BufferRange wQkv, BufferRange attnNorm, BufferRange kCache, BufferRange vCache, BufferRange step,
-        BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown)
+        BufferRange q, BufferRange attention, BufferRange wO, BufferRange ffnNorm, BufferRange wGate, BufferRange wUp, BufferRange hidden, BufferRange wDown,
+        BufferRange attentionKCache, BufferRange attentionVCache)
     {
-        BufferRange[] buffers = [x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials];
+        BufferRange[] buffers = [x, wQkv, attnNorm, kCache, vCache, step, q, attention, wO, ffnNorm, wGate, wUp, hidden, wDown, _sync, _hostFlag, _partials,
+            attentionKCache, attentionVCache];
         return _kernel.Bind(_timeline is null ? buffers : [.. buffers, _timeline]);
     }
 
@@ -209,12 +217,23 @@ public sealed class DecodeLayerKernel : IDisposable
         seq.FillBuffer(_sync, 0, _sync.SizeBytes, 0);
     }
 
-    /// <summary>Records layer <paramref name="layer"/> of the step (bound by <see cref="Bind"/>).</summary>
-    public void Record(CommandSequence seq, KernelBinding binding, int layer)
+    /// <summary>Records dispatch <paramref name="dispatch"/> (0 .. <paramref name="layers"/>) of a step of a model of
+    /// <paramref name="layers"/> layers, bound by <see cref="Bind"/> for it: phases 2-5 of layer dispatch - 1 (after
+    /// dispatch 0), then phase 1 of layer dispatch (before the last). The caller puts a compute barrier after each.</summary>
+    public void Record(CommandSequence seq, KernelBinding binding, int dispatch, int layers)
     {
         ArgumentNullException.ThrowIfNull(seq);
-        seq.Dispatch(binding, new Push(4u * (uint)layer), Workgroups);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
+        ArgumentOutOfRangeException.ThrowIfNegative(dispatch);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(dispatch, layers);
+        uint parts = (dispatch > 0 ? Finish : 0) | (dispatch < layers ? Begin : 0);
+        // 4 syncs a dispatch that runs phases 2-5: after attention, Wo, gate/up, and (with phase 1 after) W_down.
+        uint syncBase = dispatch == 0 ? 0u : 4u * (uint)(dispatch - 1);
+        seq.Dispatch(binding, new Push(syncBase, (uint)dispatch, parts), Workgroups);
     }
+
+    /// <summary>Dispatches a step takes for a model of <paramref name="layers"/> layers (one more than its layers).</summary>
+    public static int DispatchesPerStep(int layers) => layers + 1;
 
     /// <summary>Whether a sync of a step since the last <see cref="ClearFailure"/> gave up waiting (the step's results are
     /// wrong). Read by the host after the step's fence.</summary>

@@ -12,7 +12,9 @@ namespace Tipo.Inference.Kernels;
 public sealed class DecodeLayerTimeline
 {
     /// <summary>Marks per workgroup and layer: 0 the start, 1-4 the arrival at sync j (its own work of phase j done),
-    /// 5-8 the exit from sync j, 9 the end.</summary>
+    /// 5-8 the exit from sync j, 9 the end. A layer's phase 1 runs at the end of one dispatch and its phases 2-5 in the
+    /// next, so its "sync 1" is the dispatch boundary (arrival: the end of phase 1; exit: the next dispatch's start), and
+    /// the grid sync after its phase 5 ends at the next layer's start.</summary>
     public const int Marks = 10;
 
     /// <summary>The five phases, in the kernel's order.</summary>
@@ -43,8 +45,8 @@ public sealed class DecodeLayerTimeline
 
     /// <summary>One phase of a layer: <see cref="WorkMicroseconds"/> from the median workgroup's exit from the sync before
     /// (the layer's first start for phase 1) to the last arrival at the sync after it (the last end for phase 5), then
-    /// <see cref="SyncMicroseconds"/> from that last arrival to the median exit (phase 5: to the next layer's first start,
-    /// the dispatch boundary). Medians over the layers.</summary>
+    /// <see cref="SyncMicroseconds"/> from that last arrival to the median exit (phase 1: the dispatch boundary; phase 5:
+    /// the grid sync to the next layer's first start). Medians over the layers.</summary>
     public readonly record struct Phase(string Name, double WorkMicroseconds, double SyncMicroseconds);
 
     /// <summary>The phases (medians over the layers; with three or more layers the first and last are left out, as a
@@ -90,7 +92,7 @@ public sealed class DecodeLayerTimeline
         var sb = new System.Text.StringBuilder();
         sb.AppendLine(string.Format(inv, "decode layer phases ({0} workgroup{1}, device clock at every phase boundary; medians over layers, us): a layer {2:F2} us",
             Workgroups, Workgroups == 1 ? "" : "s", layerUs));
-        sb.AppendLine("| phase | work: from the sync before to the last workgroup's arrival | then: to the median exit (phase 5: to the next layer) |");
+        sb.AppendLine("| phase | work: from the sync before to the last workgroup's arrival | then: to the median exit (phase 1: the dispatch boundary; phase 5: to the next layer) |");
         sb.AppendLine("| --- | ---: | ---: |");
         foreach (var p in phases) sb.AppendLine(string.Format(inv, "| {0} | {1:F2} | {2:F2} |", p.Name, p.WorkMicroseconds, p.SyncMicroseconds));
         return sb.ToString();
