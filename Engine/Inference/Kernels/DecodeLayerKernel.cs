@@ -5,15 +5,15 @@ using Tipo.Vulkan;
 namespace Tipo.Inference.Kernels;
 
 /// <summary>
-/// decode_layer.comp: one transformer layer of a decode step in one dispatch, for GPUs with F16 weights. The layer's
-/// five dependent phases (norm + QKV + rope + cache append, attention, Wo + residual, norm + gate/up + SwiGLU,
-/// W_down + residual) run inside the kernel, separated by grid-wide syncs (an atomic counter every workgroup waits on)
-/// instead of dispatch boundaries: a decode step becomes one dispatch per layer, one more and the head, where the per-op
-/// recording has five per layer. A dispatch runs phases 2-5 of one layer and then phase 1 of the next (<see cref="Record"/>),
-/// so that phase 1's weights load during a grid sync rather than at a dispatch's start. All workgroups must run side by side, which Vulkan does not promise: the grid is one or
-/// two workgroups per compute unit of the GPU (<see cref="DeviceInfo.ComputeUnits"/>, <see cref="WorkgroupsPerComputeUnit"/>),
-/// and a sync that waits too long gives up and raises <see cref="Failed"/>, after which the caller decodes with the
-/// per-op dispatches.
+/// decode_layer.comp: a transformer layer of a decode step per dispatch, for GPUs with F16 weights. The layer's five
+/// dependent phases (norm + QKV + rope + cache append, attention, Wo + residual, norm + gate/up + SwiGLU, W_down +
+/// residual) run inside the kernel, separated by grid-wide syncs (an atomic counter every workgroup waits on) instead of
+/// dispatch boundaries: a decode step becomes one dispatch per layer, one more, and the head, where the per-op recording
+/// has five per layer. A dispatch runs phases 2-5 of one layer and then phase 1 of the next (<see cref="Record"/>), so
+/// that phase 1's weights load during a grid sync rather than at a dispatch's start. All workgroups must run side by
+/// side, which Vulkan does not promise: the grid is one or two workgroups per compute unit of the GPU
+/// (<see cref="DeviceInfo.ComputeUnits"/>, <see cref="WorkgroupsPerComputeUnit"/>), and a sync that waits too long gives
+/// up and raises <see cref="Failed"/>, after which the caller decodes with the per-op dispatches.
 /// </summary>
 public sealed class DecodeLayerKernel : IDisposable
 {
