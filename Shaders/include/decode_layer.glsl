@@ -123,9 +123,8 @@ const uint GAVE_UP = 0x80000000u;
 // gridArrive(j): once every lane's writes of the phase are done (the workgroup barrier, with buffer semantics), one lane
 // releases them to the device (the release is cumulative over what the barrier ordered before it) and counts the
 // workgroup in. Only that lane fences, and before the loads are issued: a device-scope fence in every lane after the
-// loads, as this kernel had, may wait for them (a fence can wait for all the lane's outstanding memory operations), which would
-// put the loads and the sync back to back.
-// (layer, markIndex): the timeline mark of the arrival.
+// loads, as this kernel had, may wait for them (a fence can wait for all the lane's outstanding memory operations),
+// which would put the loads and the sync back to back. (layer, markIndex): the timeline mark of the arrival.
 void gridArrive(uint j, uint layer, uint markIndex) {
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
     mark(layer, markIndex);
@@ -135,8 +134,9 @@ void gridArrive(uint j, uint layer, uint markIndex) {
 
 // gridWait(j): waits until every workgroup of the dispatch has arrived as often as this one (the dispatch's j-th sync
 // waits for (syncBase + j) arrivals per workgroup); every buffer write made before any workgroup's gridArrive(j) is
-// visible after it. (layer, markIndex): the timeline mark of the exit. A poll is one relaxed load of the counter, and one acquire fence follows the last: the loop used to read
-// the counter and a separate failure flag, two dependent acquire loads (two trips to L2) per poll.
+// visible after it. (layer, markIndex): the timeline mark of the exit. A poll is one relaxed load of the counter, and
+// one acquire fence follows the last: the loop used to read the counter and a separate failure flag, two dependent
+// acquire loads (two trips to L2) per poll.
 void gridWait(uint j, uint layer, uint markIndex) {
     if (gl_LocalInvocationIndex == 0u) {
         const uint target = (pc.syncBase + j) * gl_NumWorkGroups.x;
