@@ -17,8 +17,8 @@
 // all of them must be resident at once: the host dispatches one or two per SM or CU (DecodeLayerKernel). Vulkan does
 // not promise that they all run; if a sync waits SPIN_LIMIT polls it gives up, sets the failure flags and the kernel
 // runs to the end with wrong results, which the host sees and then decodes with the per-op dispatches instead.
-// The sync counter is zeroed by the host before the step's first dispatch; the j-th sync of a dispatch waits for it to
-// reach (pc.syncBase + j) * workgroups.
+// The sync counter is zeroed by the host before the step's first dispatch; the j-th sync of dispatch d (d >= 1: 4 syncs
+// a dispatch before it) waits for it to reach (4 (d - 1) + j) * workgroups.
 //
 // What a phase waits for (a timeline of globaltimer marks per workgroup and phase, tipo-500m on an H200: README, Speed):
 // weight loads issued after a sync queue behind the next phase's loads that other workgroups on the same SM issue at
@@ -87,9 +87,8 @@ layout(std430, binding = 14) coherent buffer Sync {       // device-local, zeroe
 } sync;
 layout(std430, binding = 15) coherent buffer HostFlag { uint hostFailed; };                       // host-visible: set on failure
 layout(std430, binding = 16) coherent buffer Partial { float part[]; };  // [chunks, n_heads, head_dim + 4] f32: o, max, sum
-// layer: phase 1's layer (phases 2-5 are layer - 1's); parts: FINISH | BEGIN; syncBase: the syncs of the step's
-// dispatches before this one (4 a dispatch).
-layout(push_constant) uniform Push { uint syncBase; uint layer; uint parts; } pc;
+// layer: the dispatch's index in the step, phase 1's layer (phases 2-5 are layer - 1's); parts: FINISH | BEGIN.
+layout(push_constant) uniform Push { uint layer; uint parts; } pc;
 const uint FINISH = 1u;   // phases 2-5 of layer - 1
 const uint BEGIN = 2u;    // phase 1 of layer
 
@@ -133,13 +132,13 @@ void gridArrive(uint j, uint layer, uint markIndex) {
 }
 
 // gridWait(j): waits until every workgroup of the dispatch has arrived as often as this one (the dispatch's j-th sync
-// waits for (syncBase + j) arrivals per workgroup); every buffer write made before any workgroup's gridArrive(j) is
+// waits for 4 (layer - 1) + j arrivals per workgroup: the dispatches before it ran 4 syncs each, dispatch 0 none); every buffer write made before any workgroup's gridArrive(j) is
 // visible after it. (layer, markIndex): the timeline mark of the exit. A poll is one relaxed load of the counter, and
 // one acquire fence follows the last: the loop used to read the counter and a separate failure flag, two dependent
 // acquire loads (two trips to L2) per poll.
 void gridWait(uint j, uint layer, uint markIndex) {
     if (gl_LocalInvocationIndex == 0u) {
-        const uint target = (pc.syncBase + j) * gl_NumWorkGroups.x;
+        const uint target = (4u * (pc.layer - 1u) + j) * gl_NumWorkGroups.x;
         uint polls = 0u;
         while (atomicLoad(sync.arrived, gl_ScopeDevice, gl_StorageSemanticsBuffer, gl_SemanticsRelaxed) < target) {
             if (++polls == SPIN_LIMIT) {
@@ -508,14 +507,10 @@ void main() {
                 storeV(pos * kvWords + (row - Q_DIM - KV_DIM) / 2u, r);
             }
         }
-#ifdef TIMELINE
-        barrier();
-#endif
-        mark(pc.layer, 1u);   // the arrival at sync 1: the dispatch boundary
-    } else {
-#ifdef TIMELINE
-        barrier();
-#endif
-        mark(prev, 9u);
     }
+#ifdef TIMELINE
+    barrier();
+#endif
+    if (begin) mark(pc.layer, 1u);   // the arrival at sync 1: the dispatch boundary
+    else mark(prev, 9u);             // the end of the step's last phase 5
 }

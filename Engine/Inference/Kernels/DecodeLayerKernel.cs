@@ -43,7 +43,7 @@ public sealed class DecodeLayerKernel : IDisposable
     /// <summary>Keys of a head one workgroup attends to (a unit of the attention phase): one step of its key groups.</summary>
     public uint AttentionChunkKeys { get; }
 
-    private readonly record struct Push(uint SyncBase, uint Layer, uint Parts);
+    private readonly record struct Push(uint Layer, uint Parts);
     private const uint Finish = 1, Begin = 2;   // the shader's FINISH (phases 2-5 of layer - 1) and BEGIN (phase 1 of layer)
 
     /// <summary>
@@ -159,7 +159,7 @@ public sealed class DecodeLayerKernel : IDisposable
         long chunks = (contextLength + AttentionChunkKeys - 1) / AttentionChunkKeys;
         // A sync polls the counter in a loop: on a GPU each poll is a trip to L2 (~1 us), on llvmpipe a few ns.
         uint spinLimit = device.Info.Kind == DeviceKind.Cpu ? 1u << 26 : 1u << 22;
-        _kernel = new ComputeKernel(device, timelineLayers > 0 ? "decode_layer_timeline" : "decode_layer", bindingCount: timelineLayers > 0 ? 20 : 19, pushConstantBytes: 12,
+        _kernel = new ComputeKernel(device, timelineLayers > 0 ? "decode_layer_timeline" : "decode_layer", bindingCount: timelineLayers > 0 ? 20 : 19, pushConstantBytes: 8,
         [
             WorkgroupSize, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), BitConverter.SingleToUInt32Bits(c.RmsNormEps), cacheType == MatrixType.F16 ? 1u : 0u,
@@ -227,9 +227,7 @@ public sealed class DecodeLayerKernel : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(dispatch);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(dispatch, layers);
         uint parts = (dispatch > 0 ? Finish : 0) | (dispatch < layers ? Begin : 0);
-        // 4 syncs a dispatch that runs phases 2-5: after attention, Wo, gate/up, and (with phase 1 after) W_down.
-        uint syncBase = dispatch == 0 ? 0u : 4u * (uint)(dispatch - 1);
-        seq.Dispatch(binding, new Push(syncBase, (uint)dispatch, parts), Workgroups);
+        seq.Dispatch(binding, new Push((uint)dispatch, parts), Workgroups);
     }
 
     /// <summary>Dispatches a step takes for a model of <paramref name="layers"/> layers (one more than its layers).</summary>
