@@ -67,6 +67,11 @@ public sealed class ForwardPass : IDisposable
     // the device clock at every phase boundary, made at the first profile.
     private readonly Func<int, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)>? _newDecodeLayer;
     private (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? _decodeLayerTimeline;
+    // Decode with one dispatch per layer on CPU devices (DecodeLayerCpuKernel; null where it does not fit or is off), its
+    // binding per layer, and whether decode steps still use it (a sync that gave up turns it off for good).
+    private readonly DecodeLayerCpuKernel? _cpuLayer;
+    private readonly KernelBinding[]? _cpuLayerBindings;
+    private bool _cpuLayerOn;   // implies _cpuLayer != null
 
     /// <summary>One weight matrix (or a gate/up pair) bound to its input and output, for the decode and the prefill kernel;
     /// its rows land at column <paramref name="RowOffset"/> of output rows <paramref name="YStride"/> floats wide.</summary>
@@ -87,7 +92,7 @@ public sealed class ForwardPass : IDisposable
     /// decode as per-op dispatches. Used where the model fits it (<see cref="DecodeLayerFits"/>).</param>
     /// <param name="decodeAttentionChunkKeys">keys per attention unit of the one-dispatch decode layer; null: its default.</param>
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
-        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null)
+        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null, uint cpuDecodeWorkgroups = 0)
     {
         _device = device;
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
@@ -201,6 +206,13 @@ public sealed class ForwardPass : IDisposable
                 (_decodeLayer, _decodeLayerBindings) = _newDecodeLayer(0);
                 _decodeLayerOn = true;
             }
+            if (cpuDecodeWorkgroups >= 2 && CpuDecodeLayerFits(cpuDecodeWorkgroups, cache.ContextLength) is null)
+            {
+                _cpuLayer = new DecodeLayerCpuKernel(device, config, cacheType, cpuDecodeWorkgroups, cache.ContextLength,
+                    _layers[0].O.DecodeKernel.WorkgroupSize, MatmulKernel.DecodeRowsPerLane);
+                _cpuLayerBindings = _layers.Select(L => _cpuLayer.Bind(L.Qkv[0].Decode[0], L.Attention, L.O.Decode[0], L.FfnGlu!.Decode[0], L.Down.Decode[0])).ToArray();
+                _cpuLayerOn = true;
+            }
             device.WaitForPipelines();
         }
         catch
@@ -226,24 +238,53 @@ public sealed class ForwardPass : IDisposable
         return DecodeLayerKernel.WhyNot(_device, _c, cacheType);
     }
 
+    /// <summary>Why the one-dispatch CPU decode layer cannot run this model here on <paramref name="workgroups"/>
+    /// workgroups, or null: every layer decoded by the five kernels it stands in for (the rope-fused QKV matmul, the
+    /// one-subgroup attention, Wo and W_down with the norm after them, the gate/up SwiGLU), F16 rows-per-lane matrices in one
+    /// chunk each in the decode kernels' row tiles without a fetch lag, and what <see cref="DecodeLayerCpuKernel.WhyNot"/>
+    /// asks for.</summary>
+    private string? CpuDecodeLayerFits(uint workgroups, int contextLength)
+    {
+        if (_kernels != KernelSet.Cpu) return "the GPU kernel set";
+        if (!_attention.OneSubgroup) return "not the one-subgroup attention";
+        uint lanes = _attention.WorkgroupSize;
+        bool Fits(MatrixBindings? mb) => mb is { Decode.Length: 1 } && mb.Matrix.Type == GgmlType.F16 && mb.DecodeKernel.Layout == MatmulLayout.RowsPerLane &&
+            mb.DecodeKernel.FetchLag == 0 && mb.DecodeKernel.WorkgroupSize == lanes && mb.Matrix.TileRows == lanes * (int)MatmulKernel.DecodeRowsPerLane;
+        foreach (var L in _layers)
+        {
+            if (L.AttnNormFused || L.FfnNormFused || L.RopeKvStore != null || L.Qkv.Length != 1 || L.FfnGlu == null || !L.O.NormsAfterInDecode || !L.Down.NormsAfterInDecode)
+                return "a layer decoded by other kernels than the five it stands in for";
+            if (!Fits(L.Qkv[0]) || !Fits(L.O) || !Fits(L.FfnGlu) || !Fits(L.Down))
+                return "weights other than F16 rows-per-lane matrices in one chunk each";
+        }
+        return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane);
+    }
+
     /// <summary>How a decode step is recorded, for reports (<c>tipo bench</c>).</summary>
     public string DecodeLayout => _decodeLayerOn
         ? $"one dispatch per layer ({_decodeLayer!.Workgroups} workgroup{(_decodeLayer.Workgroups == 1 ? "" : "s")} of {_decodeLayer.WorkgroupSize} lanes)"
+        : _cpuLayerOn ? $"one dispatch per layer ({_cpuLayer!.Workgroups} workgroups of one subgroup, spin syncs)"
         : "per-op dispatches";
 
     /// <summary>True when the last decode step ran the one-dispatch layers and one of their grid syncs gave up waiting
     /// (its workgroups did not all run at once): that step's cache row and logits are wrong. Call
     /// <see cref="StopDecodeLayer"/>, record decode again and rerun the step.</summary>
-    public bool DecodeLayerFailed => _decodeLayerOn && _decodeLayer!.Failed;
+    public bool DecodeLayerFailed => (_decodeLayerOn && _decodeLayer!.Failed) || (_cpuLayerOn && _cpuLayer!.Failed);
 
     /// <summary>Makes the next decode step look failed (<see cref="DecodeLayerKernel.RaiseFailureFlagForTests"/>).</summary>
-    internal void RaiseDecodeLayerFailureForTests() => _decodeLayer?.RaiseFailureFlagForTests();
+    internal void RaiseDecodeLayerFailureForTests()
+    {
+        _decodeLayer?.RaiseFailureFlagForTests();
+        _cpuLayer?.RaiseFailureFlagForTests();
+    }
 
     /// <summary>Records decode steps from now on as per-op dispatches (after <see cref="DecodeLayerFailed"/>).</summary>
     public void StopDecodeLayer()
     {
         _decodeLayerOn = false;
         _decodeLayer?.ClearFailure();
+        _cpuLayerOn = false;
+        _cpuLayer?.ClearFailure();
     }
 
     /// <summary>Whether the matmul kernels of <paramref name="m"/> on this device take the RMSNorm before it.</summary>
@@ -332,8 +373,10 @@ public sealed class ForwardPass : IDisposable
         ArgumentNullException.ThrowIfNull(seq);
         seq.CopyBuffer(_a.DecodeInput, 0, _a.X, 0, 4L * _c.HiddenSize);
         layers?.Kernel.RecordStepStart(seq);
+        bool cpuLayers = layers is null && _cpuLayerOn;
+        if (cpuLayers) _cpuLayer!.RecordStepStart(seq);
         seq.Barrier();
-        Record(seq, 1, LogitsMode.Last, argmax, layers);
+        Record(seq, 1, LogitsMode.Last, argmax, layers, cpuLayers);
     }
 
     /// <summary>Workgroups of the one-dispatch decode layer (0 when decode is per-op).</summary>
@@ -387,11 +430,13 @@ public sealed class ForwardPass : IDisposable
     /// </summary>
     /// <param name="argmax">Also write the index of the largest logit of the last row to <see cref="Activations.Argmax"/>
     /// (greedy decoding reads back 8 bytes instead of the vocabulary's logits).</param>
-    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false) => Record(seq, n, logits, argmax, oneDispatchLayers: null);
+    public void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax = false) => Record(seq, n, logits, argmax, oneDispatchLayers: null, cpuLayers: false);
 
     /// <param name="oneDispatchLayers">run each layer as one dispatch of this decode-layer kernel with its per-layer
     /// bindings (n = 1; its sync counter zeroed before, <see cref="RecordDecode"/>).</param>
-    private void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? oneDispatchLayers)
+    /// <param name="cpuLayers">run each layer as one dispatch of the CPU decode-layer kernel (n = 1; its sync counter
+    /// zeroed before, <see cref="RecordDecode"/>).</param>
+    private void Record(CommandSequence seq, int n, LogitsMode logits, bool argmax, (DecodeLayerKernel Kernel, KernelBinding[] Bindings)? oneDispatchLayers, bool cpuLayers)
     {
         ArgumentNullException.ThrowIfNull(seq);
         int dim = _c.HiddenSize, ff = _c.IntermediateSize;
@@ -403,6 +448,18 @@ public sealed class ForwardPass : IDisposable
             for (int d = 0; d < layerBindings.Length; d++)
             {
                 layerKernel.Record(seq, layerBindings[d], d, _layers.Length);
+                seq.ComputeBarrier();
+            }
+            perOpLayers = 0;
+        }
+        else if (cpuLayers)
+        {
+            // The first layer's attention norm (the others come from the W_down before them, inside the kernel).
+            _rmsNorm.Record(seq, _layers[0].AttnNorm, 1, dim, eps);
+            seq.ComputeBarrier();
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                _cpuLayer!.Record(seq, _cpuLayerBindings![l], l);
                 seq.ComputeBarrier();
             }
             perOpLayers = 0;
@@ -492,6 +549,7 @@ public sealed class ForwardPass : IDisposable
     {
         _decodeLayer?.Dispose();
         _decodeLayerTimeline?.Kernel.Dispose();
+        _cpuLayer?.Dispose();
         _rmsNorm.Dispose(); _normCounter.Dispose(); _ropeKvStore.Dispose(); _attention.Dispose(); _swiGlu.Dispose(); _argmax.Dispose();
         foreach (var k in _matvec.Values) k.Dispose();
         foreach (var k in _matmul.Values) k.Dispose();

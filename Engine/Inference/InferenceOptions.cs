@@ -22,6 +22,11 @@ public sealed record InferenceOptions
     /// decode as per-op dispatches. Null: the environment variable TIPO_DECODE_WORKGROUPS, else one per compute unit on GPUs
     /// that report them (NVIDIA, AMD), else off. Used where the model fits it (GPU kernel set, F16 weights).</summary>
     public int? DecodeWorkgroups { get; init; }
+    /// <summary>Workgroups of the one-dispatch CPU decode layer (<see cref="Tipo.Inference.Kernels.DecodeLayerCpuKernel"/>): 0
+    /// records decode as per-op dispatches. Null: the environment variable TIPO_CPU_DECODE_WORKGROUPS, else one per llvmpipe
+    /// thread (<see cref="Tipo.Inference.Kernels.DecodeLayerCpuKernel.WorkgroupsFor"/>). Used where the model fits it (CPU
+    /// kernel set, F16 rows-per-lane matrices).</summary>
+    public int? CpuDecodeWorkgroups { get; init; }
     /// <summary>Keys per attention unit of the one-dispatch decode layer; null: its default (one step of its key groups,
     /// 64). Tests ask for fewer, so that the chunks of a head are merged within llama.cpp's short references.</summary>
     internal uint? DecodeAttentionChunkKeys { get; init; }

@@ -99,7 +99,8 @@ public sealed class LlamaModel : IDisposable
             _cache = Track(new KvCache(device, c.LayerCount, ctx, c.KvHeadCount * c.HeadDim, options.KvCacheType));
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels,
-                Kernels.DecodeLayerKernel.WorkgroupsFor(device, c, options.DecodeWorkgroups), options.DecodeAttentionChunkKeys));
+                Kernels.DecodeLayerKernel.WorkgroupsFor(device, c, options.DecodeWorkgroups), options.DecodeAttentionChunkKeys,
+                Kernels.DecodeLayerCpuKernel.WorkgroupsFor(device, options.CpuDecodeWorkgroups)));
             MatmulChoices = _forward.MatmulChoices + ", quantised matrices as F16: " +
                 quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" };
             _sequence = Track(new CommandSequence(device));

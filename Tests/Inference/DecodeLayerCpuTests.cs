@@ -1,0 +1,180 @@
+using Tipo.Inference;
+using Tipo.Inference.Kernels;
+using Tipo.Tests.Vulkan;
+
+namespace Tipo.Tests.Inference;
+
+/// <summary>
+/// The one-dispatch CPU decode layer (decode_layer_cpu_f16.comp: a layer's five per-op dispatches in one, spin syncs
+/// between its workgroups, one per llvmpipe thread) against the per-op decode it stands in for and against llama.cpp, on
+/// lavapipe with the CPU kernel set. It reads and writes the per-op kernels' buffers with their arithmetic, so the two
+/// recordings give the same bits; where the driver gets other kernels (a fetch lag, Mesa 23.2-24) decode stays per-op.
+/// </summary>
+public class DecodeLayerCpuTests : GpuTest
+{
+    private LlamaModel Load(string model, int? workgroups, KvCacheType kv = KvCacheType.F32, int context = 512) =>
+        LlamaModel.Load(Device, TestData.Shared(model), new InferenceOptions
+        {
+            KvCacheType = kv, ContextLength = context, Kernels = KernelSet.Cpu, CpuDecodeWorkgroups = workgroups,
+        });
+
+    private void RequireLlvmpipe()
+    {
+        if (Device.Info.Kind != Tipo.Vulkan.DeviceKind.Cpu || !Device.Info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase))
+            Assert.Ignore($"the one-dispatch CPU decode layer runs on llvmpipe; {Device.Info.Name} is not");
+    }
+
+    // The driver's rows kernels take no fetch lag (Mesa 22.3 and 25): the ones the layer kernel repeats.
+    private static bool Fits(LlamaModel llm) => llm.MatmulChoices.Contains("fetch lag 0", StringComparison.Ordinal);
+
+    /// <summary>The CPUs llvmpipe starts a thread for (the online CPUs), or 0 where /sys does not say.</summary>
+    private static int OnlineCpus()
+    {
+        try
+        {
+            int n = 0;
+            foreach (var range in File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(','))
+            {
+                var ends = range.Split('-').Select(int.Parse).ToArray();
+                n += ends.Length == 2 ? ends[1] - ends[0] + 1 : 1;
+            }
+            return n;
+        }
+        catch (IOException) { return 0; }
+        catch (UnauthorizedAccessException) { return 0; }
+        catch (FormatException) { return 0; }
+    }
+
+    [TestCase(KvCacheType.F32)]
+    [TestCase(KvCacheType.F16)]
+    public void TwoWorkgroupsGiveThePerOpDecodesBitsAndMatchLlamaCpp(KvCacheType kv)
+    {
+        RequireLlvmpipe();
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var perOp = Load("models/tipo-tiny-f16.gguf", 0, kv);
+        using var layers = Load("models/tipo-tiny-f16.gguf", 2, kv);
+        Assert.That(perOp.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        if (Fits(layers))
+            Assert.That(layers.DecodeLayout, Is.EqualTo("one dispatch per layer (2 workgroups of one subgroup, spin syncs)"));
+        else
+            Assert.That(layers.DecodeLayout, Is.EqualTo("per-op dispatches"), layers.MatmulChoices);
+        float[] expected = TeacherForcing.Logits(perOp, reference.TeacherForcedIds, oneTokenPerPass: true);
+        float[] actual = TeacherForcing.Logits(layers, reference.TeacherForcedIds, oneTokenPerPass: true);
+        Assert.That(layers.DecodeLayerFellBack, Is.False, "two workgroups on llvmpipe's threads all run at once");
+        Assert.That(actual, Is.EqualTo(expected), "the per-op kernels' arithmetic, bit for bit");
+        var (worst, row, top1) = Compare.Rows(actual, reference.Logits, reference.LogitsRows, reference.Vocab);
+        TestContext.Out.WriteLine($"{kv} cache, {layers.DecodeLayout}: worst row NMSE against llama.cpp {worst:E2} (row {row}), top-1 {top1:P1}");
+        Assert.That(worst, Is.LessThanOrEqualTo(kv == KvCacheType.F32 ? 1e-4 : 1e-3), $"worst row NMSE (row {row})");
+        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97));
+    }
+
+    // A grouped-query model with other head counts than TIPO's (3 query heads a KV head, heads of 32, 5 layers) and
+    // context past several key steps: the same bits as the per-op decode.
+    [Test]
+    public void AGroupedQueryModelGivesThePerOpDecodesBits()
+    {
+        RequireLlvmpipe();
+        var shape = new Tipo.Inference.Benchmarks.SyntheticShape("gqa", 192, 512, 5, 6, 2, 300, 64);
+        using var model = new SyntheticGguf(shape, seed: 11);
+        LlamaModel Open(int workgroups) => LlamaModel.Load(Device, model.Path, new InferenceOptions
+        {
+            KvCacheType = KvCacheType.F16, ContextLength = 128, Kernels = KernelSet.Cpu, CpuDecodeWorkgroups = workgroups,
+        });
+        int[] ids = Enumerable.Range(0, 70).Select(i => 1 + i * 13 % 299).ToArray();
+        using var perOp = Open(0);
+        using var layers = Open(2);
+        TestContext.Out.WriteLine($"{layers.DecodeLayout}; {layers.MatmulChoices}");
+        if (Fits(layers)) Assert.That(layers.DecodeLayout, Does.StartWith("one dispatch per layer (2 workgroups"));
+        Assert.That(TeacherForcing.Logits(layers, ids, oneTokenPerPass: true), Is.EqualTo(TeacherForcing.Logits(perOp, ids, oneTokenPerPass: true)));
+        Assert.That(layers.DecodeLayerFellBack, Is.False);
+    }
+
+    [Test]
+    public void TheDefaultGridIsOneWorkgroupPerLlvmpipeThread()
+    {
+        RequireLlvmpipe();
+        using var llm = Load("models/tipo-tiny-f16.gguf", null);
+        uint expected = DecodeLayerCpuKernel.WorkgroupsFor(Device);
+        TestContext.Out.WriteLine($"{Environment.ProcessorCount} processors, {OnlineCpus()} online: {llm.DecodeLayout}");
+        if (!Fits(llm) || expected < 2 || llm.CpuDriverInline)
+            Assert.That(llm.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        else
+            Assert.That(llm.DecodeLayout, Is.EqualTo($"one dispatch per layer ({expected} workgroups of one subgroup, spin syncs)"));
+        Assert.That(expected, Is.LessThanOrEqualTo((uint)Math.Min(Environment.ProcessorCount, DecodeLayerCpuKernel.LlvmpipeMaxThreads)));
+    }
+
+    // More workgroups than llvmpipe has threads: the last waits for a thread that the others hold while they spin, so their
+    // first sync gives up; the step is rerun with the per-op dispatches and every token comes out right.
+    [Test]
+    public void MoreWorkgroupsThanThreadsGiveUpAndTheStepIsRerun()
+    {
+        RequireLlvmpipe();
+        int online = OnlineCpus();
+        if (online < 1) Assert.Ignore("/sys/devices/system/cpu/online does not say how many threads llvmpipe runs");
+        int threads = Math.Min(online, DecodeLayerCpuKernel.LlvmpipeMaxThreads);
+        if (int.TryParse(Environment.GetEnvironmentVariable("LP_NUM_THREADS"), out int lp) && lp >= 0) threads = Math.Min(threads, lp);
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var llm = Load("models/tipo-tiny-f16.gguf", Math.Max(threads + 1, 2));
+        if (!Fits(llm) || llm.CpuDriverInline) Assert.Ignore($"decode is per-op here: {llm.MatmulChoices}");
+        Assert.That(llm.DecodeLayout, Does.StartWith("one dispatch per layer"));
+        float[] logits = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
+        Assert.That(llm.DecodeLayerFellBack, Is.True, $"{threads + 1} workgroups on {threads} threads cannot all run at once");
+        Assert.That(llm.DecodeLayout, Does.StartWith("per-op dispatches (after"));
+        var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
+        Assert.That(worst, Is.LessThanOrEqualTo(1e-4), $"worst row NMSE (row {row})");
+        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97));
+    }
+
+    [Test]
+    public void AFailedStepIsRerunWithPerOpDispatches()
+    {
+        RequireLlvmpipe();
+        var reference = Reference.Load("tipo-tiny-greedy");
+        using var llm = Load("models/tipo-tiny-f16.gguf", 2);
+        if (!Fits(llm)) Assert.Ignore($"decode is per-op here: {llm.MatmulChoices}");
+        int[] ids = reference.TeacherForcedIds;
+        var logits = new float[ids.Length * reference.Vocab];
+        llm.ResetCache();
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (i == ids.Length / 2)
+            {
+                Assert.That(llm.DecodeLayerFellBack, Is.False);
+                llm.RaiseDecodeLayerFailureForTests();
+            }
+            llm.Evaluate([ids[i]], LogitsMode.Last, logits.AsSpan(i * reference.Vocab, reference.Vocab));
+        }
+        Assert.That(llm.DecodeLayerFellBack, Is.True);
+        Assert.That(llm.DecodeLayout, Does.StartWith("per-op dispatches (after"));
+        Assert.That(llm.CachedTokens, Is.EqualTo(ids), "the rerun step was cached once");
+        var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
+        Assert.That(worst, Is.LessThanOrEqualTo(1e-4), $"worst row NMSE (row {row})");
+        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97));
+    }
+
+    [Test]
+    public void ModelsItDoesNotFitDecodeAsBefore()
+    {
+        RequireLlvmpipe();
+        // F32 weights (the Hugging Face dir), one workgroup (nothing to sync), and off.
+        using (var hf = Load("models/tipo-tiny", 2)) Assert.That(hf.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        using (var one = Load("models/tipo-tiny-f16.gguf", 1)) Assert.That(one.DecodeLayout, Is.EqualTo("per-op dispatches"));
+        using var off = Load("models/tipo-tiny-f16.gguf", 0);
+        Assert.That(off.DecodeLayout, Is.EqualTo("per-op dispatches"));
+    }
+
+    // llvmpipe (Mesa 22.3) ends an invocation's loops after 65535 iterations in all: the layer's own loops must leave the
+    // syncs room, which long contexts (attention's key loop) do not.
+    [Test]
+    public void ContextsWhoseLoopsLeaveTheSyncsNoRoomAreRefused()
+    {
+        RequireLlvmpipe();
+        var c = new Tipo.Models.LlamaConfig(768, 2304, LayerCount: 20, HeadCount: 12, KvHeadCount: 12, HeadDim: 64, VocabSize: 32013,
+            RmsNormEps: 1e-5f, RopeTheta: 10000f, TieWordEmbeddings: false, MaxPositionEmbeddings: 2048, BosTokenId: 1, EosTokenId: 2, RopeDimensionCount: 64);
+        long at2048 = DecodeLayerCpuKernel.LoopIterations(c, 2048, 2, 8, 16);
+        Assert.That(at2048, Is.InRange(4000, 12000), "tipo-200m at TIPO's context");
+        Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 2048, 2, 8, 16), Is.Null);
+        Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 200_000, 2, 8, 16), Does.Contain("65535"));
+        Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 2048, 1, 8, 16), Does.Contain("two workgroups"));
+    }
+}
