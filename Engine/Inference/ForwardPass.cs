@@ -28,7 +28,9 @@ public enum LogitsMode
 /// lanes, but the rmsnorms stay dispatches of their own (MatmulKernel.FusesNorm): 7 per layer for F16, F32 and Q8_0
 /// weights (8 where the rope cannot join). Decode on GPUs that report their compute units, with F16 weights, runs each
 /// layer as one dispatch of <see cref="DecodeLayerKernel"/> instead (its five phases separated by grid-wide syncs; a
-/// dispatch ends with the next layer's first phase).
+/// dispatch ends with the next layer's first phase); on llvmpipe, with F16 rows-per-lane matrices, as one dispatch of
+/// <see cref="DecodeLayerCpuKernel"/> (the five per-op kernels' work and bindings, one workgroup per llvmpipe thread, spin
+/// syncs between them).
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
@@ -91,6 +93,8 @@ public sealed class ForwardPass : IDisposable
     /// <param name="decodeWorkgroups">the grid of the one-dispatch decode layer (<see cref="DecodeLayerKernel.WorkgroupsFor"/>); 0 records
     /// decode as per-op dispatches. Used where the model fits it (<see cref="DecodeLayerFits"/>).</param>
     /// <param name="decodeAttentionChunkKeys">keys per attention unit of the one-dispatch decode layer; null: its default.</param>
+    /// <param name="cpuDecodeWorkgroups">the grid of the one-dispatch CPU decode layer (<see cref="DecodeLayerCpuKernel.WorkgroupsFor"/>);
+    /// below 2 records decode as per-op dispatches. Used where the model fits it (<see cref="CpuDecodeLayerFits"/>).</param>
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
         KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null, uint cpuDecodeWorkgroups = 0)
     {
@@ -208,7 +212,7 @@ public sealed class ForwardPass : IDisposable
             }
             if (cpuDecodeWorkgroups >= 2 && CpuDecodeLayerFits(cpuDecodeWorkgroups, cache.ContextLength) is null)
             {
-                _cpuLayer = new DecodeLayerCpuKernel(device, config, cacheType, cpuDecodeWorkgroups, cache.ContextLength,
+                _cpuLayer = new DecodeLayerCpuKernel(device, config, _layers[0].O.Matrix.Type, cacheType, cpuDecodeWorkgroups, cache.ContextLength,
                     _layers[0].O.DecodeKernel.WorkgroupSize, MatmulKernel.DecodeRowsPerLane);
                 _cpuLayerBindings = _layers.Select(L => _cpuLayer.Bind(L.Qkv[0].Decode[0], L.Attention, L.O.Decode[0], L.FfnGlu!.Decode[0], L.Down.Decode[0])).ToArray();
                 _cpuLayerOn = true;
@@ -240,22 +244,24 @@ public sealed class ForwardPass : IDisposable
 
     /// <summary>Why the one-dispatch CPU decode layer cannot run this model here on <paramref name="workgroups"/>
     /// workgroups, or null: every layer decoded by the five kernels it stands in for (the rope-fused QKV matmul, the
-    /// one-subgroup attention, Wo and W_down with the norm after them, the gate/up SwiGLU), F16 rows-per-lane matrices in one
-    /// chunk each in the decode kernels' row tiles without a fetch lag, and what <see cref="DecodeLayerCpuKernel.WhyNot"/>
+    /// one-subgroup attention, Wo and W_down with the norm after them, the gate/up SwiGLU), rows-per-lane matrices of one
+    /// type, F16 or F32, in one chunk each in the decode kernels' row tiles without a fetch lag, and what <see cref="DecodeLayerCpuKernel.WhyNot"/>
     /// asks for.</summary>
     private string? CpuDecodeLayerFits(uint workgroups, int contextLength)
     {
         if (_kernels != KernelSet.Cpu) return "the GPU kernel set";
         if (!_attention.OneSubgroup) return "not the one-subgroup attention";
         uint lanes = _attention.WorkgroupSize;
-        bool Fits(MatrixBindings? mb) => mb is { Decode.Length: 1 } && mb.Matrix.Type == GgmlType.F16 && mb.DecodeKernel.Layout == MatmulLayout.RowsPerLane &&
+        GgmlType type = _layers[0].O.Matrix.Type;
+        if (type != GgmlType.F16 && type != GgmlType.F32) return $"{type} weights (the kernel reads F16 or F32)";
+        bool Fits(MatrixBindings? mb) => mb is { Decode.Length: 1 } && mb.Matrix.Type == type && mb.DecodeKernel.Layout == MatmulLayout.RowsPerLane &&
             mb.DecodeKernel.FetchLag == 0 && mb.DecodeKernel.WorkgroupSize == lanes && mb.Matrix.TileRows == lanes * (int)MatmulKernel.DecodeRowsPerLane;
         foreach (var L in _layers)
         {
             if (L.AttnNormFused || L.FfnNormFused || L.RopeKvStore != null || L.Qkv.Length != 1 || L.FfnGlu == null || !L.O.NormsAfterInDecode || !L.Down.NormsAfterInDecode)
                 return "a layer decoded by other kernels than the five it stands in for";
             if (!Fits(L.Qkv[0]) || !Fits(L.O) || !Fits(L.FfnGlu) || !Fits(L.Down))
-                return "weights other than F16 rows-per-lane matrices in one chunk each";
+                return "weights other than rows-per-lane matrices of one type, F16 or F32, in one chunk each";
         }
         return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane);
     }

@@ -19,7 +19,8 @@
 // spec: 0 = WG (the subgroup size), 1 = ROWS (rows per lane), 2 = HIDDEN, 3 = FF, 4 = N_HEADS, 5 = N_KV_HEADS,
 //       6 = HEAD_DIM, 7 = FREQ_BASE_BITS, 8 = F16_CACHE, 9 = EPS_BITS, 10 = SCALE_BITS (attention's score scale),
 //       11 = SYNC_POLLS. push: { uint layer; } grid: (T, 1, 1), T <= llvmpipe's threads.
-// The including file defines TEXEL_ELEMS (8: f16 weights) and unpackWeights(uvec4, out vec4, out vec4).
+// The including file (decode_layer_cpu_f16.comp, _f32.comp) defines TEXEL_ELEMS (weights per texel) and
+// unpackWeights(uvec4, out vec4 lo, out vec4 hi), as the per-op kernels its unpackTexel.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_ballot : require

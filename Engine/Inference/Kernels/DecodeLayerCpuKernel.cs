@@ -4,7 +4,7 @@ using Tipo.Vulkan;
 namespace Tipo.Inference.Kernels;
 
 /// <summary>
-/// decode_layer_cpu_f16.comp: a layer of a decode step in one dispatch on CPU devices (lavapipe), where the per-op
+/// decode_layer_cpu_f16.comp and _f32.comp: a layer of a decode step in one dispatch on CPU devices (lavapipe), where the per-op
 /// decode takes five (QKV + rope + cache append, attention, Wo + residual + norm, gate/up + SwiGLU, W_down + residual +
 /// norm). Its grid is one workgroup per llvmpipe thread, which all run at once, and the phases are separated by spin
 /// syncs between them: on lavapipe each dependent dispatch costs two thread wake-ups of the queue and pool threads
@@ -32,7 +32,8 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     /// <summary>Most threads Mesa 22.3's llvmpipe runs (LP_MAX_THREADS; later versions allow more).</summary>
     public const int LlvmpipeMaxThreads = 16;
 
-    /// <summary>The grid for <paramref name="device"/>: <see cref="WorkgroupsVariable"/> when set; else, on llvmpipe with its
+    /// <summary>The grid for <paramref name="device"/>: <paramref name="requested"/> when given (<see cref="InferenceOptions.CpuDecodeWorkgroups"/>),
+    /// else <see cref="WorkgroupsVariable"/> when set; else, on llvmpipe with its
     /// thread pool (not <see cref="VulkanDevice.CpuDriverInline"/>), as many workgroups as it has threads, no more: one per
     /// processor this process may use (llvmpipe starts one per online CPU, so never fewer), at most
     /// <see cref="LlvmpipeMaxThreads"/> and at most LP_NUM_THREADS where that is set; 0 (off) elsewhere and below two.</summary>
@@ -109,8 +110,11 @@ public sealed class DecodeLayerCpuKernel : IDisposable
 
     /// <param name="lanes">the rows kernels' and the attention kernel's workgroup size (one subgroup).</param>
     /// <param name="rowsPerLane">the decode rows kernels' rows per lane (their row tile is lanes x rowsPerLane).</param>
-    public DecodeLayerCpuKernel(VulkanDevice device, LlamaConfig c, MatrixType cacheType, uint workgroups, int contextLength, uint lanes, uint rowsPerLane)
+    /// <param name="weightType">the four matrices' type: F16 (decode_layer_cpu_f16.comp) or F32 (decode_layer_cpu_f32.comp).</param>
+    public DecodeLayerCpuKernel(VulkanDevice device, LlamaConfig c, GgmlType weightType, MatrixType cacheType, uint workgroups, int contextLength, uint lanes, uint rowsPerLane)
     {
+        if (weightType != GgmlType.F16 && weightType != GgmlType.F32)
+            throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "the one-dispatch CPU decode layer reads F16 or F32 matrices");
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(c);
         if (WhyNot(device, c, contextLength, workgroups, lanes, rowsPerLane) is string why)
@@ -118,7 +122,7 @@ public sealed class DecodeLayerCpuKernel : IDisposable
         Workgroups = workgroups;
         SyncPolls = (uint)(AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane) - 1024);
         float scale = 1f / MathF.Sqrt(c.HeadDim);   // AttentionKernel.Record's default
-        _kernel = new ComputeKernel(device, "decode_layer_cpu_f16", Kinds, pushConstantBytes: 4,
+        _kernel = new ComputeKernel(device, weightType == GgmlType.F16 ? "decode_layer_cpu_f16" : "decode_layer_cpu_f32", Kinds, pushConstantBytes: 4,
         [
             lanes, rowsPerLane, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), cacheType == MatrixType.F16 ? 1u : 0u, BitConverter.SingleToUInt32Bits(c.RmsNormEps),
