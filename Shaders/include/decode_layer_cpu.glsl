@@ -7,6 +7,8 @@
 // workgroups to its threads, so with no more workgroups than threads they all run at once. Each phase gives block b of
 // its rows (ROWS x lanes rows, the matrices' row tiles) to workgroup b mod T and head h to workgroup h mod T, with the
 // per-op kernels' arithmetic (matmul_rows.glsl with one token, attention_keys.comp with one query, NORM_AFTER's norm).
+// The phases repeat the per-op kernels' code instead of sharing it: llvmpipe compiles each of those to code tuned by
+// measurement (README, Speed), and DecodeLayerCpuTests holds the two recordings to the same bits.
 // The bindings are the per-op kernels', in their order (the host concatenates their descriptor sets), and one more:
 //   0-5 QKV (matmul_rows_rope: W, X = the attention norm's output, Y = q, K, V, step), 6-10 attention (attention_keys:
 //   Q, K, V, O, step), 11-16 Wo (matmul_rows_norm: W, X = attention output, Y = the residual, the ffn norm's weights,
@@ -149,6 +151,17 @@ uint waitFor(uint target, uint junk) {
         } \
     } }
 
+// x += W X for this workgroup's blocks of the residual's rows (matmul_rows_epilogue's accumulate); uses wg, T, lane, acc.
+#define ADD_TO_RESIDUAL(W, X, texelsPerRow) \
+    for (uint b = wg; b * BLOCK < HIDDEN; b += T) { \
+        MATVEC(W, X, b, texelsPerRow, HIDDEN, acc) \
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) { \
+            const uint row = b * BLOCK + r * WG + lane; \
+            if (row >= HIDDEN) continue; \
+            x[row] = x[row] + acc[r]; \
+        } \
+    }
+
 // NORM_AFTER's norm (matmul_rows_epilogue.glsl): xn = rmsnorm(x) * g, by this one subgroup.
 void normInto(utextureBuffer G) {
     const uint lane = gl_SubgroupInvocationID, texels = HIDDEN / 4u;
@@ -270,14 +283,7 @@ void main() {
     junk = waitFor(base + 2u * T, junk);
 
     // 3. x += Wo a; the last workgroup in then writes xn = rmsnorm(x) g_ffn.
-    for (uint b = wg; b * BLOCK < HIDDEN; b += T) {
-        MATVEC(Wo, At, b, Q_DIM / TEXEL_ELEMS, HIDDEN, acc)
-        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-            const uint row = b * BLOCK + r * WG + lane;
-            if (row >= HIDDEN) continue;
-            x[row] = x[row] + acc[r];
-        }
-    }
+    ADD_TO_RESIDUAL(Wo, At, Q_DIM / TEXEL_ELEMS)
     if (arrive() == base + 3u * T - 1u) {
         memoryBarrierBuffer();
         normInto(Gffn);
@@ -302,14 +308,7 @@ void main() {
     junk = waitFor(base + 4u * T + 1u, junk);
 
     // 5. x += Wdown h; the last workgroup out writes xn = rmsnorm(x) g of the next norm (the dispatch boundary follows).
-    for (uint b = wg; b * BLOCK < HIDDEN; b += T) {
-        MATVEC(Wdown, Ht, b, FF / TEXEL_ELEMS, HIDDEN, acc)
-        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-            const uint row = b * BLOCK + r * WG + lane;
-            if (row >= HIDDEN) continue;
-            x[row] = x[row] + acc[r];
-        }
-    }
+    ADD_TO_RESIDUAL(Wdown, Ht, FF / TEXEL_ELEMS)
     if (arrive() == base + 4u * T + 1u + T - 1u) {
         memoryBarrierBuffer();
         normInto(Gnext);

@@ -131,37 +131,17 @@ public class DecodeLayerCpuTests : GpuTest
         Assert.That(llm.DecodeLayout, Does.StartWith("one dispatch per layer"));
         float[] logits = TeacherForcing.Logits(llm, reference.TeacherForcedIds, oneTokenPerPass: true);
         Assert.That(llm.DecodeLayerFellBack, Is.True, $"{threads + 1} workgroups on {threads} threads cannot all run at once");
-        Assert.That(llm.DecodeLayout, Does.StartWith("per-op dispatches (after"));
-        var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
-        Assert.That(worst, Is.LessThanOrEqualTo(1e-4), $"worst row NMSE (row {row})");
-        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97));
+        FailedDecodeStep.AssertFellBack(llm);
+        FailedDecodeStep.AssertMatches(logits, reference);
     }
 
     [Test]
     public void AFailedStepIsRerunWithPerOpDispatches()
     {
         RequireLlvmpipe();
-        var reference = Reference.Load("tipo-tiny-greedy");
         using var llm = Load("models/tipo-tiny-f16.gguf", 2);
         if (!Fits(llm)) Assert.Ignore($"decode is per-op here: {llm.MatmulChoices}");
-        int[] ids = reference.TeacherForcedIds;
-        var logits = new float[ids.Length * reference.Vocab];
-        llm.ResetCache();
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (i == ids.Length / 2)
-            {
-                Assert.That(llm.DecodeLayerFellBack, Is.False);
-                llm.RaiseDecodeLayerFailureForTests();
-            }
-            llm.Evaluate([ids[i]], LogitsMode.Last, logits.AsSpan(i * reference.Vocab, reference.Vocab));
-        }
-        Assert.That(llm.DecodeLayerFellBack, Is.True);
-        Assert.That(llm.DecodeLayout, Does.StartWith("per-op dispatches (after"));
-        Assert.That(llm.CachedTokens, Is.EqualTo(ids), "the rerun step was cached once");
-        var (worst, row, top1) = Compare.Rows(logits, reference.Logits, reference.LogitsRows, reference.Vocab);
-        Assert.That(worst, Is.LessThanOrEqualTo(1e-4), $"worst row NMSE (row {row})");
-        Assert.That(top1, Is.GreaterThanOrEqualTo(0.97));
+        FailedDecodeStep.AssertRerunMatches(llm, Reference.Load("tipo-tiny-greedy"));
     }
 
     [Test]

@@ -41,13 +41,7 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         if (requested is int r) return (uint)Math.Max(0, r);
-        string? forced = Environment.GetEnvironmentVariable(WorkgroupsVariable);
-        if (!string.IsNullOrEmpty(forced))
-        {
-            if (!uint.TryParse(forced, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out uint n))
-                throw new ArgumentException($"{WorkgroupsVariable} must be a whole number of workgroups (0 turns the one-dispatch CPU decode layer off), not '{forced}'");
-            return n;
-        }
+        if (DecodeLayerKernel.GridFromEnvironment(WorkgroupsVariable, "the one-dispatch CPU decode layer") is uint n) return n;
         if (device.Info.Kind != DeviceKind.Cpu || device.CpuDriverInline || !device.Info.DriverName.Contains("llvmpipe", StringComparison.OrdinalIgnoreCase))
             return 0;
         int threads = Math.Min(Environment.ProcessorCount, LlvmpipeMaxThreads);

@@ -91,14 +91,19 @@ public sealed class DecodeLayerKernel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         if (requested is int r) return (uint)Math.Max(0, r);
-        string? forced = Environment.GetEnvironmentVariable(WorkgroupsVariable);
-        if (!string.IsNullOrEmpty(forced))
-        {
-            if (!uint.TryParse(forced, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out uint n))
-                throw new ArgumentException($"{WorkgroupsVariable} must be a whole number of workgroups (0 turns the one-dispatch decode layer off), not '{forced}'");
-            return n;
-        }
+        if (GridFromEnvironment(WorkgroupsVariable, "the one-dispatch decode layer") is uint n) return n;
         return device.Info.Kind == DeviceKind.Cpu ? 0 : device.Info.ComputeUnits * WorkgroupsPerComputeUnit(c, device.Info.SubgroupSize);
+    }
+
+    /// <summary>The whole number of workgroups environment variable <paramref name="variable"/> asks for, or null where it is
+    /// unset; anything else is an error naming it and <paramref name="kernel"/>, which 0 turns off.</summary>
+    internal static uint? GridFromEnvironment(string variable, string kernel)
+    {
+        string? value = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrEmpty(value)) return null;
+        if (!uint.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out uint n))
+            throw new ArgumentException($"{variable} must be a whole number of workgroups (0 turns {kernel} off), not '{value}'");
+        return n;
     }
 
     private static uint WorkgroupSizeFor(VulkanDevice device) => Math.Min(Lanes, device.Info.MaxComputeWorkGroupInvocations);
