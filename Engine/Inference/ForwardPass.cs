@@ -213,7 +213,7 @@ public sealed class ForwardPass : IDisposable
             if (cpuDecodeWorkgroups >= 2 && CpuDecodeLayerFits(cpuDecodeWorkgroups, cache.ContextLength) is null)
             {
                 _cpuLayer = new DecodeLayerCpuKernel(device, config, _layers[0].O.Matrix.Type, cacheType, cpuDecodeWorkgroups, cache.ContextLength,
-                    _layers[0].O.DecodeKernel.WorkgroupSize, MatmulKernel.DecodeRowsPerLane);
+                    _layers[0].O.DecodeKernel.WorkgroupSize, MatmulKernel.DecodeRowsPerLane, _layers[0].O.DecodeKernel.FetchLag);
                 _cpuLayerBindings = _layers.Select(L => _cpuLayer.Bind(L.Qkv[0].Decode[0], L.Attention, L.O.Decode[0], L.FfnGlu!.Decode[0], L.Down.Decode[0])).ToArray();
                 _cpuLayerOn = true;
             }
@@ -245,7 +245,7 @@ public sealed class ForwardPass : IDisposable
     /// <summary>Why the one-dispatch CPU decode layer cannot run this model here on <paramref name="workgroups"/>
     /// workgroups, or null: every layer decoded by the five kernels it stands in for (the rope-fused QKV matmul, the
     /// one-subgroup attention, Wo and W_down with the norm after them, the gate/up SwiGLU), rows-per-lane matrices of one
-    /// type, F16 or F32, in one chunk each in the decode kernels' row tiles without a fetch lag, and what <see cref="DecodeLayerCpuKernel.WhyNot"/>
+    /// type, F16 or F32, in one chunk each in the decode kernels' row tiles with one fetch lag, and what <see cref="DecodeLayerCpuKernel.WhyNot"/>
     /// asks for.</summary>
     private string? CpuDecodeLayerFits(uint workgroups, int contextLength)
     {
@@ -255,7 +255,7 @@ public sealed class ForwardPass : IDisposable
         GgmlType type = _layers[0].O.Matrix.Type;
         if (type != GgmlType.F16 && type != GgmlType.F32) return $"{type} weights (the kernel reads F16 or F32)";
         bool Fits(MatrixBindings? mb) => mb is { Decode.Length: 1 } && mb.Matrix.Type == type && mb.DecodeKernel.Layout == MatmulLayout.RowsPerLane &&
-            mb.DecodeKernel.FetchLag == 0 && mb.DecodeKernel.WorkgroupSize == lanes && mb.Matrix.TileRows == lanes * (int)MatmulKernel.DecodeRowsPerLane;
+            mb.DecodeKernel.FetchLag == _layers[0].O.DecodeKernel.FetchLag && mb.DecodeKernel.WorkgroupSize == lanes && mb.Matrix.TileRows == lanes * (int)MatmulKernel.DecodeRowsPerLane;
         foreach (var L in _layers)
         {
             if (L.AttnNormFused || L.FfnNormFused || L.RopeKvStore != null || L.Qkv.Length != 1 || L.FfnGlu == null || !L.O.NormsAfterInDecode || !L.Down.NormsAfterInDecode)

@@ -20,7 +20,9 @@
 // ends silently), which the host counts SYNC_POLLS against.
 // spec: 0 = WG (the subgroup size), 1 = ROWS (rows per lane), 2 = HIDDEN, 3 = FF, 4 = N_HEADS, 5 = N_KV_HEADS,
 //       6 = HEAD_DIM, 7 = FREQ_BASE_BITS, 8 = F16_CACHE, 9 = EPS_BITS, 10 = SCALE_BITS (attention's score scale),
-//       11 = SYNC_POLLS. push: { uint layer; } grid: (T, 1, 1), T <= llvmpipe's threads.
+//       11 = SYNC_POLLS, 12 = FETCH_LAG (as the rows kernels': row r's fetch waits for row r - FETCH_LAG's sums, by an
+//       index term that is always 0, pc.layer >> 31, but unknown to the compiler). push: { uint layer; }
+//       grid: (T, 1, 1), T <= llvmpipe's threads.
 // The including file (decode_layer_cpu_f16.comp, _f32.comp) defines TEXEL_ELEMS (weights per texel) and
 // unpackWeights(uvec4, out vec4 lo, out vec4 hi), as the per-op kernels its unpackTexel.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -42,6 +44,7 @@ layout(constant_id = 8) const bool F16_CACHE = false;
 layout(constant_id = 9) const uint EPS_BITS = 0;
 layout(constant_id = 10) const uint SCALE_BITS = 0;
 layout(constant_id = 11) const uint SYNC_POLLS = 1000;
+layout(constant_id = 12) const uint FETCH_LAG = 0;   // the decode rows kernels' fetch-order anchor (matmul_rows.glsl)
 
 const uint WG = gl_WorkGroupSize.x;
 const uint Q_DIM = N_HEADS * HEAD_DIM, KV_DIM = N_KV_HEADS * HEAD_DIM, QKV_DIM = Q_DIM + 2u * KV_DIM;
@@ -143,8 +146,11 @@ uint waitFor(uint target, uint junk) {
         const vec4 xlo_ = texel4(X, kt_ * (TEXEL_ELEMS / 4u)); \
         const vec4 xhi_ = TEXEL_ELEMS == 8u ? texel4(X, kt_ * 2u + 1u) : vec4(0.0); \
         [[unroll]] for (uint r_ = 0u; r_ < ROWS; r_++) { \
+            uint after_ = 0u; \
+            if (FETCH_LAG > 0u && r_ >= FETCH_LAG) after_ = floatBitsToUint(acc[r_ - FETCH_LAG]); \
+            after_ &= pc.layer >> 31; \
             vec4 wlo_, whi_; \
-            unpackWeights(texelFetch(W, rowTexel_[r_] + int(kt_ * BLOCK)), wlo_, whi_); \
+            unpackWeights(texelFetch(W, rowTexel_[r_] + int(kt_ * BLOCK) + int(after_)), wlo_, whi_); \
             float s_ = dot(wlo_, xlo_); \
             if (TEXEL_ELEMS == 8u) s_ += dot(whi_, xhi_); \
             acc[r_] += s_; \

@@ -7,8 +7,8 @@ namespace Tipo.Tests.Inference;
 /// <summary>
 /// The one-dispatch CPU decode layer (decode_layer_cpu_f16.comp: a layer's five per-op dispatches in one, spin syncs
 /// between its workgroups, one per llvmpipe thread) against the per-op decode it stands in for and against llama.cpp, on
-/// lavapipe with the CPU kernel set. It reads and writes the per-op kernels' buffers with their arithmetic, so the two
-/// recordings give the same bits; where the driver gets other kernels (a fetch lag, Mesa 23.2-24) decode stays per-op.
+/// lavapipe with the CPU kernel set. It reads and writes the per-op kernels' buffers with their arithmetic (and their
+/// fetch lag, Mesa 23.2-24), so the two recordings give the same bits.
 /// </summary>
 public class DecodeLayerCpuTests : GpuTest
 {
@@ -24,8 +24,8 @@ public class DecodeLayerCpuTests : GpuTest
             Assert.Ignore($"the one-dispatch CPU decode layer runs on llvmpipe; {Device.Info.Name} is not");
     }
 
-    // The driver's rows kernels take no fetch lag (Mesa 22.3 and 25): the ones the layer kernel repeats.
-    private static bool Fits(LlamaModel llm) => llm.MatmulChoices.Contains("fetch lag 0", StringComparison.Ordinal);
+    // The model's matrices go through the rows-per-lane kernels, which the layer kernel repeats (with their fetch lag).
+    private static bool Fits(LlamaModel llm) => llm.MatmulChoices.StartsWith("rows-per-lane matmuls", StringComparison.Ordinal);
 
     /// <summary>The CPUs llvmpipe starts a thread for (the online CPUs), or 0 where /sys does not say.</summary>
     private static int OnlineCpus()

@@ -105,7 +105,9 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     /// <param name="lanes">the rows kernels' and the attention kernel's workgroup size (one subgroup).</param>
     /// <param name="rowsPerLane">the decode rows kernels' rows per lane (their row tile is lanes x rowsPerLane).</param>
     /// <param name="weightType">the four matrices' type: F16 (decode_layer_cpu_f16.comp) or F32 (decode_layer_cpu_f32.comp).</param>
-    public DecodeLayerCpuKernel(VulkanDevice device, LlamaConfig c, GgmlType weightType, MatrixType cacheType, uint workgroups, int contextLength, uint lanes, uint rowsPerLane)
+    /// <param name="fetchLag">the decode rows kernels' fetch lag (<see cref="MatmulKernel.FetchLag"/>), which the layer repeats.</param>
+    public DecodeLayerCpuKernel(VulkanDevice device, LlamaConfig c, GgmlType weightType, MatrixType cacheType, uint workgroups, int contextLength, uint lanes, uint rowsPerLane,
+        uint fetchLag = 0)
     {
         if (weightType != GgmlType.F16 && weightType != GgmlType.F32)
             throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "the one-dispatch CPU decode layer reads F16 or F32 matrices");
@@ -120,7 +122,7 @@ public sealed class DecodeLayerCpuKernel : IDisposable
         [
             lanes, rowsPerLane, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), cacheType == MatrixType.F16 ? 1u : 0u, BitConverter.SingleToUInt32Bits(c.RmsNormEps),
-            BitConverter.SingleToUInt32Bits(scale), SyncPolls,
+            BitConverter.SingleToUInt32Bits(scale), SyncPolls, fetchLag,
         ]);
         try
         {
