@@ -263,7 +263,7 @@ public sealed class ForwardPass : IDisposable
             if (!Fits(L.Qkv[0]) || !Fits(L.O) || !Fits(L.FfnGlu) || !Fits(L.Down))
                 return "weights other than rows-per-lane matrices of one type, F16 or F32, in one chunk each";
         }
-        return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane);
+        return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane, type == GgmlType.F16 ? 8u : 4u);
     }
 
     /// <summary>How a decode step is recorded, for reports (<c>tipo bench</c>).</summary>

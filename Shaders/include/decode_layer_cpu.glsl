@@ -78,7 +78,11 @@ layout(std430, binding = 19) writeonly buffer HOut { float hOut[]; };       // [
 layout(binding = 20) uniform utextureBuffer Wdown;                          // [hidden, ff] tiled
 layout(binding = 21) uniform utextureBuffer Ht;                             // [ff] f32
 layout(binding = 23) uniform utextureBuffer Gnext;                          // [hidden] f32: the next norm's weights
-layout(std430, binding = 26) coherent buffer Sync { uint arrived; uint failed; } sync;   // zeroed before each step
+layout(std430, binding = 26) coherent buffer Sync {
+    uint arrived;   // workgroups' arrivals at syncs, zeroed before each step; bit 31 (GAVE_UP): a sync gave up
+    uint failed;    // set by a sync that gave up (read and cleared by the host)
+    uint sink;      // where the polls' pauses leave their result, so that the compiler keeps them
+} sync;
 
 layout(push_constant) uniform Push { uint layer; } pc;
 
@@ -87,7 +91,8 @@ vec4 texel4(utextureBuffer t, uint i) { return uintBitsToFloat(texelFetch(t, int
 
 // --- grid sync ------------------------------------------------------------------------------------------------------
 
-uint polls = 0u;
+uint polls = 0u;   // this invocation's polls, of all its syncs
+uint pauseState;   // the polls' pauses' arithmetic, threaded from one to the next
 
 // Counts the workgroup in once its stores are done; returns the count before it (every lane).
 uint arrive() {
@@ -112,7 +117,7 @@ uint pause(uint v) {
 }
 
 // Waits until the counter reaches target (or a sync gave up); the stores counted before are visible after it.
-uint waitFor(uint target, uint junk) {
+void waitFor(uint target) {
     if (subgroupElect()) {
         // An atomic add of 0, not a load: the read-modify-write cannot be hoisted out of the loop.
         // (GAVE_UP, bit 31, puts the counter past every target.)
@@ -122,12 +127,11 @@ uint waitFor(uint target, uint junk) {
                 sync.failed = 1u;
                 break;
             }
-            junk = pause(junk);
+            pauseState = pause(pauseState);
         }
     }
     memoryBarrierBuffer();
     subgroupMemoryBarrierBuffer();
-    return junk;
 }
 
 // --- rows-per-lane matvec (matmul_rows.glsl with TOKENS = 1) ----------------------------------------------------------
@@ -249,7 +253,7 @@ void main() {
     const uint T = gl_NumWorkGroups.x, wg = gl_WorkGroupID.x, lane = gl_SubgroupInvocationID;
     const uint pos = step.pos0;
     const uint base = pc.layer * (5u * T + 1u);   // arrivals before this dispatch: 5 of each workgroup, and the ffn norm's
-    uint junk = wg;
+    pauseState = wg;
     float acc[ROWS];
 
     // 1. [q | k | v] = Wqkv xn; q and k roped; q to QOut, k and v appended to the caches (matmul_rows_epilogue's ROPE).
@@ -281,12 +285,12 @@ void main() {
         }
     }
     arrive();
-    junk = waitFor(base + T, junk);
+    waitFor(base + T);
 
     // 2. Attention, a head at a time.
     for (uint h = wg; h < N_HEADS; h += T) attendHead(h, pos);
     arrive();
-    junk = waitFor(base + 2u * T, junk);
+    waitFor(base + 2u * T);
 
     // 3. x += Wo a; the last workgroup in then writes xn = rmsnorm(x) g_ffn.
     ADD_TO_RESIDUAL(Wo, At, Q_DIM / TEXEL_ELEMS)
@@ -297,7 +301,7 @@ void main() {
         subgroupMemoryBarrierBuffer();
         if (subgroupElect()) atomicAdd(sync.arrived, 1u);
     }
-    junk = waitFor(base + 3u * T + 1u, junk);
+    waitFor(base + 3u * T + 1u);
 
     // 4. h = silu(Wgate xn) * (Wup xn): even rows of W gate, the odd row after each up (matmul_rows_epilogue's GLU).
     for (uint b = wg; b * BLOCK < 2u * FF; b += T) {
@@ -311,7 +315,7 @@ void main() {
         }
     }
     arrive();
-    junk = waitFor(base + 4u * T + 1u, junk);
+    waitFor(base + 4u * T + 1u);
 
     // 5. x += Wdown h; the last workgroup out writes xn = rmsnorm(x) g of the next norm (the dispatch boundary follows).
     ADD_TO_RESIDUAL(Wdown, Ht, FF / TEXEL_ELEMS)
@@ -319,5 +323,5 @@ void main() {
         memoryBarrierBuffer();
         normInto(Gnext);
     }
-    if (junk == 0x12345678u && lane == 0u) sync.failed |= 2u;   // keeps the pauses' arithmetic
+    if (pauseState == 0x12345678u && lane == 0u) sync.sink = pauseState;   // keeps the pauses' arithmetic
 }

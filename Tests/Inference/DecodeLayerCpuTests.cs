@@ -176,5 +176,8 @@ public class DecodeLayerCpuTests : GpuTest
         Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 2048, 2, 8, 16), Is.Null);
         Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 200_000, 2, 8, 16), Does.Contain("65535"));
         Assert.That(DecodeLayerCpuKernel.WhyNot(Device, c, 2048, 1, 8, 16), Does.Contain("two workgroups"));
+        // F32 weights take twice the k-loop iterations of F16 (4 weights a texel).
+        long f32 = DecodeLayerCpuKernel.LoopIterations(c, 2048, 2, 8, 16, weightsPerTexel: 4);
+        Assert.That(f32 - at2048, Is.GreaterThan(3000), "F32's k loops counted as 4 weights a texel");
     }
 }

@@ -20,7 +20,7 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     public const string WorkgroupsVariable = "TIPO_CPU_DECODE_WORKGROUPS";
 
     private readonly ComputeKernel _kernel;
-    private readonly GpuBuffer _sync;   // { uint arrived; uint failed; } host-visible: arrived zeroed before each step, failed until ClearFailure
+    private readonly GpuBuffer _sync;   // { uint arrived; uint failed; uint sink; } host-visible: arrived zeroed before each step, failed until ClearFailure
 
     /// <summary>Workgroups per dispatch (one subgroup each).</summary>
     public uint Workgroups { get; }
@@ -91,17 +91,19 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     /// <summary>The loop iterations one workgroup's invocation runs for a layer of shape <paramref name="c"/> at a context
     /// of <paramref name="contextLength"/> tokens on <paramref name="workgroups"/> workgroups of <paramref name="lanes"/>
     /// lanes (<paramref name="rowsPerLane"/> rows each), rounded up: each phase's blocks or heads, and each block's k loop
-    /// or each head's key loop.</summary>
-    public static long LoopIterations(LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane)
+    /// (a 16-byte texel of <paramref name="weightsPerTexel"/> weights an iteration: 8 F16, 4 F32) or each head's key loop.</summary>
+    public static long LoopIterations(LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane, uint weightsPerTexel = 8)
     {
         ArgumentNullException.ThrowIfNull(c);
+        ArgumentOutOfRangeException.ThrowIfZero(weightsPerTexel);
         long block = lanes * rowsPerLane;
         long Share(long units) => (units + workgroups - 1) / workgroups;
         long Blocks(long rows) => Share((rows + block - 1) / block);
         long qkv = (long)(c.HeadCount + 2 * c.KvHeadCount) * c.HeadDim;
         long q = (long)c.HeadCount * c.HeadDim;
-        long matvecs = Blocks(qkv) * (c.HiddenSize / 8 + 1) + Blocks(c.HiddenSize) * (q / 8 + 1) + Blocks(2L * c.IntermediateSize) * (c.HiddenSize / 8 + 1)
-            + Blocks(c.HiddenSize) * (c.IntermediateSize / 8 + 1);
+        long Texels(long cols) => cols / weightsPerTexel + 1;
+        long matvecs = Blocks(qkv) * Texels(c.HiddenSize) + Blocks(c.HiddenSize) * Texels(q) + Blocks(2L * c.IntermediateSize) * Texels(c.HiddenSize)
+            + Blocks(c.HiddenSize) * Texels(c.IntermediateSize);
         long attention = Share(c.HeadCount) * ((contextLength + lanes - 1) / lanes + 1);
         long norms = 2 * 2 * (c.HiddenSize / 4 / lanes + 1);
         return matvecs + attention + norms + 64;
@@ -110,12 +112,12 @@ public sealed class DecodeLayerCpuKernel : IDisposable
     /// <summary>Why the kernel cannot run a layer of shape <paramref name="c"/> at <paramref name="contextLength"/> on
     /// <paramref name="workgroups"/> workgroups, or null: a CPU device, rope pairs and heads that fit the rows kernels
     /// (their checks are the caller's), and enough of llvmpipe's loop iterations left for the syncs.</summary>
-    public static string? WhyNot(VulkanDevice device, LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane)
+    public static string? WhyNot(VulkanDevice device, LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane, uint weightsPerTexel = 8)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.Info.Kind != DeviceKind.Cpu) return "not a CPU device";
         if (workgroups < 2) return "fewer than two workgroups (one thread needs no syncs)";
-        long left = AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane);
+        long left = AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel);
         if (left < MinSyncPolls) return $"the layer's loops leave {left} of llvmpipe's {AttentionKernel.LlvmpipeLoopIterations} iterations for the syncs";
         return null;
     }
@@ -131,10 +133,11 @@ public sealed class DecodeLayerCpuKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "the one-dispatch CPU decode layer reads F16 or F32 matrices");
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(c);
-        if (WhyNot(device, c, contextLength, workgroups, lanes, rowsPerLane) is string why)
+        uint weightsPerTexel = weightType == GgmlType.F16 ? 8u : 4u;
+        if (WhyNot(device, c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel) is string why)
             throw new Errors.UnsupportedFeatureException($"the one-dispatch CPU decode layer cannot run on {device.Info.Name}: {why}");
         Workgroups = workgroups;
-        SyncPolls = (uint)(AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane) - 1024);
+        SyncPolls = (uint)(AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel) - 1024);
         float scale = 1f / MathF.Sqrt(c.HeadDim);   // AttentionKernel.Record's default
         _kernel = new ComputeKernel(device, weightType == GgmlType.F16 ? "decode_layer_cpu_f16" : "decode_layer_cpu_f32", Kinds, pushConstantBytes: 4,
         [
