@@ -34,7 +34,6 @@ public enum LogitsMode
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
-    private const int PrefillTokensPerWorkgroup = 8;
 
     private readonly LlamaConfig _c;
     private readonly RopeLayout _ropeLayout;
@@ -55,6 +54,7 @@ public sealed class ForwardPass : IDisposable
     // the shape allows; else split-k).
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope, bool NormAfter), MatmulKernel> _matvec = [];   // decode: 1 token per workgroup
     private readonly Dictionary<(GgmlType, MatmulLayout, bool Glu, bool Norm, int TileRows, bool Rope, bool NormAfter), MatmulKernel> _matmul = [];   // prefill: a block of tokens per workgroup
+    private readonly uint? _rowsPrefillTokens;   // tokens per workgroup of the rows-per-lane prefill matmuls; null: MatmulKernel.PrefillTokensFor
 
     private readonly LayerBindings[] _layers;
     private readonly KernelBinding _outputNorm;
@@ -95,10 +95,15 @@ public sealed class ForwardPass : IDisposable
     /// <param name="decodeAttentionChunkKeys">keys per attention unit of the one-dispatch decode layer; null: its default.</param>
     /// <param name="cpuDecodeWorkgroups">the grid of the one-dispatch CPU decode layer (<see cref="DecodeLayerCpuKernel.WorkgroupsFor"/>);
     /// below 2 records decode as per-op dispatches. Used where the model fits it (<see cref="CpuDecodeLayerFits"/>).</param>
+    /// <param name="rowsPrefillTokens">tokens per workgroup of the rows-per-lane prefill matmuls; null: <see cref="MatmulKernel.PrefillTokensFor"/>.</param>
     public ForwardPass(VulkanDevice device, LlamaConfig config, RopeLayout ropeLayout, LlamaWeights weights, KvCache cache, Activations activations,
-        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null, uint cpuDecodeWorkgroups = 0)
+        KernelSet kernels = KernelSet.Auto, uint decodeWorkgroups = 0, uint? decodeAttentionChunkKeys = null, uint cpuDecodeWorkgroups = 0,
+        uint? rowsPrefillTokens = null)
     {
         _device = device;
+        if (rowsPrefillTokens is < 2)
+            throw new ArgumentOutOfRangeException(nameof(rowsPrefillTokens), rowsPrefillTokens, "a prefill workgroup takes 2 tokens or more");
+        _rowsPrefillTokens = rowsPrefillTokens;
         _kernels = KernelSets.UseCpuKernels(device, kernels) ? KernelSet.Cpu : KernelSet.Gpu;
         bool cpu = _kernels == KernelSet.Cpu;
         _c = config; _ropeLayout = ropeLayout; _a = activations;
@@ -325,7 +330,7 @@ public sealed class ForwardPass : IDisposable
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
         bool fusedNormAfter = normAfter != null && NormAfterFits(m, layout, rowOffset);
         var decode = Kernel(_matvec, m, layout, glu, norm != null, 1, rope: cache != null, normAfter: fusedNormAfter);
-        var prefill = Kernel(_matmul, m, layout, glu, norm != null, PrefillTokensPerWorkgroup, rope: cache != null);
+        var prefill = Kernel(_matmul, m, layout, glu, norm != null, layout == MatmulLayout.RowsPerLane ? _rowsPrefillTokens ?? MatmulKernel.PrefillTokensFor(_device, m.Type) : 8u, rope: cache != null);
         (BufferRange, BufferRange, BufferRange)? cacheRanges = cache is { } c ? (c.Keys, c.Values, c.Step) : null;
         BufferRange? upRange = up == null ? default(BufferRange?) : up.Chunks[0].Buffer;
         BufferRange? normRange = norm == null ? default(BufferRange?) : norm.Value.Weights;

@@ -30,4 +30,7 @@ public sealed record InferenceOptions
     /// <summary>Keys per attention unit of the one-dispatch decode layer; null: its default (one step of its key groups,
     /// 64). Tests ask for fewer, so that the chunks of a head are merged within llama.cpp's short references.</summary>
     internal uint? DecodeAttentionChunkKeys { get; init; }
+    /// <summary>Tokens per workgroup of the rows-per-lane prefill matmuls (CPU devices); null: the device's default
+    /// (<see cref="Tipo.Inference.Kernels.MatmulKernel.PrefillTokensFor"/>). For measurements.</summary>
+    internal uint? RowsPrefillTokens { get; init; }
 }

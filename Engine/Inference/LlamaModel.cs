@@ -100,7 +100,7 @@ public sealed class LlamaModel : IDisposable
             _activations = Track(new Activations(device, c, maxTokens));
             _forward = Track(new ForwardPass(device, c, qkToRotateHalf ? RopeLayout.RotateHalf : file.RopeLayout, _weights, _cache, _activations, options.Kernels,
                 Kernels.DecodeLayerKernel.WorkgroupsFor(device, c, options.DecodeWorkgroups), options.DecodeAttentionChunkKeys,
-                Kernels.DecodeLayerCpuKernel.WorkgroupsFor(device, c, options.CpuDecodeWorkgroups)));
+                Kernels.DecodeLayerCpuKernel.WorkgroupsFor(device, c, options.CpuDecodeWorkgroups), options.RowsPrefillTokens));
             MatmulChoices = _forward.MatmulChoices + ", quantised matrices as F16: " +
                 quantsAsF16 switch { QuantsAsF16.All => "all", QuantsAsF16.AllButQ8_0 => "all but Q8_0", _ => "none" };
             _sequence = Track(new CommandSequence(device));

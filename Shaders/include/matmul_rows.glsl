@@ -18,23 +18,29 @@ void main() {
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
 
-    // X_SHARED: the X row this lane fetches for all (token tok0 + its lane).
-    const uint myXRow = pc.xOffset / 4 + min(tok0 + min(gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * x4PerRow;
+    // X_SHARED: the X rows this lane fetches for all, one per group of 8 tokens (token tok0 + 8 g + its lane).
+    const uint X_GROUPS = (TOKENS + 7) / 8;
+    uint myXRow[X_GROUPS];
+    [[unroll]] for (uint g = 0; g < X_GROUPS; g++)
+        myXRow[g] = pc.xOffset / 4 + min(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * x4PerRow;
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 
     for (uint kt = 0; kt < texelsPerRow; kt++) {
         vec4 xlo[TOKENS], xhi[TOKENS];
         if (X_SHARED) {
-            // Lane l fetches token l's texels, and every lane takes each token's from its lane: 2 fetches (calls, on
-            // llvmpipe) per texel column instead of 2 x TOKENS.
-            const vec4 myLo = x4(myXRow + kt * (TEXEL_ELEMS / 4));
-            const vec4 myHi = TEXEL_ELEMS == 8 ? x4(myXRow + kt * 2 + 1) : vec4(0.0);
-            vec4 lo[8], hi[8];   // subgroupBroadcast takes a constant lane: all 8 written, those past TOKENS unused
+            // Lane l fetches token 8 g + l's texels for each group g of 8 tokens, and every lane takes each token's from
+            // its lane: 2 fetches (calls, on llvmpipe) per group and texel column instead of 2 x TOKENS.
+            [[unroll]] for (uint g = 0; g < X_GROUPS; g++) {
+                const vec4 myLo = x4(myXRow[g] + kt * (TEXEL_ELEMS / 4));
+                const vec4 myHi = TEXEL_ELEMS == 8 ? x4(myXRow[g] + kt * 2 + 1) : vec4(0.0);
+                vec4 lo[8], hi[8];   // subgroupBroadcast takes a constant lane: all 8 written, those past TOKENS unused
 #define BROADCAST(l) lo[l] = subgroupBroadcast(myLo, l); hi[l] = subgroupBroadcast(myHi, l);
-            BROADCAST(0) BROADCAST(1) BROADCAST(2) BROADCAST(3) BROADCAST(4) BROADCAST(5) BROADCAST(6) BROADCAST(7)
+                BROADCAST(0) BROADCAST(1) BROADCAST(2) BROADCAST(3) BROADCAST(4) BROADCAST(5) BROADCAST(6) BROADCAST(7)
 #undef BROADCAST
-            [[unroll]] for (uint t = 0; t < TOKENS; t++) { xlo[t] = lo[t]; xhi[t] = hi[t]; }
+                [[unroll]] for (uint j = 0; j < 8; j++)
+                    if (8 * g + j < TOKENS) { xlo[8 * g + j] = lo[j]; xhi[8 * g + j] = hi[j]; }
+            }
         } else {
             [[unroll]] for (uint t = 0; t < TOKENS; t++) {
                 xlo[t] = x4(xRow[t] + kt * (TEXEL_ELEMS / 4));

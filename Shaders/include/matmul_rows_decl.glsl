@@ -30,8 +30,9 @@ layout(constant_id = 3) const uint NORM_EPS_BITS = 0; // NORM_AFTER: the next RM
 layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.TileRows): 0 = row-major
 layout(constant_id = 10) const uint FETCH_LAG = 0;  // > 0: row r's weight fetch waits for row r - FETCH_LAG's products (matmul_rows.glsl;
                                                     // 5-9 are the rope's, qkv_rope.glsl)
-layout(constant_id = 11) const bool X_SHARED = false; // prefill: each lane fetches one token's X, broadcast to the others
-                                                      // (the workgroup is one subgroup, TOKENS <= its lanes; matmul_rows.glsl)
+layout(constant_id = 11) const bool X_SHARED = false; // prefill: lane l fetches token 8 g + l's X for each group g of 8 tokens,
+                                                      // broadcast to the others (the workgroup is one subgroup of 8 lanes or
+                                                      // more; matmul_rows.glsl)
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row
 // r at (r / TILE_ROWS * texelsPerRow + kt) * TILE_ROWS + r % TILE_ROWS, so that a workgroup's rows are one

@@ -165,13 +165,13 @@ public sealed class MatmulKernel : IDisposable
     public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0;
 
     /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
-    /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least that
-    /// many lanes, with subgroupBroadcast.</summary>
+    /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least 8
+    /// lanes, with subgroupBroadcast (lane l fetches token 8 g + l of each group g of 8 tokens), and at most 32 tokens.</summary>
     private static bool SharedXFits(VulkanDevice device, uint tokens)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceInfo info = device.Info;
-        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && tokens <= info.SubgroupSize && tokens <= 8;
+        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8 && tokens <= 32;
     }
 
     /// <summary>The Mesa major and minor version of an llvmpipe (lavapipe) driver, from its DriverInfo ("Mesa 23.2.1-1ubuntu3
@@ -238,8 +238,17 @@ public sealed class MatmulKernel : IDisposable
     public const uint DecodeRowsPerLane = 16;
     /// <summary>Weight rows per lane of the rows-per-lane prefill kernels.</summary>
     public const uint PrefillRowsPerLane = 16;
-    /// <summary>Tokens per workgroup of the rows-per-lane prefill kernels.</summary>
-    public const uint PrefillTokensPerWorkgroup = 8;
+    /// <summary>Tokens per workgroup of the rows-per-lane prefill kernels of <paramref name="weightType"/> on
+    /// <paramref name="device"/>: 16 on llvmpipe for the float kernels, else 8. Measured on a 2-core AMD EPYC (Zen 5)
+    /// with tipo-200m F16, pp512, two models in one process alternating (2026-11-27): 16 against 8 tokens 1.054x by
+    /// median over 10 rounds on Mesa 22.3.6 (1.206x with llvmpipe's code limited to AVX2,
+    /// GALLIUM_OVERRIDE_CPU_CAPS=avx), 1.167x on Mesa 25.0.7 and 1.196x on 23.2.1 (X shared by groups of 8 tokens);
+    /// 24 or 32 tokens no better (0.956x, 1.008x against 16), tipo-500m 1.127x; Q8_0's own kernel 0.971x, so it keeps 8.</summary>
+    public static uint PrefillTokensFor(VulkanDevice device, GgmlType weightType)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return LlvmpipeMesaVersion(device.Info) != null && weightType != GgmlType.Q8_0 ? 16u : 8u;
+    }
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
     public int TileRows { get; }
@@ -297,11 +306,12 @@ public sealed class MatmulKernel : IDisposable
             // [[unroll]]ed, row tiles): 16 rows x 8 tokens for F16/F32 (pp512 65-90 tok/s in five rounds, against 54-68
             // for 8x12, 62-63 for 16x12 and 56-62 for 16x4; before the row tiles 4x8 gave 48-54 at pp256); Q8_0's own
             // kernel the same 16 x 8 since it fetches each X texel once for all its rows (tipo-200m Q8_0 pp512 60-66
-            // tok/s, against 50 with 4 rows and 52-62 with 8).
+            // tok/s, against 50 with 4 rows and 52-62 with 8). The float kernels' tokens are the caller's: on llvmpipe
+            // now 16 (PrefillTokensFor), which those rounds on another machine had not tried.
             WorkgroupSize = (uint)RowsLayoutLanes(device);
             bool decode = tokensPerWorkgroup == 1;
             uint rowsPerLane = decode ? DecodeRowsPerLane : PrefillRowsPerLane;
-            TokensPerWorkgroup = decode ? 1u : PrefillTokensPerWorkgroup;
+            TokensPerWorkgroup = tokensPerWorkgroup;
             RowsPerWorkgroup = WorkgroupSize * rowsPerLane;
             if (rope != null && !RowsRopeFits(device, rope.HeadDim, rope.F16Cache))
                 throw new ArgumentOutOfRangeException(nameof(rope), $"the rows-per-lane matmul cannot rope heads of {rope.HeadDim} on {device.Info.Name} ({WorkgroupSize} lanes{(rope.F16Cache ? ", 16-bit stores for the f16 cache" : "")}); rope with rope_kv_store");
