@@ -67,6 +67,8 @@ public sealed class LlamaModel : IDisposable
     private LlamaModel(VulkanDevice device, bool ownsDevice, LlamaModelFile file, InferenceOptions options)
     {
         _device = device; _ownsDevice = ownsDevice; _file = file;
+        if (Kernels.MatmulKernel.WrongResultsOn(device.Info) is { } wrong)
+            throw new Errors.UnsupportedFeatureException(wrong);
         var c = file.Config;
         int ctx = options.ContextLength > 0 ? options.ContextLength : c.MaxPositionEmbeddings;
         GpuTopK = (options.GpuTopK ?? device.Info.Kind != DeviceKind.Cpu) && TopKKernel.Fits(device);

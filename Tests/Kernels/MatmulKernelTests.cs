@@ -125,6 +125,21 @@ public class ArgmaxKernelTests : GpuTest
             Is.EqualTo((q8_0AsF16, fetchLag, sharesX)), "(Q8_0 as F16, fetch lag, shared X)");
     }
 
+    /// <summary>Mesa 25's llvmpipe at 512 bits (16-lane subgroups) computes the kernels wrongly: refused with a reason that
+    /// names the setting; its default 8 lanes, and Mesa 23.2 at 16, are not.</summary>
+    [TestCase("Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", 16u, true)]
+    [TestCase("Mesa 25.2.8-0ubuntu0.24.04.1 (LLVM 20.1.2)", 16u, true)]
+    [TestCase("Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)", 8u, false)]
+    [TestCase("Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", 16u, false)]
+    [TestCase("Mesa 22.3.6 (LLVM 15.0.6)", 16u, false)]
+    public void WideLlvmpipeSubgroupsOnMesa25AreRefused(string driverInfo, uint subgroupSize, bool refused)
+    {
+        DeviceInfo info = Device.Info with { Kind = DeviceKind.Cpu, DriverName = "llvmpipe", DriverInfo = driverInfo, SubgroupSize = subgroupSize };
+        string? why = MatmulKernel.WrongResultsOn(info);
+        Assert.That(why != null, Is.EqualTo(refused), why ?? "(accepted)");
+        if (refused) Assert.That(why, Does.Contain("LP_NATIVE_VECTOR_WIDTH=512"));
+    }
+
     /// <summary>A fetch lag of the rows per lane or more would anchor no row: an error, not a silent no-op.</summary>
     [Test]
     public void FetchLagBeyondTheRowsIsRefused() =>

@@ -174,6 +174,19 @@ public sealed class MatmulKernel : IDisposable
         return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8 && tokens <= 32;
     }
 
+    /// <summary>Why Tipo's kernels compute wrong results on this device, or null: llvmpipe from Mesa 25 with subgroups wider
+    /// than 8 lanes (LP_NATIVE_VECTOR_WIDTH=512; llvmpipe's default is 256 bits, 8 lanes). Measured on Mesa 25.0.7 at 512
+    /// bits: the rows-per-lane matmuls, the RMSNorm and attention kernels fail their CPU references (NMSE ~1), where Mesa
+    /// 22.3.6 and 23.2.1 at 512 bits and every version at 256 pass. Mesa 24 is unmeasured and not refused.</summary>
+    public static string? WrongResultsOn(DeviceInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((25, 0)) >= 0 && info.SubgroupSize > 8
+            ? $"{info.Name}, {info.DriverInfo}, runs {info.SubgroupSize}-lane subgroups (LP_NATIVE_VECTOR_WIDTH={info.SubgroupSize * 32}), " +
+              "where Mesa 25's llvmpipe computes Tipo's kernels wrongly; unset LP_NATIVE_VECTOR_WIDTH or set it to 256"
+            : null;
+    }
+
     /// <summary>The Mesa major and minor version of an llvmpipe (lavapipe) driver, from its DriverInfo ("Mesa 23.2.1-1ubuntu3
     /// (LLVM 15.0.7)"); null for other drivers and GPUs, or where the version cannot be read.</summary>
     private static (int Major, int Minor)? LlvmpipeMesaVersion(DeviceInfo info)
