@@ -34,7 +34,6 @@ public enum LogitsMode
 /// </summary>
 public sealed class ForwardPass : IDisposable
 {
-
     private readonly LlamaConfig _c;
     private readonly RopeLayout _ropeLayout;
     private readonly Activations _a;
@@ -268,7 +267,7 @@ public sealed class ForwardPass : IDisposable
             if (!Fits(L.Qkv[0]) || !Fits(L.O) || !Fits(L.FfnGlu) || !Fits(L.Down))
                 return "weights other than rows-per-lane matrices of one type, F16 or F32, in one chunk each";
         }
-        return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane, type == GgmlType.F16 ? 8u : 4u);
+        return DecodeLayerCpuKernel.WhyNot(_device, _c, contextLength, workgroups, lanes, MatmulKernel.DecodeRowsPerLane, type);
     }
 
     /// <summary>How a decode step is recorded, for reports (<c>tipo bench</c>).</summary>
@@ -330,7 +329,7 @@ public sealed class ForwardPass : IDisposable
         var layout = MatmulKernel.LayoutFor(_device, m.Type, m.Cols, _kernels);
         bool fusedNormAfter = normAfter != null && NormAfterFits(m, layout, rowOffset);
         var decode = Kernel(_matvec, m, layout, glu, norm != null, 1, rope: cache != null, normAfter: fusedNormAfter);
-        var prefill = Kernel(_matmul, m, layout, glu, norm != null, layout == MatmulLayout.RowsPerLane ? _rowsPrefillTokens ?? MatmulKernel.PrefillTokensFor(_device, m.Type) : 8u, rope: cache != null);
+        var prefill = Kernel(_matmul, m, layout, glu, norm != null, (layout == MatmulLayout.RowsPerLane ? _rowsPrefillTokens : null) ?? MatmulKernel.PrefillTokensFor(_device, m.Type, layout), rope: cache != null);
         (BufferRange, BufferRange, BufferRange)? cacheRanges = cache is { } c ? (c.Keys, c.Values, c.Step) : null;
         BufferRange? upRange = up == null ? default(BufferRange?) : up.Chunks[0].Buffer;
         BufferRange? normRange = norm == null ? default(BufferRange?) : norm.Value.Weights;

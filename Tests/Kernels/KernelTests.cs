@@ -263,7 +263,7 @@ public class KernelTests : GpuTest
         float[] x = Reference.Random(nTokens * cols, 95, 3f);
         using GpuBuffer xb = Upload(x, "x");
         using var yb = new GpuBuffer(Device, nTokens * rows * 4L, "y");
-        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : MatmulKernel.PrefillTokensFor(Device, type), layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile, fetchLag: fetchLag,
+        using var k = new MatmulKernel(Device, type, nTokens == 1 ? 1u : MatmulKernel.PrefillTokensFor(Device, type, MatmulLayout.RowsPerLane), layout: MatmulLayout.RowsPerLane, glu: true, tileRows: tile, fetchLag: fetchLag,
             shareX: shareX);
         Assert.That(k.XShared, Is.EqualTo(shareX == true));
         Assert.That(k.FetchLag, Is.EqualTo(type == GgmlType.Q8_0 ? 0u : fetchLag), "Q8_0's block loop has no fetch-order anchor");
@@ -348,7 +348,7 @@ public class KernelTests : GpuTest
         using var yFused = new GpuBuffer(Device, nTokens * rows * 4L, "y-fused");
         using var ySep = new GpuBuffer(Device, nTokens * rows * 4L, "y-separate");
         foreach (var b in new[] { kFused, vFused, kSep, vSep, yFused, ySep }) b.Clear();
-        uint tokens = nTokens == 1 ? 1u : layout == MatmulLayout.RowsPerLane ? MatmulKernel.PrefillTokensFor(Device, type) : 8u;
+        uint tokens = nTokens == 1 ? 1u : MatmulKernel.PrefillTokensFor(Device, type, layout);
         // The wide kernel ropes in the norm-fused QKV projection; the rows-per-lane kernels take X normalised.
         float? normEps = MatmulKernel.FusesNorm(layout) ? eps : null;
         BufferRange? norm = normEps != null ? new BufferRange(gb, 0, gb.SizeBytes) : default(BufferRange?);

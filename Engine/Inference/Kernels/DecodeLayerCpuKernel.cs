@@ -109,15 +109,20 @@ public sealed class DecodeLayerCpuKernel : IDisposable
         return matvecs + attention + norms + 64;
     }
 
+    /// <summary>Weights in one 16-byte texel of a <paramref name="weightType"/> matrix: 8 F16, 4 F32.</summary>
+    private static uint WeightsPerTexel(GgmlType weightType) => weightType == GgmlType.F16 ? 8u : 4u;
+
     /// <summary>Why the kernel cannot run a layer of shape <paramref name="c"/> at <paramref name="contextLength"/> on
     /// <paramref name="workgroups"/> workgroups, or null: a CPU device, rope pairs and heads that fit the rows kernels
-    /// (their checks are the caller's), and enough of llvmpipe's loop iterations left for the syncs.</summary>
-    public static string? WhyNot(VulkanDevice device, LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane, uint weightsPerTexel = 8)
+    /// (their checks are the caller's), and enough of llvmpipe's loop iterations left for the syncs with matrices of
+    /// <paramref name="weightType"/>.</summary>
+    public static string? WhyNot(VulkanDevice device, LlamaConfig c, int contextLength, uint workgroups, uint lanes, uint rowsPerLane,
+        GgmlType weightType = GgmlType.F16)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.Info.Kind != DeviceKind.Cpu) return "not a CPU device";
         if (workgroups < 2) return "fewer than two workgroups (one thread needs no syncs)";
-        long left = AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel);
+        long left = AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, WeightsPerTexel(weightType));
         if (left < MinSyncPolls) return $"the layer's loops leave {left} of llvmpipe's {AttentionKernel.LlvmpipeLoopIterations} iterations for the syncs";
         return null;
     }
@@ -133,11 +138,10 @@ public sealed class DecodeLayerCpuKernel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(weightType), weightType, "the one-dispatch CPU decode layer reads F16 or F32 matrices");
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(c);
-        uint weightsPerTexel = weightType == GgmlType.F16 ? 8u : 4u;
-        if (WhyNot(device, c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel) is string why)
+        if (WhyNot(device, c, contextLength, workgroups, lanes, rowsPerLane, weightType) is string why)
             throw new Errors.UnsupportedFeatureException($"the one-dispatch CPU decode layer cannot run on {device.Info.Name}: {why}");
         Workgroups = workgroups;
-        SyncPolls = (uint)(AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, weightsPerTexel) - 1024);
+        SyncPolls = (uint)(AttentionKernel.LlvmpipeLoopIterations - LoopIterations(c, contextLength, workgroups, lanes, rowsPerLane, WeightsPerTexel(weightType)) - 1024);
         float scale = 1f / MathF.Sqrt(c.HeadDim);   // AttentionKernel.Record's default
         _kernel = new ComputeKernel(device, weightType == GgmlType.F16 ? "decode_layer_cpu_f16" : "decode_layer_cpu_f32", Kinds, pushConstantBytes: 4,
         [

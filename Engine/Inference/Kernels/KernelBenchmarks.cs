@@ -53,7 +53,7 @@ public static class KernelBenchmarks
         using var x = new GpuBuffer(device, cols * 4L * nTokens, "bench-x");
         using var y = new GpuBuffer(device, rows * 4L * nTokens, "bench-y");
         x.Clear();
-        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : chosen == MatmulLayout.RowsPerLane ? MatmulKernel.PrefillTokensFor(device, w.Type) : 8u, layout: chosen, tileRows: tileRows);
+        using var k = new MatmulKernel(device, w.Type, nTokens == 1 ? 1u : MatmulKernel.PrefillTokensFor(device, w.Type, chosen), layout: chosen, tileRows: tileRows);
         var bindings = w.Chunks.Select(c => k.Bind(c.Buffer, x, y)).ToArray();
         double ms = Time(device, seq =>
         {

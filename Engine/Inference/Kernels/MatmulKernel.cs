@@ -166,12 +166,12 @@ public sealed class MatmulKernel : IDisposable
 
     /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
     /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least 8
-    /// lanes, with subgroupBroadcast (lane l fetches token 8 g + l of each group g of 8 tokens), and at most 32 tokens.</summary>
+    /// lanes, with subgroupBroadcast (lane l fetches token 8 g + l of each group g of 8 tokens).</summary>
     private static bool SharedXFits(VulkanDevice device, uint tokens)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceInfo info = device.Info;
-        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8 && tokens <= 32;
+        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8;
     }
 
     /// <summary>Why Tipo's kernels compute wrong results on this device, or null: llvmpipe from Mesa 25 with subgroups wider
@@ -251,16 +251,17 @@ public sealed class MatmulKernel : IDisposable
     public const uint DecodeRowsPerLane = 16;
     /// <summary>Weight rows per lane of the rows-per-lane prefill kernels.</summary>
     public const uint PrefillRowsPerLane = 16;
-    /// <summary>Tokens per workgroup of the rows-per-lane prefill kernels of <paramref name="weightType"/> on
-    /// <paramref name="device"/>: 16 on llvmpipe for the float kernels, else 8. Measured on a 2-core AMD EPYC (Zen 5)
+    /// <summary>Tokens per workgroup of the <paramref name="layout"/> prefill kernels of <paramref name="weightType"/> on
+    /// <paramref name="device"/>: 16 for the float rows-per-lane kernels on llvmpipe, else 8 (the wide split-k kernels
+    /// take their own). Measured on a 2-core AMD EPYC (Zen 5)
     /// with tipo-200m F16, pp512, two models in one process alternating (2026-11-27): 16 against 8 tokens 1.054x by
     /// median over 10 rounds on Mesa 22.3.6 (1.206x with llvmpipe's code limited to AVX2,
     /// GALLIUM_OVERRIDE_CPU_CAPS=avx), 1.167x on Mesa 25.0.7 and 1.196x on 23.2.1 (X shared by groups of 8 tokens);
     /// 24 or 32 tokens no better (0.956x, 1.008x against 16), tipo-500m 1.127x; Q8_0's own kernel 0.971x, so it keeps 8.</summary>
-    public static uint PrefillTokensFor(VulkanDevice device, GgmlType weightType)
+    public static uint PrefillTokensFor(VulkanDevice device, GgmlType weightType, MatmulLayout layout)
     {
         ArgumentNullException.ThrowIfNull(device);
-        return LlvmpipeMesaVersion(device.Info) != null && weightType != GgmlType.Q8_0 ? 16u : 8u;
+        return layout == MatmulLayout.RowsPerLane && LlvmpipeMesaVersion(device.Info) != null && weightType != GgmlType.Q8_0 ? 16u : 8u;
     }
 
     /// <summary>The <see cref="GpuMatrix.TileRows"/> this kernel reads (0: row-major).</summary>
