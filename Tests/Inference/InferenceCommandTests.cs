@@ -103,11 +103,13 @@ public class InferenceCommandTests
     }
 
     [Test]
-    public void BenchRooflinePrintsDecodeAsAShareOfItAndTheDispatchCost()
+    public void BenchRooflinePrintsDecodeAndPrefillAsSharesOfTheDevicesLimitsAndTheDispatchCost()
     {
         var (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-r", "1", "--roofline"]);
         Assert.That(code, Is.Zero, err);
         Assert.That(stdout, Does.Contain("tg4: ").And.Contain("% of the roofline"));
+        Assert.That(stdout, Does.Match(@"device arithmetic peak \(independent fma chains, no memory traffic\): \d+\.\d GFLOP/s"));
+        Assert.That(stdout, Does.Match(@"pp8: \d+\.\d GFLOP/s \(\d+\.\d MFLOP a token\), \d+\.\d% of the arithmetic peak"));
         Assert.That(stdout, Does.Match(@"dependent dispatches \(a barrier between each, \d+ in a row\): \d+\.\d\d µs each with 1 workgroup"));
 
         (code, stdout, err) = TipoCli.Run(["bench", "--model", TestData.Shared("models/stories260K.gguf"), "-p", "8", "-n", "4", "-r", "1", "--roofline", "--json"]);
@@ -115,6 +117,9 @@ public class InferenceCommandTests
         JsonArray tests = JsonNode.Parse(stdout)!.AsArray();
         Assert.That(tests.Select(t => (double)t!["dispatch_us"]!), Is.All.GreaterThan(0));
         Assert.That(tests.Select(t => (double)t!["roofline_gbps"]!), Is.All.GreaterThan(0));
+        Assert.That(tests.Select(t => (double)t!["peak_gflops"]!), Is.All.GreaterThan(0));
+        Assert.That((double)tests[0]!["gflops"]!, Is.GreaterThan(0), "prefill's FLOP rate");
+        Assert.That(tests[1]!["gflops"], Is.Null, "decode is timed against the bandwidth, not the arithmetic peak");
     }
 
     [TestCase("-1", "-d must not be negative")]

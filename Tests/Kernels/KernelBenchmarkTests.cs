@@ -32,6 +32,38 @@ public class KernelBenchmarkTests : GpuTest
         Assert.Throws<ArgumentOutOfRangeException>(() => KernelBenchmarks.DependentDispatchMicroseconds(Device, workgroups: 0, dispatches: 8));
     }
 
+    [Test]
+    public void PeakFmaProbe_ComputesItsChainsAsTheCpuDoes()
+    {
+        // Each lane's output is the sum of its chains, each started at 1 + (lane + c) / 1000 and taken through
+        // iterations x unroll multiply-adds; fused or not, the two roundings differ by far less than the tolerance.
+        const uint groups = 2, iterations = 3;
+        float[] gpu = KernelBenchmarks.PeakOutputs(Device, groups, iterations);
+        Assert.That(gpu, Has.Length.EqualTo(groups * KernelBenchmarks.PeakWorkgroupSize));
+        for (int i = 0; i < gpu.Length; i++)
+        {
+            uint lane = (uint)i % KernelBenchmarks.PeakWorkgroupSize;
+            float sum = 0;
+            for (uint c = 0; c < KernelBenchmarks.PeakChains; c++)
+            {
+                float acc = 1f + (lane + c) * 1.0e-3f;
+                for (uint step = 0; step < iterations * KernelBenchmarks.PeakUnroll; step++)
+                    acc = MathF.FusedMultiplyAdd(acc, KernelBenchmarks.PeakA, KernelBenchmarks.PeakB);
+                sum += acc;
+            }
+            Assert.That(gpu[i], Is.EqualTo(sum).Within(1e-5).Percent, $"lane {i}");
+        }
+    }
+
+    [Test]
+    public void PeakFlops_IsAPositiveRateOfTheCountedWork()
+    {
+        ComputeResult r = KernelBenchmarks.PeakFlops(Device, repeats: 1, targetMs: 5);
+        TestContext.Out.WriteLine(r);
+        Assert.That(r.Gflops, Is.GreaterThan(0).And.LessThan(1e6));
+        Assert.That(r.Flops % KernelBenchmarks.PeakFlopsOf(1, 1), Is.Zero, "whole dispatches of whole iterations");
+    }
+
     [Test, Explicit("prints GB/s numbers; slow on lavapipe")]
     public void PrintBandwidth()
     {

@@ -23,7 +23,7 @@ internal static class BenchCommand
         var depths = new Option<string>("-d", "--n-depth") { Description = "Tokens already in the cache before each test, comma-separated (llama-bench's -d: \"tg128 @ d512\" decodes from position 512).", DefaultValueFactory = _ => "0" };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions of each test.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print a JSON array, one object per test (llama-bench field names)." };
-        var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (the faster of a storage-buffer and a texel-buffer read-only kernel over 256 MiB) and print decode as a percentage of it." };
+        var roofline = new Option<bool>("--roofline") { Description = "Also measure the device's read bandwidth (the faster of a storage-buffer and a texel-buffer read-only kernel over 256 MiB) and arithmetic peak (independent fma chains, no memory traffic), and print decode as a percentage of the bandwidth and prefill as a percentage of the peak." };
         var device = CommonOptions.Device();
         var kv = CommonOptions.KvCache();
 
@@ -94,8 +94,9 @@ internal static class BenchCommand
                     ? KernelBenchmarks.Roofline(llm.VulkanDevice, 256L << 20, r)
                     : null;
                 double? rooflineGbps = roof?.Best.GBps;
+                double? peakGflops = roof != null ? KernelBenchmarks.PeakFlops(llm.VulkanDevice, r).Gflops : null;
                 DispatchCost? dispatchCost = roof != null ? MeasureDispatchCost(llm.VulkanDevice, r) : null;
-                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps, dispatchCost);
+                Print(parse.GetValue(json), label, syntheticName == null ? modelPath! : syntheticName, llm, results, rooflineGbps, peakGflops, dispatchCost);
                 if (roof is { } rl && !parse.GetValue(json))
                     Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "read kernels over 256 MiB: storage buffer {0:F2} GB/s, texel buffer {1:F2} GB/s (the roofline is the faster)",
                         rl.Storage.GBps, rl.Texel.GBps));
@@ -183,7 +184,7 @@ internal static class BenchCommand
     }
 
     private static void Print(bool asJson, string label, string fileName, LlamaModel llm, List<BenchResult> results, double? rooflineGbps,
-        DispatchCost? dispatchCost)
+        double? peakGflops, DispatchCost? dispatchCost)
     {
         long parameters = llm.ParameterCount;
         if (asJson)
@@ -211,6 +212,9 @@ internal static class BenchCommand
                     ["bytes_per_token"] = t.BytesPerToken,
                     ["gbps"] = t.GigabytesPerSecond,
                     ["roofline_gbps"] = rooflineGbps,
+                    ["flops_per_token"] = t.FlopsPerToken > 0 ? t.FlopsPerToken : null,
+                    ["gflops"] = t.FlopsPerToken > 0 ? t.GigaflopsPerSecond : null,
+                    ["peak_gflops"] = peakGflops,
                     ["dispatch_us"] = dispatchCost?.OneWorkgroupUs,
                     ["sampler_us_per_token"] = t.SamplerMicrosecondsPerToken,
                 });
@@ -241,6 +245,13 @@ internal static class BenchCommand
             Console.WriteLine(string.Format(inv, "device read bandwidth (roofline): {0:F2} GB/s", roof));
             foreach (var t in results.Where(t => t.NGen > 0))
                 Console.WriteLine(string.Format(inv, "{0}: {1:F1}% of the roofline", t.Test, 100 * t.GigabytesPerSecond / roof));
+        }
+        if (peakGflops is double peak)
+        {
+            Console.WriteLine(string.Format(inv, "device arithmetic peak (independent fma chains, no memory traffic): {0:F1} GFLOP/s", peak));
+            foreach (var t in results.Where(t => t.FlopsPerToken > 0))
+                Console.WriteLine(string.Format(inv, "{0}: {1:F1} GFLOP/s ({2:F1} MFLOP a token), {3:F1}% of the arithmetic peak",
+                    t.Test, t.GigaflopsPerSecond, t.FlopsPerToken / 1e6, 100 * t.GigaflopsPerSecond / peak));
         }
     }
 }

@@ -1,13 +1,16 @@
 using System.Diagnostics;
 using Tipo.Inference.Sampling;
+using Tipo.Models;
 
 namespace Tipo.Inference.Benchmarks;
 
 /// <summary>One measured test, in llama-bench's terms (pp = prompt processing, tg = text generation).</summary>
 /// <param name="SamplerMicrosecondsPerToken">A sampled decode test's mean host time in the sampler per token; null when the test did not sample.</param>
 /// <param name="NDepth">Tokens already in the cache when the timed part starts (llama-bench's <c>-d</c>).</param>
+/// <param name="FlopsPerToken">A prefill test's floating-point operations per prompt token (<see cref="ModelBenchmark.PrefillFlops"/>);
+/// 0 for decode, which is bound by the weight reads (<see cref="BytesPerToken"/>).</param>
 public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] SamplesTokensPerSecond, long BytesPerToken,
-    double? SamplerMicrosecondsPerToken = null, int NDepth = 0)
+    double? SamplerMicrosecondsPerToken = null, int NDepth = 0, double FlopsPerToken = 0)
 {
     public double AvgTokensPerSecond => SamplesTokensPerSecond.Average();
     public double StdDevTokensPerSecond
@@ -21,6 +24,9 @@ public sealed record BenchResult(string Test, int NPrompt, int NGen, double[] Sa
     }
     /// <summary>Weight bytes read per second while decoding (0 for prefill).</summary>
     public double GigabytesPerSecond => NGen > 0 ? AvgTokensPerSecond * BytesPerToken / 1e9 : 0;
+
+    /// <summary>Floating-point operations per second while prefilling, in GFLOP/s (0 for decode).</summary>
+    public double GigaflopsPerSecond => AvgTokensPerSecond * FlopsPerToken / 1e9;
 }
 
 /// <summary>Measures prefill and decode speed of a loaded model, as llama-bench does.</summary>
@@ -40,7 +46,31 @@ public static class ModelBenchmark
             model.Evaluate(tokens, LogitsMode.Last, logits);
             if (r >= 0) samples[r] = nPrompt / clock.Elapsed.TotalSeconds;
         }
-        return new BenchResult($"pp{nPrompt}{AtDepth(depth)}", nPrompt, 0, samples, 0, NDepth: depth);
+        return new BenchResult($"pp{nPrompt}{AtDepth(depth)}", nPrompt, 0, samples, 0, NDepth: depth,
+            FlopsPerToken: PrefillFlops(model.Config, nPrompt, depth) / nPrompt);
+    }
+
+    /// <summary>
+    /// The floating-point operations (a multiply-add is two) a prefill of <paramref name="nPrompt"/> tokens after
+    /// <paramref name="depth"/> cached ones must do to give the last token's logits, counting the matrix products only:
+    /// every layer's Q, K and V projections and attention (scores and weighted values over each token's causal length)
+    /// for every token; Wo and the feed-forward for every token in every layer but the last, where only the last token's
+    /// are needed (the others feed nothing); the output projection for the last token.
+    /// Norms, rope and softmax are left out (a few per cent of a token's arithmetic at TIPO's shapes).
+    /// </summary>
+    public static double PrefillFlops(LlamaConfig config, int nPrompt, int depth = 0)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(nPrompt);
+        ArgumentOutOfRangeException.ThrowIfNegative(depth);
+        double h = config.HiddenSize;
+        double qkv = h * (config.QDim + 2.0 * config.KvDim);
+        double rest = config.QDim * h + 3.0 * h * config.IntermediateSize;   // Wo, gate, up, down
+        // Causal lengths depth + 1 .. depth + nPrompt: QK and PV each QDim multiply-adds per key.
+        double keys = (double)nPrompt * depth + nPrompt * (nPrompt + 1.0) / 2;
+        double attention = 2.0 * 2.0 * config.QDim * keys;
+        int layers = config.LayerCount;
+        return layers * (2 * qkv * nPrompt + attention) + (layers - 1) * 2 * rest * nPrompt + 2 * rest + 2 * h * config.VocabSize;
     }
 
     /// <summary>

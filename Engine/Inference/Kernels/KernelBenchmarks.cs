@@ -16,6 +16,17 @@ public sealed record BandwidthResult(string Name, long BytesRead, double Millise
         string.Create(CultureInfo.InvariantCulture, $"{Name}: {BytesRead / 1048576.0:0.0} MiB in {Milliseconds:0.000} ms = {GBps:0.00} GB/s");
 }
 
+/// <summary>One arithmetic-throughput measurement: floating-point operations done on the GPU and the best GPU time
+/// (timestamp queries) over the repeats.</summary>
+public sealed record ComputeResult(string Name, double Flops, double Milliseconds)
+{
+    /// <summary>Achieved rate in GFLOP/s (1e9 floating-point operations per second; a multiply-add is two).</summary>
+    public double Gflops => Flops / (Milliseconds * 1e6);
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Name}: {Flops / 1e9:0.00} GFLOP in {Milliseconds:0.000} ms = {Gflops:0.0} GFLOP/s");
+}
+
 /// <summary>Napkin-math measurements of weight-read bandwidth (for the <c>bench</c> command and design notes).</summary>
 public static class KernelBenchmarks
 {
@@ -153,6 +164,88 @@ public static class KernelBenchmarks
         var texel = ReadBandwidthTexel(device, bytes, repeats);
         return (storage.GBps >= texel.GBps ? storage : texel, storage, texel);
     }
+
+    /// <summary>Lanes per workgroup, independent multiply-add chains per lane and steps of each chain per loop iteration
+    /// of the arithmetic-peak probe (<see cref="PeakFlops"/>). On lavapipe 8 to 32 chains measured alike (85-115 GFLOP/s on
+    /// 2 cores, within that machine's drift).</summary>
+    internal const uint PeakWorkgroupSize = 64, PeakChains = 16, PeakUnroll = 8;
+
+    /// <summary>The multiply-add the probe's chains repeat, acc = acc * PeakA + PeakB: values stay near 1.</summary>
+    internal const float PeakB = 1f / 4096, PeakA = 1 - PeakB;
+
+    /// <summary>
+    /// The device's arithmetic peak for the compute roofline: GFLOP/s of peak_fma.comp, <see cref="PeakChains"/>
+    /// independent fma chains per lane and no memory traffic, over enough workgroups to fill the device. The iteration
+    /// count is scaled from short runs so that one run takes about <paramref name="targetMs"/> ms; the time is the best of
+    /// <paramref name="repeats"/> (at least 5). A multiply-add counts as two operations, as in the models' FLOP counts.
+    /// </summary>
+    public static ComputeResult PeakFlops(VulkanDevice device, int repeats = 5, double targetMs = 100)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        repeats = Math.Max(repeats, 5);
+        // CPU devices: a few workgroups per thread; GPUs: many per multiprocessor (an H200 has 132).
+        uint groups = device.Info.Kind == DeviceKind.Cpu ? 64u : 16384u;
+        using var probe = new PeakProbe(device, groups);
+        uint iterations = 16;
+        double ms = probe.Time(iterations, 1);
+        while (ms < targetMs / 8 && iterations < (1u << 24))
+        {
+            iterations *= 4;
+            ms = probe.Time(iterations, 1);
+        }
+        iterations = (uint)Math.Clamp(iterations * targetMs / Math.Max(ms, 1e-3), 16, 1u << 26);
+        ms = probe.Time(iterations, repeats);
+        return new ComputeResult("fma peak (peak_fma)", PeakFlopsOf(groups, iterations), ms);
+    }
+
+    /// <summary>The floating-point operations of one peak_fma dispatch.</summary>
+    internal static double PeakFlopsOf(uint groups, uint iterations) => 2.0 * PeakChains * PeakUnroll * iterations * groups * PeakWorkgroupSize;
+
+    /// <summary>Runs peak_fma once and returns what each lane wrote (the sum of its chains), for checks against the CPU.</summary>
+    internal static float[] PeakOutputs(VulkanDevice device, uint groups, uint iterations)
+    {
+        using var probe = new PeakProbe(device, groups);
+        probe.Time(iterations, 1);
+        return probe.Outputs();
+    }
+
+    /// <summary>peak_fma.comp bound to its output, [groups * PeakWorkgroupSize] f32.</summary>
+    private sealed class PeakProbe : IDisposable
+    {
+        private readonly VulkanDevice _device;
+        private readonly uint _groups;
+        private readonly GpuBuffer _output;
+        private readonly ComputeKernel _kernel;
+        private readonly KernelBinding _binding;
+
+        public PeakProbe(VulkanDevice device, uint groups)
+        {
+            _device = device;
+            _groups = groups;
+            _output = new GpuBuffer(device, groups * PeakWorkgroupSize * 4L, "bench-peak-out");
+            _kernel = new ComputeKernel(device, "peak_fma", bindingCount: 1, pushConstantBytes: 12, [PeakWorkgroupSize, PeakChains, PeakUnroll]);
+            _binding = _kernel.Bind(_output);
+        }
+
+        /// <summary>Best GPU time in ms of <paramref name="times"/> runs of <paramref name="iterations"/> loop iterations.</summary>
+        public double Time(uint iterations, int times) =>
+            KernelBenchmarks.Time(_device, seq => seq.Dispatch(_binding, new PeakPush(iterations, PeakA, PeakB), _groups), times);
+
+        public float[] Outputs()
+        {
+            var values = new float[_groups * PeakWorkgroupSize];
+            _output.Download<float>(values);
+            return values;
+        }
+
+        public void Dispose()
+        {
+            _kernel.Dispose();
+            _output.Dispose();
+        }
+    }
+
+    private readonly record struct PeakPush(uint Iterations, float A, float B);
 
     private static double Time(VulkanDevice device, Action<CommandSequence> record, int repeats)
     {
