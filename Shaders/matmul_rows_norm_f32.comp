@@ -4,6 +4,7 @@
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_samplerless_texture_functions : require
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #define NORM_AFTER
 const uint TEXEL_ELEMS = 4;
 void unpackTexel(uvec4 t, out vec4 lo, out vec4 hi) {

@@ -68,7 +68,8 @@ public sealed record DeviceInfo(
     /// <inheritdoc cref="MinSubgroupSize"/>
     public uint MaxSubgroupSize { get; init; }
 
-    /// <summary>subgroupShuffle and subgroupShuffleXor are supported in compute shaders.</summary>
+    /// <summary>subgroupShuffle and subgroupShuffleXor are supported in compute shaders (the CPU kernel set's matmuls use
+    /// them: <see cref="Tipo.Inference.Kernels.KernelSets.CpuKernelsRunOn"/>).</summary>
     public bool SubgroupShuffle { get; init; }
 
     /// <summary>subgroupBroadcast and the other ballot operations are supported in compute shaders (the CPU kernel set's

@@ -30,14 +30,17 @@ void main() {
         vec4 xlo[TOKENS], xhi[TOKENS];
         if (X_SHARED) {
             // Lane l fetches token 8 g + l's texels for each group g of 8 tokens, and every lane takes each token's from
-            // its lane: 2 fetches (calls, on llvmpipe) per group and texel column instead of 2 x TOKENS.
+            // its lane: 2 fetches (calls, on llvmpipe) per group and texel column instead of 2 x TOKENS. subgroupShuffle
+            // with constant lanes, not subgroupBroadcast: Mesa 22.3's llvmpipe runs a broadcast as a loop over the lanes
+            // (it looks for an active one), which cost more than the fetches saved, while the shuffles fold into vector
+            // permutes; Mesa 23.2 and 25 run the two alike (MatmulKernel.SharesXFor).
             [[unroll]] for (uint g = 0; g < X_GROUPS; g++) {
                 const vec4 myLo = x4(myXRow[g] + kt * (TEXEL_ELEMS / 4));
                 const vec4 myHi = TEXEL_ELEMS == 8 ? x4(myXRow[g] + kt * 2 + 1) : vec4(0.0);
-                vec4 lo[8], hi[8];   // subgroupBroadcast takes a constant lane: all 8 written, those past TOKENS unused
-#define BROADCAST(l) lo[l] = subgroupBroadcast(myLo, l); hi[l] = subgroupBroadcast(myHi, l);
-                BROADCAST(0) BROADCAST(1) BROADCAST(2) BROADCAST(3) BROADCAST(4) BROADCAST(5) BROADCAST(6) BROADCAST(7)
-#undef BROADCAST
+                vec4 lo[8], hi[8];   // all 8 lanes' taken, those past TOKENS unused
+#define FROM_LANE(l) lo[l] = subgroupShuffle(myLo, l); hi[l] = subgroupShuffle(myHi, l);
+                FROM_LANE(0) FROM_LANE(1) FROM_LANE(2) FROM_LANE(3) FROM_LANE(4) FROM_LANE(5) FROM_LANE(6) FROM_LANE(7)
+#undef FROM_LANE
                 [[unroll]] for (uint j = 0; j < 8; j++)
                     if (8 * g + j < TOKENS) { xlo[8 * g + j] = lo[j]; xhi[8 * g + j] = hi[j]; }
             }

@@ -5,7 +5,7 @@
 //
 // Every lane owns ROWS whole weight rows and walks their k dimension alone, so there is no reduction (no shared
 // memory, no barrier(), no subgroup reduction). Every lane of a workgroup reads the same X element at the same
-// time (see binding 1; X_SHARED: fetched once and broadcast); the weights are read through a texel buffer (16-byte texels), llvmpipe's fastest path:
+// time (see binding 1; X_SHARED: fetched once and shuffled to every lane); the weights are read through a texel buffer (16-byte texels), llvmpipe's fastest path:
 // tipo-200m F16 decode reads 8.7 GB/s on lavapipe (2 threads, row tiles), against 0.5 GB/s for the split-k
 // storage-buffer kernel. On llvmpipe each texelFetch is a call into a gather of 8 lanes x 16 bytes (~40
 // instructions), so the prefill tile (ROWS x TOKENS per lane) is there to use each fetched texel many times.
@@ -31,7 +31,7 @@ layout(constant_id = 4) const uint TILE_ROWS = 0;   // W's row tile (GpuMatrix.T
 layout(constant_id = 10) const uint FETCH_LAG = 0;  // > 0: row r's weight fetch waits for row r - FETCH_LAG's products (matmul_rows.glsl;
                                                     // 5-9 are the rope's, qkv_rope.glsl)
 layout(constant_id = 11) const bool X_SHARED = false; // prefill: lane l fetches token 8 g + l's X for each group g of 8 tokens,
-                                                      // broadcast to the others (the workgroup is one subgroup of 8 lanes or
+                                                      // shuffled to the others (the workgroup is one subgroup of 8 lanes or
                                                       // more; matmul_rows.glsl)
 
 // W row-major, or (TILE_ROWS > 0) in tiles of TILE_ROWS rows stored texel column by texel column: texel kt of row

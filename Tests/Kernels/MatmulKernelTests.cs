@@ -105,10 +105,10 @@ public class ArgmaxKernelTests : GpuTest
 
     /// <summary>The per-driver kernel choices, measured where they pay (MatmulKernel's rules, README "Newer lavapipe"):
     /// Q8_0 stored as F16 on llvmpipe from Mesa 23.2 on, the fetch-order anchor on Mesa 23.2 to 24, X shared across lanes in
-    /// prefill from 23.2 on; none of them on Mesa 22 or 23.1, other drivers, GPUs, or an llvmpipe whose version cannot
-    /// be read.</summary>
-    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false, 0u, false)]
-    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, false, 0u, false)]
+    /// prefill on every llvmpipe; the first two not on Mesa 22 or 23.1, and none of them on other drivers, GPUs, or an
+    /// llvmpipe whose version cannot be read.</summary>
+    [TestCase("llvmpipe", "Mesa 22.3.6 (LLVM 15.0.6)", DeviceKind.Cpu, false, 0u, true)]
+    [TestCase("llvmpipe", "Mesa 23.1.9 (LLVM 15.0.7)", DeviceKind.Cpu, false, 0u, true)]
     [TestCase("llvmpipe", "Mesa 23.2.1-1ubuntu3.1~22.04.4 (LLVM 15.0.7)", DeviceKind.Cpu, true, 1u, true)]
     [TestCase("llvmpipe", "Mesa 24.0.5-1ubuntu1 (LLVM 17.0.6)", DeviceKind.Cpu, true, 1u, true)]
     [TestCase("llvmpipe", "Mesa 24.2.8-1ubuntu1~24.04.1 (LLVM 19.1.1)", DeviceKind.Cpu, true, 1u, true)]
@@ -158,13 +158,15 @@ public class ArgmaxKernelTests : GpuTest
         Assert.That(decode.XShared, Is.False);
     }
 
-    /// <summary>The CPU kernel set needs subgroup ballot operations (its matmuls are compiled with subgroupBroadcast).</summary>
+    /// <summary>The CPU kernel set needs subgroup ballot and shuffle operations (its matmuls are compiled with
+    /// subgroupBroadcastFirst and subgroupShuffle).</summary>
     [Test]
-    public void CpuKernelsNeedSubgroupBallot()
+    public void CpuKernelsNeedSubgroupBallotAndShuffle()
     {
-        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = false }), Is.False);
-        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = true }), Is.True);
+        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = false, SubgroupShuffle = true }), Is.False);
+        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = true, SubgroupShuffle = false }), Is.False);
+        Assert.That(KernelSets.CpuKernelsRunOn(Device.Info with { SubgroupBallot = true, SubgroupShuffle = true }), Is.True);
         if (Device.Info.Kind == DeviceKind.Cpu)
-            Assert.That(Device.Info.SubgroupBallot, Is.True, "lavapipe has subgroup ballot operations");
+            Assert.That((Device.Info.SubgroupBallot, Device.Info.SubgroupShuffle), Is.EqualTo((true, true)), "lavapipe has subgroup ballot and shuffle operations");
     }
 }

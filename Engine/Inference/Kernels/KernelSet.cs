@@ -33,16 +33,17 @@ public static class KernelSets
         }
         if (requested == KernelSet.Cpu && !CpuKernelsRunOn(device.Info))
             throw new Errors.UnsupportedFeatureException(
-                $"the CPU kernel set needs subgroup ballot operations (subgroupBroadcast) in compute shaders, which {device.Info.Name} does not support; use the GPU kernels (TIPO_KERNELS=gpu)");
+                $"the CPU kernel set needs subgroup ballot and shuffle operations in compute shaders, which {device.Info.Name} does not support; use the GPU kernels (TIPO_KERNELS=gpu)");
         return requested == KernelSet.Cpu || (requested == KernelSet.Auto && device.Info.Kind == DeviceKind.Cpu && CpuKernelsRunOn(device.Info));
     }
 
     /// <summary>Whether <paramref name="info"/>'s device can run the CPU kernel set: its rows-per-lane matmuls are compiled
-    /// with subgroupBroadcast (their prefill shares X across lanes where the driver gains from it), so they need subgroup
-    /// ballot operations in compute shaders, which lavapipe, SwiftShader and desktop GPUs have.</summary>
+    /// with subgroupShuffle (their prefill shares X across lanes where the driver gains from it) and the norm-fused ones
+    /// with subgroupBroadcastFirst, so they need subgroup shuffle and ballot operations in compute shaders, which
+    /// lavapipe, SwiftShader and desktop GPUs have.</summary>
     public static bool CpuKernelsRunOn(DeviceInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        return info.SubgroupBallot;
+        return info.SubgroupBallot && info.SubgroupShuffle;
     }
 }

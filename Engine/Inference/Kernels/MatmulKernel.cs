@@ -156,22 +156,25 @@ public sealed class MatmulKernel : IDisposable
 
     /// <summary>
     /// Whether the float rows-per-lane prefill kernels share X across lanes (<see cref="XShared"/>) on the driver of
-    /// <paramref name="info"/>: llvmpipe from Mesa 23.2 on. There each texel fetch is a call of ~45 instructions, and the
-    /// 16 x 8 tile makes 32 of them per texel column, 16 for X alone; sharing leaves 18. Measured on a 2-core machine,
-    /// tipo-200m F16 pp512 in alternating pairs: Mesa 25.0.7 69-72 -> 83-90 tok/s, Mesa 25.2.8 68-72 -> 78-82, Mesa 23.2.1
-    /// (with the fetch lag) 71-73 -> 75-77; Mesa 22.3.6, whose subgroupBroadcast costs more than the fetches it saves,
-    /// 85-90 -> 59.
+    /// <paramref name="info"/>: llvmpipe, whose Mesa version reads. There each texel fetch is a call of ~45 instructions,
+    /// and the 16 x 16 tile makes 48 of them per texel column, 32 for X alone; sharing leaves 20. Lane l fetches for
+    /// 8 tokens and each lane takes the others' with subgroupShuffle from constant lanes. Measured on a 2-core machine,
+    /// tipo-200m F16 pp512, two model copies in one process alternating (2026-11-27): Mesa 22.3.6 1.208x (10 rounds, won
+    /// 10) and 1.224x (6 of 6) against not sharing, whose subgroupBroadcast (the earlier way to share) had cost more than
+    /// the fetches it saved (85-90 -> 59 tok/s, 16 x 8 tile); on Mesa 23.2.1 and 25.0.7, which gained from sharing by
+    /// broadcast (pp512 71-73 -> 75-77 and 69-72 -> 83-90 tok/s at 16 x 8), shuffles against broadcasts 0.986x and
+    /// 0.982x (6 rounds each, won 3 and 2): alike.
     /// </summary>
-    public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0;
+    public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) != null;
 
     /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
     /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least 8
-    /// lanes, with subgroupBroadcast (lane l fetches token 8 g + l of each group g of 8 tokens).</summary>
+    /// lanes, with subgroupShuffle (lane l fetches token 8 g + l of each group g of 8 tokens).</summary>
     private static bool SharedXFits(VulkanDevice device, uint tokens)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceInfo info = device.Info;
-        return info.SubgroupBallot && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8;
+        return info.SubgroupShuffle && info.FixedSubgroupSize && RowsLayoutLanes(device) == info.SubgroupSize && info.SubgroupSize >= 8;
     }
 
     /// <summary>Why Tipo's kernels compute wrong results on this device, or null: llvmpipe from Mesa 25 with subgroups wider
@@ -273,9 +276,9 @@ public sealed class MatmulKernel : IDisposable
     /// the other kernels.</summary>
     public uint FetchLag { get; }
 
-    /// <summary>The float rows-per-lane prefill kernels' shared X (<see cref="SharesXFor"/>): lane l fetches token l's X
-    /// texels and every lane takes each token's from its lane with subgroupBroadcast, 2 texel fetches per column instead
-    /// of 2 per token (Shaders/include/matmul_rows.glsl).</summary>
+    /// <summary>The float rows-per-lane prefill kernels' shared X (<see cref="SharesXFor"/>): lane l fetches token 8 g + l's
+    /// X texels for each group g of 8 tokens and every lane takes each token's from its lane with subgroupShuffle, 2 texel
+    /// fetches per group and column instead of 2 per token (Shaders/include/matmul_rows.glsl).</summary>
     public bool XShared { get; }
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
@@ -345,7 +348,7 @@ public sealed class MatmulKernel : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(fetchLag), FetchLag, $"the fetch lag must be below the {rowsPerLane} rows per lane");
             bool canShareX = !decode && weightType != GgmlType.Q8_0 && SharedXFits(device, TokensPerWorkgroup);
             if (shareX == true && !canShareX)
-                throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, F16 or F32, a workgroup of one subgroup of at least {TokensPerWorkgroup} lanes with subgroupBroadcast");
+                throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, F16 or F32, a workgroup of one subgroup of at least 8 lanes with subgroupShuffle");
             XShared = canShareX && (shareX ?? SharesXFor(device.Info));
             uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows,
                            // 5-9: the rope's, as in qkv_rope.glsl (unused without it); 10: the fetch lag
