@@ -37,6 +37,11 @@ void main() {
     }
     uint xRow[TOKENS];
     [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
+    // X_SHARED: the X row this lane fetches for all, one per group of 8 tokens (token tok0 + 8 g + its lane).
+    const uint X_GROUPS = (TOKENS + 7) / 8;
+    uint myXRow[X_GROUPS];
+    [[unroll]] for (uint g = 0; g < X_GROUPS; g++)
+        myXRow[g] = pc.xOffset / 4 + min(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * (pc.cols / 4);
 
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
@@ -48,8 +53,19 @@ void main() {
         float s[OUTPUTS];
         [[unroll]] for (uint h = 0; h < 2u; h++) {
             vec4 xv[TOKENS * 4u];
-            [[unroll]] for (uint t = 0; t < TOKENS; t++)
-                [[unroll]] for (uint i = 0; i < 4u; i++) xv[t * 4u + i] = x4(xRow[t] + b * 8u + h * 4u + i);
+            if (X_SHARED) {
+                // As in matmul_rows.glsl: lane l fetches token 8 g + l's 4 texels of the half, every lane takes each
+                // token's from its lane (subgroupShuffle from constant lanes): 4 fetches per group of 8 tokens, not 32.
+                [[unroll]] for (uint g = 0; g < X_GROUPS; g++)
+                    [[unroll]] for (uint i = 0; i < 4u; i++) {
+                        const vec4 mine = x4(myXRow[g] + b * 8u + h * 4u + i);
+                        [[unroll]] for (uint j = 0; j < 8u; j++)
+                            if (8 * g + j < TOKENS) xv[(8 * g + j) * 4u + i] = subgroupShuffle(mine, j);
+                    }
+            } else {
+                [[unroll]] for (uint t = 0; t < TOKENS; t++)
+                    [[unroll]] for (uint i = 0; i < 4u; i++) xv[t * 4u + i] = x4(xRow[t] + b * 8u + h * 4u + i);
+            }
             [[unroll]] for (uint r = 0; r < ROWS; r++) {
                 vec4 q0, q1, q2, q3;
                 unpackQuants(texelFetch(W, quantBase[r] + int(b * 2u + h) * apart), q0, q1, q2, q3);

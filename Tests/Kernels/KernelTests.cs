@@ -237,14 +237,15 @@ public class KernelTests : GpuTest
     [Test]
     public void MatmulRowsPerLane_Glu_MatchesSeparateOps(
         [Values(GgmlType.F16, GgmlType.F32, GgmlType.Q8_0)] GgmlType type, [Values(1, 13)] int nTokens, [Values(300, 2304)] int rows) =>
-        GluMatchesSeparateOps(type, nTokens, rows, 0, nTokens > 1 && type != GgmlType.Q8_0 ? false : null);
+        GluMatchesSeparateOps(type, nTokens, rows, 0, nTokens > 1 ? false : null);
 
-    /// <summary>The same with the float kernels' per-driver variants: the fetch-order anchor, and X shared across lanes
-    /// in prefill (alone and with the anchor).</summary>
+    /// <summary>The same with the per-driver variants: the fetch-order anchor (float kernels), and X shared across lanes
+    /// in prefill (alone and with the anchor; Q8_0's kernel too).</summary>
     [TestCase(GgmlType.F16, 1, 1u, false)]
     [TestCase(GgmlType.F16, 13, 1u, false)]
     [TestCase(GgmlType.F16, 13, 0u, true)]
     [TestCase(GgmlType.F32, 13, 1u, true)]
+    [TestCase(GgmlType.Q8_0, 13, 0u, true)]
     public void MatmulRowsPerLane_Glu_Variants_MatchSeparateOps(GgmlType type, int nTokens, uint fetchLag, bool shareX) =>
         GluMatchesSeparateOps(type, nTokens, 2304, fetchLag, nTokens > 1 ? shareX : null);
 
@@ -322,6 +323,7 @@ public class KernelTests : GpuTest
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, false, 1, 1u)]   // the fetch-order anchor on
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11, 1u)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F16, true, 11, 0u, true)]     // X shared across lanes
+    [TestCase(MatmulLayout.RowsPerLane, GgmlType.Q8_0, true, 11, 0u, true)]
     [TestCase(MatmulLayout.RowsPerLane, GgmlType.F32, false, 11, 1u, true)]
     public unsafe void Matmul_RopeFused_MatchesMatmulThenRope(MatmulLayout layout, GgmlType type, bool f16Cache, int nTokens, uint fetchLag = 0,
         bool shareX = false)

@@ -146,16 +146,20 @@ public class ArgmaxKernelTests : GpuTest
         Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, fetchLag: MatmulKernel.DecodeRowsPerLane),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("rows per lane"));
 
-    /// <summary>Decode (one token per workgroup) and Q8_0 have no shared X: asking for it is an error; the default leaves it off.</summary>
+    /// <summary>Decode (one token per workgroup) has no shared X: asking for it is an error; the default leaves it off.
+    /// Prefill shares it in the float and Q8_0 kernels alike.</summary>
     [Test]
-    public void SharedXOutsideFloatPrefillIsRefused()
+    public void SharedXOutsidePrefillIsRefused()
     {
         Assert.That(() => new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane, shareX: true),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("X cannot be shared"));
-        Assert.That(() => new MatmulKernel(Device, GgmlType.Q8_0, 8, layout: MatmulLayout.RowsPerLane, shareX: true),
+        Assert.That(() => new MatmulKernel(Device, GgmlType.Q8_0, 1, layout: MatmulLayout.RowsPerLane, shareX: true),
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("X cannot be shared"));
         using var decode = new MatmulKernel(Device, GgmlType.F16, 1, layout: MatmulLayout.RowsPerLane);
         Assert.That(decode.XShared, Is.False);
+        if (Device.Info.Kind != DeviceKind.Cpu) return;   // the rows-per-lane layout's lanes are one subgroup on CPU devices
+        using var q8Prefill = new MatmulKernel(Device, GgmlType.Q8_0, 8, layout: MatmulLayout.RowsPerLane, shareX: true);
+        Assert.That(q8Prefill.XShared, Is.True);
     }
 
     /// <summary>The CPU kernel set needs subgroup ballot and shuffle operations (its matmuls are compiled with

@@ -155,7 +155,7 @@ public sealed class MatmulKernel : IDisposable
         LlvmpipeMesaVersion(info) is { } mesa && mesa.CompareTo((23, 2)) >= 0 && mesa.CompareTo((25, 0)) < 0 ? 1u : 0u;
 
     /// <summary>
-    /// Whether the float rows-per-lane prefill kernels share X across lanes (<see cref="XShared"/>) on the driver of
+    /// Whether the rows-per-lane prefill kernels share X across lanes (<see cref="XShared"/>) on the driver of
     /// <paramref name="info"/>: llvmpipe, whose Mesa version reads. There each texel fetch is a call of ~45 instructions,
     /// and the 16 x 16 tile makes 48 of them per texel column, 32 for X alone; sharing leaves 20. Lane l fetches for
     /// 8 tokens and each lane takes the others' with subgroupShuffle from constant lanes. Measured on a 2-core machine,
@@ -163,7 +163,8 @@ public sealed class MatmulKernel : IDisposable
     /// 10) and 1.224x (6 of 6) against not sharing, whose subgroupBroadcast (the earlier way to share) had cost more than
     /// the fetches it saved (85-90 -> 59 tok/s, 16 x 8 tile); on Mesa 23.2.1 and 25.0.7, which gained from sharing by
     /// broadcast (pp512 71-73 -> 75-77 and 69-72 -> 83-90 tok/s at 16 x 8), shuffles against broadcasts 0.986x and
-    /// 0.982x (6 rounds each, won 3 and 2): alike.
+    /// 0.982x (6 rounds each, won 3 and 2): alike. Q8_0's own kernel (8 tokens, 8 X fetches per block and token before)
+    /// on Mesa 22.3.6, tipo-200m Q8_0: 1.020x (6 rounds, won 6) and 1.040x (8 of 8); 16 tokens shared 0.996x against 8.
     /// </summary>
     public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) != null;
 
@@ -276,9 +277,9 @@ public sealed class MatmulKernel : IDisposable
     /// the other kernels.</summary>
     public uint FetchLag { get; }
 
-    /// <summary>The float rows-per-lane prefill kernels' shared X (<see cref="SharesXFor"/>): lane l fetches token 8 g + l's
+    /// <summary>The rows-per-lane prefill kernels' shared X (<see cref="SharesXFor"/>): lane l fetches token 8 g + l's
     /// X texels for each group g of 8 tokens and every lane takes each token's from its lane with subgroupShuffle, 2 texel
-    /// fetches per group and column instead of 2 per token (Shaders/include/matmul_rows.glsl).</summary>
+    /// fetches per group and column instead of 2 per token (Shaders/include/matmul_rows.glsl, matmul_rows_q8_0.glsl).</summary>
     public bool XShared { get; }
 
     /// <param name="forceSharedReduction">Reduce through shared memory even where subgroupAdd exists (tests the fallback; split-k only).</param>
@@ -291,7 +292,7 @@ public sealed class MatmulKernel : IDisposable
     /// <param name="normAfterEps">Non-null: apply the RMSNorm after the product in the epilogue with this epsilon
     /// (rows-per-lane, without glu or rope; the caller checks <see cref="NormAfterFits"/>).</param>
     /// <param name="fetchLag">The <see cref="FetchLag"/> of a float rows-per-lane kernel; null picks <see cref="FetchLagFor"/>.</param>
-    /// <param name="shareX">The <see cref="XShared"/> of a float rows-per-lane prefill kernel; null picks <see cref="SharesXFor"/>
+    /// <param name="shareX">The <see cref="XShared"/> of a rows-per-lane prefill kernel; null picks <see cref="SharesXFor"/>
     /// where it fits.</param>
     public MatmulKernel(VulkanDevice device, GgmlType weightType, uint tokensPerWorkgroup, bool forceSharedReduction = false, MatmulLayout? layout = null,
         bool glu = false, float? normEps = null, int tileRows = 0, RopeFusion? rope = null, float? normAfterEps = null, uint? fetchLag = null,
@@ -346,9 +347,9 @@ public sealed class MatmulKernel : IDisposable
             FetchLag = weightType == GgmlType.Q8_0 ? 0 : fetchLag ?? FetchLagFor(device.Info);   // Q8_0 has its own block loop
             if (FetchLag >= rowsPerLane)
                 throw new ArgumentOutOfRangeException(nameof(fetchLag), FetchLag, $"the fetch lag must be below the {rowsPerLane} rows per lane");
-            bool canShareX = !decode && weightType != GgmlType.Q8_0 && SharedXFits(device, TokensPerWorkgroup);
+            bool canShareX = !decode && SharedXFits(device, TokensPerWorkgroup);
             if (shareX == true && !canShareX)
-                throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, F16 or F32, a workgroup of one subgroup of at least 8 lanes with subgroupShuffle");
+                throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, a workgroup of one subgroup of at least 8 lanes with subgroupShuffle");
             XShared = canShareX && (shareX ?? SharesXFor(device.Info));
             uint[] spec = [WorkgroupSize, rowsPerLane, TokensPerWorkgroup, BitConverter.SingleToUInt32Bits(normAfterEps ?? 0f), (uint)tileRows,
                            // 5-9: the rope's, as in qkv_rope.glsl (unused without it); 10: the fetch lag
