@@ -10,19 +10,14 @@ void main() {
     const uint row0 = gl_WorkGroupID.x * lanes * ROWS + gl_LocalInvocationID.x;   // rows row0 + r * lanes
     const uint tok0 = gl_WorkGroupID.y * TOKENS;
     const uint texelsPerRow = pc.cols / TEXEL_ELEMS;
-    const uint x4PerRow = pc.cols / 4;
 
     int rowTexel[ROWS];
     [[unroll]] for (uint r = 0; r < ROWS; r++) rowTexel[r] = rowTexel0(min(row0 + r * lanes, pc.rows - 1), texelsPerRow);
     const int ktStride = texelStep();
     uint xRow[TOKENS];
-    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * x4PerRow;
-
-    // X_SHARED: the X rows this lane fetches for all, one per group of 8 tokens (token tok0 + 8 g + its lane).
-    const uint X_GROUPS = (TOKENS + 7) / 8;
-    uint myXRow[X_GROUPS];
-    [[unroll]] for (uint g = 0; g < X_GROUPS; g++)
-        myXRow[g] = pc.xOffset / 4 + min(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * x4PerRow;
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = xRowTexel(tok0 + t);
+    uint myXRow[X_GROUPS];   // X_SHARED: the rows this lane fetches for all
+    [[unroll]] for (uint g = 0; g < X_GROUPS; g++) myXRow[g] = xRowTexel(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1));
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;
 

@@ -59,6 +59,11 @@ int texelStep() { return int(max(TILE_ROWS, 1u)); }
 
 #include "matmul_push.glsl"
 
+// Texel 0 of token `tok`'s X row (a partial last tile reads the last token again and stores nothing for it).
+uint xRowTexel(uint tok) { return pc.xOffset / 4 + min(tok, pc.nTokens - 1) * (pc.cols / 4); }
+// X_SHARED: a workgroup's tokens in groups of 8, lane l fetching X for token 8 g + l of group g and shuffling it to all.
+const uint X_GROUPS = (TOKENS + 7) / 8;
+
 #ifdef NORM_AFTER
 // A projection onto the residual stream (Wo, W_down) that also applies the RMSNorm after it, for decode on CPU devices:
 // the workgroups write their rows of Y (the whole residual vector, rows = its length, one chunk), the last of them to

@@ -36,12 +36,9 @@ void main() {
         scaleBase[r] = scaleTexel0 + rowTexel0(row, pc.cols / 256);
     }
     uint xRow[TOKENS];
-    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = pc.xOffset / 4 + min(tok0 + t, pc.nTokens - 1) * (pc.cols / 4);
-    // X_SHARED: the X row this lane fetches for all, one per group of 8 tokens (token tok0 + 8 g + its lane).
-    const uint X_GROUPS = (TOKENS + 7) / 8;
-    uint myXRow[X_GROUPS];
-    [[unroll]] for (uint g = 0; g < X_GROUPS; g++)
-        myXRow[g] = pc.xOffset / 4 + min(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1), pc.nTokens - 1) * (pc.cols / 4);
+    [[unroll]] for (uint t = 0; t < TOKENS; t++) xRow[t] = xRowTexel(tok0 + t);
+    uint myXRow[X_GROUPS];   // X_SHARED: the rows this lane fetches for all
+    [[unroll]] for (uint g = 0; g < X_GROUPS; g++) myXRow[g] = xRowTexel(tok0 + min(8 * g + gl_SubgroupInvocationID, TOKENS - 1));
 
     float acc[OUTPUTS];
     [[unroll]] for (uint i = 0; i < OUTPUTS; i++) acc[i] = 0.0;

@@ -168,10 +168,10 @@ public sealed class MatmulKernel : IDisposable
     /// </summary>
     public static bool SharesXFor(DeviceInfo info) => LlvmpipeMesaVersion(info) != null;
 
-    /// <summary>Whether a rows-per-lane prefill kernel of <paramref name="tokens"/> tokens per workgroup can share X on
-    /// <paramref name="device"/>: its workgroup (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least 8
-    /// lanes, with subgroupShuffle (lane l fetches token 8 g + l of each group g of 8 tokens).</summary>
-    private static bool SharedXFits(VulkanDevice device, uint tokens)
+    /// <summary>Whether a rows-per-lane prefill kernel can share X on <paramref name="device"/>: its workgroup
+    /// (<see cref="RowsLayoutLanes"/>) is exactly one subgroup of at least 8 lanes, with subgroupShuffle (lane l fetches
+    /// token 8 g + l of each group g of 8 tokens).</summary>
+    private static bool SharedXFits(VulkanDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
         DeviceInfo info = device.Info;
@@ -347,7 +347,7 @@ public sealed class MatmulKernel : IDisposable
             FetchLag = weightType == GgmlType.Q8_0 ? 0 : fetchLag ?? FetchLagFor(device.Info);   // Q8_0 has its own block loop
             if (FetchLag >= rowsPerLane)
                 throw new ArgumentOutOfRangeException(nameof(fetchLag), FetchLag, $"the fetch lag must be below the {rowsPerLane} rows per lane");
-            bool canShareX = !decode && SharedXFits(device, TokensPerWorkgroup);
+            bool canShareX = !decode && SharedXFits(device);
             if (shareX == true && !canShareX)
                 throw new ArgumentOutOfRangeException(nameof(shareX), $"X cannot be shared across the lanes of this kernel on {device.Info.Name}: prefill, a workgroup of one subgroup of at least 8 lanes with subgroupShuffle");
             XShared = canShareX && (shareX ?? SharesXFor(device.Info));
