@@ -1,7 +1,8 @@
 #version 450
 // Causal grouped-query attention for CPU devices (lavapipe), keys across the lanes: one workgroup of exactly one
 // subgroup per (head, QUERIES consecutive tokens). Lane l scores keys l, l + S, l + 2S, ... (S = the subgroup size)
-// against the whole head, keeps its own online softmax (running max, sum, weighted sum of values) and the lanes
+// against the whole head, KEYS of them at a time (keys j0 + b S + l, b < KEYS, j0 a multiple of KEYS S), keeps its own
+// online softmax (running max, sum, weighted sum of values), updated and rescaled once per KEYS keys, and the lanes
 // merge once at the end. Inside the key loop there is no cross-lane operation: llvmpipe runs subgroupAdd and
 // subgroupMax as a scalar loop over the lanes, which cost more than the dot product when the lanes split the
 // head dimension instead (the kernel this one replaced, attention_subgroup: 1.6 s of a 7.8 s tipo-200m pp512).
@@ -10,10 +11,12 @@
 // in every lane. Same push constants and result as attention.comp.
 // Query t of the dispatch is token firstQuery + t (q row firstQuery + t, position step.pos0 + firstQuery + t): it attends
 // cache rows 0 .. pos0 + firstQuery + t and writes output row t; head h uses kv head h / (nHeads / nKvHeads).
-// Keys past a query's causal length leave its state exactly as it was (p = 0, correction 1), so a token's output
-// does not depend on how many queries share its workgroup: decode (QUERIES = 1) and prefill give identical bits.
+// Keys past a query's causal length leave its state exactly as it was (p = 0, not in the max; a block of none of its
+// keys: correction 1), so a token's output does not depend on how many queries share its workgroup: decode (QUERIES = 1)
+// and prefill give identical bits.
 // spec: 0 = WG (the device's subgroup size; the host picks this kernel only where a workgroup of that size is one
-//       subgroup), 1 = KV_F16 (0/1), 2 = HEAD_TEXELS (headDim / the cache's texel elements), 3 = QUERIES
+//       subgroup), 1 = KV_F16 (0/1), 2 = HEAD_TEXELS (headDim / the cache's texel elements), 3 = QUERIES, 4 = KEYS
+//       (decode_layer_cpu.glsl's ATTN_KEYS must equal it: the blocks of keys fix the order of the sums)
 //       grid: (nHeads, ceil(nTokens / QUERIES), 1), the rows in causalTile order (common.glsl). qStride and headDim
 //       multiples of 4.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -27,6 +30,7 @@ layout(constant_id = 0) const uint WG = 8;
 layout(constant_id = 1) const uint KV_F16 = 0;
 layout(constant_id = 2) const uint HEAD_TEXELS = 16;  // cache texels per head: fixed, so the loops unroll
 layout(constant_id = 3) const uint QUERIES = 1;       // consecutive query tokens per workgroup, sharing each K and V fetch
+layout(constant_id = 4) const uint KEYS = 1;          // keys per lane per softmax update
 layout(local_size_x_id = 0) in;
 layout(set = 0, binding = 0) uniform utextureBuffer Q;   // [firstQuery + nTokens, qStride] f32 as 4-float texels, the heads first in a row
 layout(set = 0, binding = 1) uniform utextureBuffer K;   // [ctx, nKvHeads * headDim] f32 or f16, as 16-byte texels
@@ -71,33 +75,47 @@ void main() {
 
     const uint len0 = step.pos0 + pc.firstQuery + t0 + 1u;   // query qi sees cache rows 0 .. len0 + qi - 1
     const uint lenMax = len0 + nQueries - 1u;
-    for (uint j0 = 0; j0 < lenMax; j0 += WG) {
-        const uint j = j0 + lane;                      // this lane's key
-        const int rowBase = int(min(j, lenMax - 1u) * rowTexels + headTexel);
-        float s[QUERIES];
-        [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) s[qi] = 0.0;
+    for (uint j0 = 0; j0 < lenMax; j0 += WG * KEYS) {
+        // This lane's keys j0 + lane, j0 + WG + lane, ...: their scores for every query.
+        int rowBase[KEYS];
+        float s[QUERIES * KEYS];
+        [[unroll]] for (uint b = 0; b < KEYS; b++) rowBase[b] = int(min(j0 + b * WG + lane, lenMax - 1u) * rowTexels + headTexel);
+        [[unroll]] for (uint i = 0; i < QUERIES * KEYS; i++) s[i] = 0.0;
         [[unroll]] for (uint tx = 0; tx < HEAD_TEXELS; tx++) {
-            vec4 klo, khi;
-            unpackTexel(texelFetch(K, rowBase + int(tx)), klo, khi);
-            [[unroll]] for (uint qi = 0; qi < QUERIES; qi++)
-                s[qi] += dot(qlo[qi * HEAD_TEXELS + tx], klo) + dot(qhi[qi * HEAD_TEXELS + tx], khi);
+            [[unroll]] for (uint b = 0; b < KEYS; b++) {
+                vec4 klo, khi;
+                unpackTexel(texelFetch(K, rowBase[b] + int(tx)), klo, khi);
+                [[unroll]] for (uint qi = 0; qi < QUERIES; qi++)
+                    s[qi * KEYS + b] += dot(qlo[qi * HEAD_TEXELS + tx], klo) + dot(qhi[qi * HEAD_TEXELS + tx], khi);
+            }
         }
-        float p[QUERIES], corr[QUERIES];
+        // One softmax update per query for the KEYS keys: a new running max, one correction of the state, a weight each.
+        float p[QUERIES * KEYS], corr[QUERIES];
         [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) {
-            const bool visible = j < len0 + qi;
-            const float newMax = visible ? max(runMax[qi], s[qi]) : runMax[qi];
-            corr[qi] = visible ? exp(runMax[qi] - newMax) : 1.0;
-            p[qi] = visible ? exp(s[qi] - newMax) : 0.0;
-            runSum[qi] = runSum[qi] * corr[qi] + p[qi];
+            float newMax = runMax[qi];
+            [[unroll]] for (uint b = 0; b < KEYS; b++)
+                if (j0 + b * WG + lane < len0 + qi) newMax = max(newMax, s[qi * KEYS + b]);
+            corr[qi] = j0 + lane < len0 + qi ? exp(runMax[qi] - newMax) : 1.0;   // the first key is the lane's smallest
+            float sum = runSum[qi] * corr[qi];
+            [[unroll]] for (uint b = 0; b < KEYS; b++) {
+                p[qi * KEYS + b] = j0 + b * WG + lane < len0 + qi ? exp(s[qi * KEYS + b] - newMax) : 0.0;
+                sum += p[qi * KEYS + b];
+            }
+            runSum[qi] = sum;
             runMax[qi] = newMax;
         }
         [[unroll]] for (uint tx = 0; tx < HEAD_TEXELS; tx++) {
-            vec4 vlo, vhi;
-            unpackTexel(texelFetch(V, rowBase + int(tx)), vlo, vhi);
+            vec4 vlo[KEYS], vhi[KEYS];
+            [[unroll]] for (uint b = 0; b < KEYS; b++) unpackTexel(texelFetch(V, rowBase[b] + int(tx)), vlo[b], vhi[b]);
             [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) {
                 const uint k = qi * HEAD_TEXELS + tx;
-                olo[k] = olo[k] * corr[qi] + p[qi] * vlo;
-                if (TEXEL_ELEMS == 8u) ohi[k] = ohi[k] * corr[qi] + p[qi] * vhi;
+                vec4 lo = olo[k] * corr[qi], hi = ohi[k] * corr[qi];
+                [[unroll]] for (uint b = 0; b < KEYS; b++) {
+                    lo += p[qi * KEYS + b] * vlo[b];
+                    hi += p[qi * KEYS + b] * vhi[b];
+                }
+                olo[k] = lo;
+                if (TEXEL_ELEMS == 8u) ohi[k] = hi;
             }
         }
     }

@@ -21,7 +21,8 @@
 // spec: 0 = WG (the subgroup size), 1 = ROWS (rows per lane), 2 = HIDDEN, 3 = FF, 4 = N_HEADS, 5 = N_KV_HEADS,
 //       6 = HEAD_DIM, 7 = FREQ_BASE_BITS, 8 = F16_CACHE, 9 = EPS_BITS, 10 = SCALE_BITS (attention's score scale),
 //       11 = SYNC_POLLS, 12 = FETCH_LAG (as the rows kernels': row r's fetch waits for row r - FETCH_LAG's sums, by an
-//       index term that is always 0, pc.layer >> 31, but unknown to the compiler). push: { uint layer; }
+//       index term that is always 0, pc.layer >> 31, but unknown to the compiler), 13 = ATTN_KEYS (attention_keys.comp's
+//       KEYS). push: { uint layer; }
 //       grid: (T, 1, 1), T <= llvmpipe's threads.
 // The including file (decode_layer_cpu_f16.comp, _f32.comp) defines TEXEL_ELEMS (weights per texel) and
 // unpackWeights(uvec4, out vec4 lo, out vec4 hi), as the per-op kernels its unpackTexel.
@@ -45,6 +46,7 @@ layout(constant_id = 9) const uint EPS_BITS = 0;
 layout(constant_id = 10) const uint SCALE_BITS = 0;
 layout(constant_id = 11) const uint SYNC_POLLS = 1000;
 layout(constant_id = 12) const uint FETCH_LAG = 0;   // the decode rows kernels' fetch-order anchor (matmul_rows.glsl)
+layout(constant_id = 13) const uint ATTN_KEYS = 1;   // attention_keys.comp's KEYS: keys per lane per softmax update
 
 const uint WG = gl_WorkGroupSize.x;
 const uint Q_DIM = N_HEADS * HEAD_DIM, KV_DIM = N_KV_HEADS * HEAD_DIM, QKV_DIM = Q_DIM + 2u * KV_DIM;
@@ -212,26 +214,42 @@ void attendHead(uint h, uint pos) {
     }
     float runMax = NEG_BIG, runSum = 0.0;
     const uint len = pos + 1u;
-    for (uint j0 = 0u; j0 < len; j0 += WG) {
-        const uint j = j0 + lane;
-        const int rowBase = int(min(j, len - 1u) * rowTexels + headTexel);
-        float s = 0.0;
-        [[unroll]] for (uint tx = 0u; tx < HEAD_TEXELS; tx++) {
-            vec4 klo, khi;
-            unpackTexel(texelFetch(Kt, rowBase + int(tx)), klo, khi);
-            s += dot(qlo[tx], klo) + dot(qhi[tx], khi);
+    for (uint j0 = 0u; j0 < len; j0 += WG * ATTN_KEYS) {
+        int rowBase[ATTN_KEYS];
+        float s[ATTN_KEYS];
+        [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
+            rowBase[b] = int(min(j0 + b * WG + lane, len - 1u) * rowTexels + headTexel);
+            s[b] = 0.0;
         }
-        const bool visible = j < len;
-        const float newMax = visible ? max(runMax, s) : runMax;
-        const float corr = visible ? exp(runMax - newMax) : 1.0;
-        const float p = visible ? exp(s - newMax) : 0.0;
-        runSum = runSum * corr + p;
+        [[unroll]] for (uint tx = 0u; tx < HEAD_TEXELS; tx++) {
+            [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
+                vec4 klo, khi;
+                unpackTexel(texelFetch(Kt, rowBase[b] + int(tx)), klo, khi);
+                s[b] += dot(qlo[tx], klo) + dot(qhi[tx], khi);
+            }
+        }
+        float newMax = runMax;
+        [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++)
+            if (j0 + b * WG + lane < len) newMax = max(newMax, s[b]);
+        const float corr = j0 + lane < len ? exp(runMax - newMax) : 1.0;
+        float p[ATTN_KEYS];
+        float sum = runSum * corr;
+        [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
+            p[b] = j0 + b * WG + lane < len ? exp(s[b] - newMax) : 0.0;
+            sum += p[b];
+        }
+        runSum = sum;
         runMax = newMax;
         [[unroll]] for (uint tx = 0u; tx < HEAD_TEXELS; tx++) {
-            vec4 vlo, vhi;
-            unpackTexel(texelFetch(Vt, rowBase + int(tx)), vlo, vhi);
-            olo[tx] = olo[tx] * corr + p * vlo;
-            if (CACHE_TEXEL_ELEMS == 8u) ohi[tx] = ohi[tx] * corr + p * vhi;
+            vec4 vlo[ATTN_KEYS], vhi[ATTN_KEYS];
+            [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) unpackTexel(texelFetch(Vt, rowBase[b] + int(tx)), vlo[b], vhi[b]);
+            vec4 lo = olo[tx] * corr, hi = ohi[tx] * corr;
+            [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
+                lo += p[b] * vlo[b];
+                hi += p[b] * vhi[b];
+            }
+            olo[tx] = lo;
+            if (CACHE_TEXEL_ELEMS == 8u) ohi[tx] = hi;
         }
     }
     const float f = exp(runMax - subgroupMax(runMax));

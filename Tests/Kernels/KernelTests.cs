@@ -738,6 +738,20 @@ public class KernelTests : GpuTest
             Assert.That(AttentionKernel.LayoutFor(Device, KernelSet.Gpu, MatrixType.F16, 48), Is.EqualTo(AttentionLayout.Tiles), "6 texels: not a power of two");
     }
 
+    /// <summary>The one-subgroup kernel's knobs per device: on CPU devices 2 keys per softmax update and up to 8 query
+    /// tokens (64 cache texels of state), on GPUs 1 key and up to 4 (32 texels).</summary>
+    [Test]
+    public void AttentionKnobsPerDevice()
+    {
+        bool cpu = Device.Info.Kind == DeviceKind.Cpu;
+        Assert.That(AttentionKernel.KeysPerUpdateOn(Device), Is.EqualTo(cpu ? 2u : 1u));
+        Assert.That(AttentionKernel.PrefillQueriesFor(Device, 8), Is.EqualTo(cpu ? 8u : 4u), "a 64-wide f16 head (tipo-200m, tipo-500m)");
+        Assert.That(AttentionKernel.PrefillQueriesFor(Device, 2), Is.EqualTo(cpu ? 8u : 4u), "an 8-wide f32 head (stories260K)");
+        Assert.That(AttentionKernel.PrefillQueriesFor(Device, 32), Is.EqualTo(cpu ? 2u : 1u), "a 256-wide f16 head");
+        Assert.That(AttentionKernel.PrefillQueriesFor(Device, 128), Is.EqualTo(1u));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionKernel.PrefillQueriesFor(Device, 0));
+    }
+
     /// <summary>A token's attention output has the same bits whether it ran in a prefill query tile or alone (decode):
     /// the KV-cache prefix reuse depends on it.</summary>
     [TestCase(MatrixType.F16, 64, AttentionLayout.KeysPerLane)]
@@ -746,7 +760,7 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F32, 32, AttentionLayout.KeyGroups)]
     public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim, AttentionLayout layout)
     {
-        const int nTokens = 11, nHeads = 4, nKvHeads = 2, pos0 = 5;
+        const int nTokens = 19, nHeads = 4, nKvHeads = 2, pos0 = 21;   // 40 keys: several blocks of keys (8 lanes x 2), three query tiles of 8
         int ctx = pos0 + nTokens, kvDim = nKvHeads * headDim, qStride = nHeads * headDim + 2 * kvDim;
         float[] qRows = Reference.Random(nTokens * qStride, 83, 2f);
         float[] kc = Reference.Random(ctx * kvDim, 84, 2f), vc = Reference.Random(ctx * kvDim, 85);

@@ -33,13 +33,37 @@ public sealed class AttentionKernel : IDisposable
 
     /// <summary>Query tokens per workgroup of the one-subgroup kernel in prefill: they share each K and V fetch
     /// (0 for the other layouts). Each lane holds every query's q and output in registers (spilled), so wide heads
-    /// get fewer: at most <see cref="MaxPrefillStateTexels"/> cache texels of state per lane.</summary>
+    /// get fewer (<see cref="PrefillQueriesFor"/>).</summary>
     public uint PrefillQueries { get; }
 
-    /// <summary>Cap on queries x cache texels per head of the prefill kernel (tipo-200m, f16 cache: 4 queries).
-    /// Measured on lavapipe (tipo-200m, pp512, bench --profile): attention 783 ms with 4 queries, 763-932 with 8; the
-    /// kernel it replaced (lanes across the head dimension, a subgroupAdd per key) took 1597 ms.</summary>
-    public const uint MaxPrefillStateTexels = 32;
+    /// <summary>Keys each lane of the one-subgroup kernel scores per update of its online softmax (its KEYS; 1 for the
+    /// other layouts): one rescaling of the state and one exp fewer per key for each key past the first.</summary>
+    public uint KeysPerUpdate { get; }
+
+    /// <summary>The one-subgroup kernel's <see cref="KeysPerUpdate"/> on <paramref name="device"/> (decode_layer_cpu.glsl
+    /// repeats it, for the same bits): 2 on CPU devices, 1 elsewhere (not measured on a GPU). Measured on lavapipe,
+    /// tipo-200m pp512 attention in one process (bench --profile's dispatches, 4 rounds, medians; Mesa 22.3.6): 4 queries
+    /// a workgroup, 1 key 392 ms, 2 keys 375 (1.045x); 8 queries 1 key 1.087x-1.132x, 2 keys 1.246x-1.266x, 4 keys 1.244x;
+    /// 16 queries 1 key 1.130x, 2 keys 1.255x. 8 queries 2 keys on Mesa 25.0.7 1.209x, on Mesa 23.2.1 0.957x (4 queries
+    /// 2 keys there 1.015x).</summary>
+    public static uint KeysPerUpdateOn(VulkanDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return device.Info.Kind == DeviceKind.Cpu ? 2u : 1u;
+    }
+
+    /// <summary>The one-subgroup kernel's <see cref="PrefillQueries"/> on <paramref name="device"/> for heads of
+    /// <paramref name="headTexels"/> cache texels: on CPU devices up to 64 texels of state and 8 queries (tipo-200m, f16
+    /// cache: 8; measured with <see cref="KeysPerUpdateOn"/>, above), elsewhere up to 32 and 4 (as before those
+    /// measurements; not measured on a GPU). The kernel this one replaced (lanes across the head dimension, a subgroupAdd
+    /// per key) took 1597 ms of a tipo-200m pp512 pass on lavapipe.</summary>
+    public static uint PrefillQueriesFor(VulkanDevice device, uint headTexels)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfZero(headTexels);
+        bool cpu = device.Info.Kind == DeviceKind.Cpu;
+        return Math.Clamp((cpu ? 64u : 32u) / headTexels, 1u, cpu ? 8u : 4u);
+    }
 
     /// <summary>Lanes of the key-groups kernel's workgroups (fewer where the device's shared memory or workgroup size
     /// limit says so, <see cref="KeyGroupsWorkgroupSize"/>). Measured on an H200, tipo-500m, tg128 at depth 512 (bench,
@@ -168,15 +192,18 @@ public sealed class AttentionKernel : IDisposable
             case AttentionLayout.KeysPerLane:
                 WorkgroupSize = device.Info.SubgroupSize;
                 BindingKind[] texels = [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
-                _kernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, 1u]);
-                PrefillQueries = Math.Clamp(MaxPrefillStateTexels / headTexels, 1u, 4u);
-                _prefillKernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries]);
+                KeysPerUpdate = KeysPerUpdateOn(device);
+                _kernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, 1u, KeysPerUpdate]);
+                PrefillQueries = PrefillQueriesFor(device, headTexels);
+                _prefillKernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries, KeysPerUpdate]);
                 break;
             case AttentionLayout.KeyGroups:
+                KeysPerUpdate = 1;
                 WorkgroupSize = KeyGroupsWorkgroupSize(device, cacheType);
                 _kernel = new ComputeKernel(device, "attention_groups", bindingCount: 5, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, KeyGroupsUnroll]);
                 break;
             default:
+                KeysPerUpdate = 1;
                 WorkgroupSize = 64;
                 _kernel = new ComputeKernel(device, "attention", bindingCount: 5, pushConstantBytes: 28, [WorkgroupSize, kvF16]);
                 break;

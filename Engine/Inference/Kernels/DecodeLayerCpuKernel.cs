@@ -147,7 +147,7 @@ public sealed class DecodeLayerCpuKernel : IDisposable
         [
             lanes, rowsPerLane, (uint)c.HiddenSize, (uint)c.IntermediateSize, (uint)c.HeadCount, (uint)c.KvHeadCount, (uint)c.HeadDim,
             BitConverter.SingleToUInt32Bits(c.RopeTheta), cacheType == MatrixType.F16 ? 1u : 0u, BitConverter.SingleToUInt32Bits(c.RmsNormEps),
-            BitConverter.SingleToUInt32Bits(scale), SyncPolls, fetchLag,
+            BitConverter.SingleToUInt32Bits(scale), SyncPolls, fetchLag, AttentionKernel.KeysPerUpdateOn(device),
         ]);
         try
         {
