@@ -685,14 +685,18 @@ public class KernelTests : GpuTest
     [TestCase(MatrixType.F32, 5, 6, 1, 30, 0, AttentionLayout.KeysPerLane)]      // not whole texels: the portable kernel instead
     [TestCase(MatrixType.F16, 2, 8, 2, 64, 130, AttentionLayout.KeysPerLane)]
     [TestCase(MatrixType.F16, 1, 12, 12, 256, 300, AttentionLayout.KeysPerLane)] // widest head
-    [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, AttentionLayout.KeysPerLane)]      // prefill query tiles: two full, then one token
+    [TestCase(MatrixType.F16, 17, 4, 2, 64, 0, AttentionLayout.KeysPerLane)]     // prefill query tiles (8 on CPU devices, 4 on GPUs): full ones, then one token
+    [TestCase(MatrixType.F16, 17, 4, 2, 64, 30, AttentionLayout.KeysPerLane, 1u)] // one key per softmax update (GPUs), 2 (CPU devices), 4
+    [TestCase(MatrixType.F16, 17, 4, 2, 64, 30, AttentionLayout.KeysPerLane, 2u)]
+    [TestCase(MatrixType.F32, 3, 4, 2, 64, 70, AttentionLayout.KeysPerLane, 4u)]
     [TestCase(MatrixType.F16, 1, 20, 20, 64, 576, AttentionLayout.KeyGroups)]    // tipo-500m's heads, decode deep in the cache
     [TestCase(MatrixType.F16, 9, 4, 2, 64, 0, AttentionLayout.KeyGroups)]        // prefill from position 0: fewer keys than groups
     [TestCase(MatrixType.F16, 3, 4, 2, 64, 1000, AttentionLayout.KeyGroups)]     // many rounds of keys, the last one partial
     [TestCase(MatrixType.F32, 3, 4, 2, 32, 70, AttentionLayout.KeyGroups)]       // f32 cache (8 texels of a 32-wide head)
     [TestCase(MatrixType.F16, 2, 6, 3, 32, 40, AttentionLayout.KeyGroups)]       // 4 lanes per key
     [TestCase(MatrixType.F16, 2, 4, 2, 48, 40, AttentionLayout.KeyGroups)]       // 6 texels, not a power of two: the portable kernel instead
-    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, AttentionLayout layout)
+    public void Attention_MatchesReference(MatrixType cacheType, int nTokens, int nHeads, int nKvHeads, int headDim, int pos0, AttentionLayout layout,
+        uint keysPerUpdate = 0)
     {
         int ctx = pos0 + nTokens + 3;
         int kvDim = nKvHeads * headDim;
@@ -713,7 +717,7 @@ public class KernelTests : GpuTest
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
         using var ob = new GpuBuffer(Device, q.Length * 4L, "out");
-        using var k = new AttentionKernel(Device, cacheType, layout, headDim);
+        using var k = new AttentionKernel(Device, cacheType, layout, headDim, keysPerUpdate);
         bool fits = layout switch
         {
             AttentionLayout.KeyGroups => AttentionKernel.KeyGroupsFit(Device, cacheType, headDim),
@@ -724,7 +728,8 @@ public class KernelTests : GpuTest
         KernelBinding b = k.Bind(qb, kb, vb, ob, step);
         Run(s => k.Record(s, b, nTokens, nHeads, nKvHeads, headDim, qStride));
         float[] expected = Reference.Attention(q, kc, vc, nTokens, nHeads, nKvHeads, headDim, pos0);
-        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.Layout}, {k.WorkgroupSize} lanes");
+        Reference.AssertNmse(Read(ob, q.Length), expected, ReductionTol, $"attention {cacheType}, {k.Layout}, {k.WorkgroupSize} lanes, {k.KeysPerUpdate} keys a step");
+        if (keysPerUpdate != 0 && k.Layout == AttentionLayout.KeysPerLane) Assert.That(k.KeysPerUpdate, Is.EqualTo(keysPerUpdate));
     }
 
     [Test]
@@ -756,9 +761,10 @@ public class KernelTests : GpuTest
     /// the KV-cache prefix reuse depends on it.</summary>
     [TestCase(MatrixType.F16, 64, AttentionLayout.KeysPerLane)]
     [TestCase(MatrixType.F32, 32, AttentionLayout.KeysPerLane)]
+    [TestCase(MatrixType.F16, 64, AttentionLayout.KeysPerLane, 1u)]   // GPUs' one key per softmax update
     [TestCase(MatrixType.F16, 64, AttentionLayout.KeyGroups)]
     [TestCase(MatrixType.F32, 32, AttentionLayout.KeyGroups)]
-    public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim, AttentionLayout layout)
+    public void Attention_PrefillAndDecodeGiveATokenTheSameBits(MatrixType cacheType, int headDim, AttentionLayout layout, uint keysPerUpdate = 0)
     {
         const int nTokens = 19, nHeads = 4, nKvHeads = 2, pos0 = 21;   // 40 keys: several blocks of keys (8 lanes x 2), three query tiles of 8
         int ctx = pos0 + nTokens, kvDim = nKvHeads * headDim, qStride = nHeads * headDim + 2 * kvDim;
@@ -767,7 +773,7 @@ public class KernelTests : GpuTest
         using GpuBuffer qb = Upload(qRows, "q");
         using GpuBuffer kb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(kc), "k") : Upload(kc, "k");
         using GpuBuffer vb = cacheType == MatrixType.F16 ? Upload(Reference.ToHalf(vc), "v") : Upload(vc, "v");
-        using var k = new AttentionKernel(Device, cacheType, layout, headDim);
+        using var k = new AttentionKernel(Device, cacheType, layout, headDim, keysPerUpdate);
         if (k.Layout != layout)
             Assert.Ignore($"{Device.Info.Name} cannot run the {layout} attention kernel (subgroup operations)");
         int width = nHeads * headDim;

@@ -164,7 +164,10 @@ public sealed class AttentionKernel : IDisposable
     /// <param name="layout">The layout to run; one that does not fit the device or head (<see cref="KeyGroupsFit"/>, and for
     /// the one-subgroup kernel subgroup arithmetic and whole texels per head) falls back to <see cref="AttentionLayout.Tiles"/>.</param>
     /// <param name="headDim">The head size it will run (0: unknown, the tiles kernel).</param>
-    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32, AttentionLayout layout = AttentionLayout.Tiles, int headDim = 0)
+    /// <param name="keysPerUpdate">the one-subgroup kernel's <see cref="KeysPerUpdate"/> (0: <see cref="KeysPerUpdateOn"/>, as
+    /// the decode layer has it; tests run the other values).</param>
+    public AttentionKernel(VulkanDevice device, MatrixType cacheType = MatrixType.F32, AttentionLayout layout = AttentionLayout.Tiles, int headDim = 0,
+        uint keysPerUpdate = 0)
     {
         ArgumentNullException.ThrowIfNull(device);
         CacheType = cacheType;
@@ -192,7 +195,7 @@ public sealed class AttentionKernel : IDisposable
             case AttentionLayout.KeysPerLane:
                 WorkgroupSize = device.Info.SubgroupSize;
                 BindingKind[] texels = [BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.UniformTexelBuffer, BindingKind.StorageBuffer, BindingKind.StorageBuffer];
-                KeysPerUpdate = KeysPerUpdateOn(device);
+                KeysPerUpdate = keysPerUpdate != 0 ? keysPerUpdate : KeysPerUpdateOn(device);
                 _kernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, 1u, KeysPerUpdate]);
                 PrefillQueries = PrefillQueriesFor(device, headTexels);
                 _prefillKernel = new ComputeKernel(device, "attention_keys", texels, pushConstantBytes: 28, [WorkgroupSize, kvF16, headTexels, PrefillQueries, KeysPerUpdate]);
