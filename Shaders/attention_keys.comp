@@ -45,6 +45,9 @@ const float NEG_BIG = -3.0e38;
 
 #define CACHE_F16 (KV_F16 != 0u)
 #include "cache_texel.glsl"
+#define SOFTMAX_KEYS KEYS
+#define SOFTMAX_STRIDE WG
+#include "online_softmax.glsl"
 
 vec4 q4(uint i) { return uintBitsToFloat(texelFetch(Q, int(i))); }
 
@@ -78,44 +81,29 @@ void main() {
     for (uint j0 = 0; j0 < lenMax; j0 += WG * KEYS) {
         // This lane's keys j0 + lane, j0 + WG + lane, ...: their scores for every query.
         int rowBase[KEYS];
-        float s[QUERIES * KEYS];
+        float s[QUERIES][KEYS];
         [[unroll]] for (uint b = 0; b < KEYS; b++) rowBase[b] = int(min(j0 + b * WG + lane, lenMax - 1u) * rowTexels + headTexel);
-        [[unroll]] for (uint i = 0; i < QUERIES * KEYS; i++) s[i] = 0.0;
+        [[unroll]] for (uint qi = 0; qi < QUERIES; qi++)
+            [[unroll]] for (uint b = 0; b < KEYS; b++) s[qi][b] = 0.0;
         [[unroll]] for (uint tx = 0; tx < HEAD_TEXELS; tx++) {
             [[unroll]] for (uint b = 0; b < KEYS; b++) {
                 vec4 klo, khi;
                 unpackTexel(texelFetch(K, rowBase[b] + int(tx)), klo, khi);
                 [[unroll]] for (uint qi = 0; qi < QUERIES; qi++)
-                    s[qi * KEYS + b] += dot(qlo[qi * HEAD_TEXELS + tx], klo) + dot(qhi[qi * HEAD_TEXELS + tx], khi);
+                    s[qi][b] += dot(qlo[qi * HEAD_TEXELS + tx], klo) + dot(qhi[qi * HEAD_TEXELS + tx], khi);
             }
         }
         // One softmax update per query for the KEYS keys: a new running max, one correction of the state, a weight each.
-        float p[QUERIES * KEYS], corr[QUERIES];
-        [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) {
-            float newMax = runMax[qi];
-            [[unroll]] for (uint b = 0; b < KEYS; b++)
-                if (j0 + b * WG + lane < len0 + qi) newMax = max(newMax, s[qi * KEYS + b]);
-            corr[qi] = j0 + lane < len0 + qi ? exp(runMax[qi] - newMax) : 1.0;   // the first key is the lane's smallest
-            float sum = runSum[qi] * corr[qi];
-            [[unroll]] for (uint b = 0; b < KEYS; b++) {
-                p[qi * KEYS + b] = j0 + b * WG + lane < len0 + qi ? exp(s[qi * KEYS + b] - newMax) : 0.0;
-                sum += p[qi * KEYS + b];
-            }
-            runSum[qi] = sum;
-            runMax[qi] = newMax;
-        }
+        float p[QUERIES][KEYS], corr[QUERIES];
+        [[unroll]] for (uint qi = 0; qi < QUERIES; qi++)
+            corr[qi] = softmaxUpdate(s[qi], j0 + lane, len0 + qi, runMax[qi], runSum[qi], p[qi]);
         [[unroll]] for (uint tx = 0; tx < HEAD_TEXELS; tx++) {
             vec4 vlo[KEYS], vhi[KEYS];
             [[unroll]] for (uint b = 0; b < KEYS; b++) unpackTexel(texelFetch(V, rowBase[b] + int(tx)), vlo[b], vhi[b]);
             [[unroll]] for (uint qi = 0; qi < QUERIES; qi++) {
                 const uint k = qi * HEAD_TEXELS + tx;
-                vec4 lo = olo[k] * corr[qi], hi = ohi[k] * corr[qi];
-                [[unroll]] for (uint b = 0; b < KEYS; b++) {
-                    lo += p[qi * KEYS + b] * vlo[b];
-                    hi += p[qi * KEYS + b] * vhi[b];
-                }
-                olo[k] = lo;
-                if (TEXEL_ELEMS == 8u) ohi[k] = hi;
+                olo[k] = softmaxAccumulate(olo[k], corr[qi], p[qi], vlo);
+                if (TEXEL_ELEMS == 8u) ohi[k] = softmaxAccumulate(ohi[k], corr[qi], p[qi], vhi);
             }
         }
     }

@@ -8,7 +8,9 @@
 // its rows (ROWS x lanes rows, the matrices' row tiles) to workgroup b mod T and head h to workgroup h mod T, with the
 // per-op kernels' arithmetic (matmul_rows.glsl with one token, attention_keys.comp with one query, NORM_AFTER's norm).
 // The phases repeat the per-op kernels' code instead of sharing it: llvmpipe compiles each of those to code tuned by
-// measurement (README, Speed), and DecodeLayerCpuTests holds the two recordings to the same bits.
+// measurement (README, Speed), and DecodeLayerCpuTests holds the two recordings to the same bits. Attention's
+// online-softmax update, whose order of sums those bits hang on, is shared with attention_keys.comp
+// (online_softmax.glsl).
 // The bindings are the per-op kernels', in their order (the host concatenates their descriptor sets), and one more:
 //   0-5 QKV (matmul_rows_rope: W, X = the attention norm's output, Y = q, K, V, step), 6-10 attention (attention_keys:
 //   Q, K, V, O, step), 11-16 Wo (matmul_rows_norm: W, X = attention output, Y = the residual, the ffn norm's weights,
@@ -197,6 +199,9 @@ const uint HEAD_TEXELS = HEAD_DIM / CACHE_TEXEL_ELEMS;
 const float NEG_BIG = -3.0e38;
 #define CACHE_F16 F16_CACHE
 #include "cache_texel.glsl"
+#define SOFTMAX_KEYS ATTN_KEYS
+#define SOFTMAX_STRIDE WG
+#include "online_softmax.glsl"
 
 void attendHead(uint h, uint pos) {
     const uint lane = gl_SubgroupInvocationID;
@@ -228,28 +233,13 @@ void attendHead(uint h, uint pos) {
                 s[b] += dot(qlo[tx], klo) + dot(qhi[tx], khi);
             }
         }
-        float newMax = runMax;
-        [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++)
-            if (j0 + b * WG + lane < len) newMax = max(newMax, s[b]);
-        const float corr = j0 + lane < len ? exp(runMax - newMax) : 1.0;
         float p[ATTN_KEYS];
-        float sum = runSum * corr;
-        [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
-            p[b] = j0 + b * WG + lane < len ? exp(s[b] - newMax) : 0.0;
-            sum += p[b];
-        }
-        runSum = sum;
-        runMax = newMax;
+        const float corr = softmaxUpdate(s, j0 + lane, len, runMax, runSum, p);
         [[unroll]] for (uint tx = 0u; tx < HEAD_TEXELS; tx++) {
             vec4 vlo[ATTN_KEYS], vhi[ATTN_KEYS];
             [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) unpackTexel(texelFetch(Vt, rowBase[b] + int(tx)), vlo[b], vhi[b]);
-            vec4 lo = olo[tx] * corr, hi = ohi[tx] * corr;
-            [[unroll]] for (uint b = 0u; b < ATTN_KEYS; b++) {
-                lo += p[b] * vlo[b];
-                hi += p[b] * vhi[b];
-            }
-            olo[tx] = lo;
-            if (CACHE_TEXEL_ELEMS == 8u) ohi[tx] = hi;
+            olo[tx] = softmaxAccumulate(olo[tx], corr, p, vlo);
+            if (CACHE_TEXEL_ELEMS == 8u) ohi[tx] = softmaxAccumulate(ohi[tx], corr, p, vhi);
         }
     }
     const float f = exp(runMax - subgroupMax(runMax));
