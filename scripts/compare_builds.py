@@ -19,9 +19,11 @@ import sys
 
 
 def test_name(row):
+    """The bench table's name of a test ("pp512", "tg32 @ d512"); builds before its JSON field get it rebuilt."""
+    if "test" in row:
+        return row["test"]
     name = f"pp{row['n_prompt']}" if row["n_prompt"] > 0 else f"tg{row['n_gen']}"
-    if row.get("sampler_us_per_token") is not None:
-        name += " sampled"
+    name += " sampled" if row.get("sampler_us_per_token") is not None else ""
     return name + (f" @ d{row['n_depth']}" if row.get("n_depth") else "")
 
 

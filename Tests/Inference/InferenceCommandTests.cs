@@ -64,6 +64,7 @@ public class InferenceCommandTests
         long fileBytes = new FileInfo(TestData.Shared("models/stories260K.gguf")).Length;
         Assert.That((long)tests[0]!["model_size"]!, Is.InRange(fileBytes * 9 / 10, fileBytes), "model_size is the file's tensor bytes, as in llama-bench");
         Assert.That(tests.Select(t => ((int)t!["n_prompt"]!, (int)t!["n_gen"]!)), Is.EqualTo(new[] { (8, 0), (0, 4), (0, 4) }));
+        Assert.That(tests.Select(t => (string)t!["test"]!), Is.EqualTo(new[] { "pp8", "tg4", "tg4 sampled" }), "the table's test names");
         foreach (JsonNode? t in tests)
         {
             Assert.That(t!["samples_ts"]!.AsArray(), Has.Count.EqualTo(2));

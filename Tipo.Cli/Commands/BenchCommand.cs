@@ -202,6 +202,7 @@ internal static class BenchCommand
                     ["driver_info"] = llm.Device.Driver,
                     ["matmuls"] = llm.MatmulChoices,
                     ["decode_layout"] = llm.DecodeLayout,
+                    ["test"] = t.Test,   // the table's name for it ("pp512", "tg32 @ d512", "tg128 sampled")
                     ["n_prompt"] = t.NPrompt,
                     ["n_gen"] = t.NGen,
                     ["n_depth"] = t.NDepth,
